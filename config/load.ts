@@ -1,0 +1,178 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { ConfigError, formatIssues, keyPath, unknownKeyMessage } from "./errors";
+import { stackConfigSchema } from "./schema";
+
+type Parsed = z.output<typeof stackConfigSchema>;
+
+export type Stage = Parsed["release-infra:stage"];
+export type AzureConfig = NonNullable<Parsed["release-infra:azure"]>;
+export type RegistryConfig = NonNullable<AzureConfig["registry"]>;
+export type ClusterConfig = AzureConfig["clusters"][number];
+export type NamespaceConfig = ClusterConfig["namespaces"][number];
+export type CdnConfig = NonNullable<Parsed["release-infra:cdn"]>;
+export type GithubConfig = NonNullable<Parsed["release-infra:github"]>;
+export type RepositoryConfig = GithubConfig["repositories"][number];
+export type EnvironmentConfig = RepositoryConfig["environments"][number];
+export type AccessConfig = NonNullable<EnvironmentConfig["access"]>;
+export type RulesetConfig = RepositoryConfig["rulesets"][number];
+export type TrustedPublishingConfig = RepositoryConfig["trustedPublishing"][number];
+
+/** The validated stack config, in the shape the program uses. */
+export interface StackConfig {
+  /** Pulumi stack name. */
+  stack: string;
+  stage: Stage;
+  tags: Record<string, string>;
+  /** `azure-native:location`. */
+  azureLocation?: string;
+  /** `gcp:project`. */
+  gcpProject?: string;
+  /** `github:owner`. */
+  githubOwner?: string;
+  azure?: AzureConfig;
+  cdn?: CdnConfig;
+  github?: GithubConfig;
+  /** Secret values by name, always Pulumi secrets. */
+  secrets: Record<string, pulumi.Output<string>>;
+}
+
+/** Where config values come from: the Pulumi engine (decrypted) or a stack file read by the offline plan. */
+export type ConfigSource = "engine" | "offline-plan";
+
+export interface ParseOptions {
+  /** File name used in messages, e.g. `Pulumi.prod.yaml`. */
+  file: string;
+  stack: string;
+  source: ConfigSource;
+}
+
+const NAMESPACE = "release-infra:";
+const KNOWN_KEYS = Object.keys(stackConfigSchema.shape);
+
+/** A value the offline plan cannot decrypt. */
+function isSecure(value: unknown): value is { secure: string } {
+  return typeof value === "object" && value !== null && "secure" in value;
+}
+
+/** Every place a secret name is used, as `[key path, name]`. */
+function secretReferences(config: Parsed): [string, string][] {
+  const refs: [string, string][] = [];
+  config["release-infra:github"]?.repositories.forEach((repo, r) => {
+    const base = ["release-infra:github", "repositories", r];
+    repo.secrets.forEach((name, i) => refs.push([keyPath([...base, "secrets", i]), name]));
+    repo.environments.forEach((env, e) =>
+      env.secrets.forEach((name, i) => refs.push([keyPath([...base, "environments", e, "secrets", i]), name])),
+    );
+  });
+  return refs;
+}
+
+/**
+ * Validates stack config values (keys as in the file, objects already parsed) and returns the
+ * program's view of them plus warnings. Throws ConfigError listing every problem.
+ */
+export function parseStackConfig(values: Record<string, unknown>, options: ParseOptions): { config: StackConfig; warnings: string[] } {
+  const { file, stack, source } = options;
+  const problems: string[] = [];
+  const warnings: string[] = [];
+
+  const input: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (KNOWN_KEYS.includes(key)) input[key] = value;
+    else if (key.startsWith(NAMESPACE)) problems.push(`${file}: ${key}: ${unknownKeyMessage(key, KNOWN_KEYS.filter((k) => k.startsWith(NAMESPACE)))}`);
+  }
+  const stages = ["dev", "staging", "prod"];
+  if (input["release-infra:stage"] === undefined) {
+    if (stages.includes(stack)) input["release-infra:stage"] = stack;
+    else problems.push(`${file}: release-infra:stage: is required because the stack name "${stack}" is not dev, staging or prod; set one of them`);
+  }
+
+  const result = stackConfigSchema.safeParse(input);
+  if (!result.success) {
+    const stageReported = problems.some((p) => p.startsWith(`${file}: release-infra:stage:`));
+    problems.push(...formatIssues(file, result.error.issues, input).filter((line) => !(stageReported && line.startsWith(`${file}: release-infra:stage:`))));
+  }
+
+  const secrets: Record<string, pulumi.Output<string>> = {};
+  const rawSecrets = input["release-infra:secrets"];
+  if (rawSecrets !== null && typeof rawSecrets === "object") {
+    for (const [name, value] of Object.entries(rawSecrets)) {
+      if (isSecure(value)) {
+        // Only the offline plan sees ciphertext; the engine hands the program decrypted values.
+        secrets[name] = pulumi.secret("[secret]");
+      } else if (typeof value === "string" && source === "offline-plan") {
+        problems.push(`${file}: release-infra:secrets.${name}: is stored in plain text in the stack file; remove it and run: pulumi config set --secret --path 'release-infra:secrets.${name}' --stack ${stack}`);
+      } else if (typeof value === "string") {
+        secrets[name] = pulumi.secret(value);
+      }
+    }
+  }
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  const parsed = result.data;
+
+  for (const [path, name] of secretReferences(parsed)) {
+    if (secrets[name]) continue;
+    const message = `release-infra:secrets.${name}: is not set but ${path} uses it; run: pulumi config set --secret --path 'release-infra:secrets.${name}' --stack ${stack}`;
+    if (source === "offline-plan") {
+      warnings.push(`${file}: ${message}`);
+      secrets[name] = pulumi.secret("[secret]");
+    } else {
+      problems.push(`${file}: ${message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    config: {
+      stack,
+      stage: parsed["release-infra:stage"],
+      tags: parsed["release-infra:tags"],
+      azureLocation: parsed["azure-native:location"],
+      gcpProject: parsed["gcp:project"],
+      githubOwner: parsed["github:owner"],
+      azure: parsed["release-infra:azure"],
+      cdn: parsed["release-infra:cdn"],
+      github: parsed["release-infra:github"],
+      secrets,
+    },
+    warnings,
+  };
+}
+
+/** Config values as the engine passes them: strings, with objects and lists as JSON. */
+function decode(value: string): unknown {
+  if (/^\s*[[{]/.test(value)) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+/** True while the offline plan (scripts/plan.ts) runs the program: never during a real update. */
+export function isOfflinePlan(): boolean {
+  return process.env.RELEASE_INFRA_OFFLINE_PLAN === "1" && pulumi.runtime.isDryRun();
+}
+
+/**
+ * Reads and validates the running stack's config. An invalid config stops the program with one
+ * line per problem and no stack trace (pulumi.RunError), before any resource is registered.
+ */
+export function loadStackConfig(): StackConfig {
+  const stack = pulumi.getStack();
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) values[key] = decode(value);
+  const source: ConfigSource = isOfflinePlan() ? "offline-plan" : "engine";
+  const file = process.env.RELEASE_INFRA_CONFIG_FILE && source === "offline-plan" ? process.env.RELEASE_INFRA_CONFIG_FILE : `Pulumi.${stack}.yaml`;
+  try {
+    const { config, warnings } = parseStackConfig(values, { file, stack, source });
+    for (const warning of warnings) pulumi.log.warn(warning);
+    return config;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new pulumi.RunError(`invalid stack config:\n${err.problems.join("\n")}`);
+    throw err;
+  }
+}

@@ -1,0 +1,299 @@
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import type { RegisterResourceRequest, RegisterResourceResponse } from "@pulumi/pulumi/proto/resource_pb";
+import { createHash } from "crypto";
+
+/**
+ * Pulumi's mock runtime, set up the way the offline plan and the tests need it: data sources
+ * answer with deterministic placeholders built from their arguments, and every registered
+ * resource is recorded with the options the engine would receive (parent, dependsOn, protect, ...).
+ */
+
+export const SUBSCRIPTION_ID = "<subscription-id>";
+export const TENANT_ID = "<tenant-id>";
+
+/** A JSON value as the engine receives it, with secrets and unknowns in their wire form. */
+export type WireValue = null | boolean | number | string | WireValue[] | { [key: string]: WireValue };
+
+/** One resource registration, as the engine would receive it. */
+export interface RecordedResource {
+  urn: string;
+  type: string;
+  name: string;
+  custom: boolean;
+  parent: string | null;
+  /** Inputs in wire form: see `plainValue` to read them. */
+  inputs: Record<string, WireValue>;
+  dependsOn: string[];
+  protect: boolean;
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  ignoreChanges: string[];
+  /** Provider reference (`urn::id`) when the resource uses an explicit provider. */
+  provider: string | null;
+}
+
+/** A data source answer, for tests that need a cluster or team to look a certain way. */
+export type CallOverride = (inputs: Record<string, unknown>) => Record<string, unknown>;
+
+export interface MockOptions {
+  /** Stack name (also the default stage). */
+  stack: string;
+  /** true: behave like `pulumi preview` (outputs computed by the cloud are unknown). */
+  preview: boolean;
+  /** Replace the placeholder answer of a data source token. */
+  calls?: Record<string, CallOverride>;
+}
+
+export interface MockSession {
+  /** Registered resources, in registration order. */
+  resources: RecordedResource[];
+  /** Data source calls: token and arguments. */
+  invokes: { token: string; inputs: Record<string, unknown> }[];
+}
+
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** A wire value as plain JSON: secrets become "[secret]", unknowns "[unknown]", resource references their URN. */
+export function plainValue(value: WireValue): WireValue {
+  if (value === UNKNOWN) return "[unknown]";
+  if (Array.isArray(value)) return value.map(plainValue);
+  if (value !== null && typeof value === "object") {
+    if (value[SIG_KEY] === SECRET_SIG) return "[secret]";
+    if (value[SIG_KEY] === RESOURCE_SIG) return typeof value.urn === "string" ? value.urn : "[resource]";
+    const out: Record<string, WireValue> = {};
+    for (const key of Object.keys(value).sort()) out[key] = plainValue(value[key]);
+    return out;
+  }
+  return value;
+}
+
+/** A deterministic number for a placeholder id, from the arguments that identify the object. */
+export function placeholderNumber(...parts: string[]): number {
+  const digest = createHash("sha256").update(parts.join("\u0000")).digest();
+  return 10_000_000 + (digest.readUInt32BE(0) % 90_000_000);
+}
+
+function str(value: unknown, fallback: string): string {
+  return typeof value === "string" && value !== "" ? value : fallback;
+}
+
+function kubeconfig(cluster: string, resourceGroup: string): string {
+  const server = `https://${cluster}-dns.hcp.placeholder.azmk8s.io:443`;
+  // The shape AKS returns for an Entra ID cluster in exec format (kubelogin, device code).
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    `clusters:\n- cluster:\n    certificate-authority-data: PLACEHOLDER\n    server: ${server}\n  name: ${cluster}`,
+    `contexts:\n- context:\n    cluster: ${cluster}\n    user: clusterUser_${resourceGroup}_${cluster}\n  name: ${cluster}`,
+    `current-context: ${cluster}`,
+    "users:",
+    `- name: clusterUser_${resourceGroup}_${cluster}`,
+    "  user:",
+    "    exec:",
+    "      apiVersion: client.authentication.k8s.io/v1beta1",
+    "      command: kubelogin",
+    "      args: [get-token, --login, devicecode, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630, --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, placeholder-tenant, --environment, AzurePublicCloud]",
+    "",
+  ].join("\n");
+}
+
+const rgId = (rg: unknown) => `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${str(rg, "<resource-group>")}`;
+
+/** Placeholder answers of the data sources the program calls, keyed by function token. */
+const PLACEHOLDERS: Record<string, CallOverride> = {
+  "azure-native:authorization:getClientConfig": () => ({
+    clientId: "<deployer-client-id>",
+    objectId: "<deployer-object-id>",
+    subscriptionId: SUBSCRIPTION_ID,
+    tenantId: TENANT_ID,
+  }),
+  "azure-native:containerregistry:getRegistry": (a) => ({
+    id: `${rgId(a.resourceGroupName)}/providers/Microsoft.ContainerRegistry/registries/${str(a.registryName, "<registry>")}`,
+    name: a.registryName,
+    loginServer: `${str(a.registryName, "<registry>")}.azurecr.io`,
+    location: "<location>",
+    sku: { name: "<sku>" },
+  }),
+  "azure-native:containerservice:getManagedCluster": (a) => {
+    const name = str(a.resourceName, "<cluster>");
+    return {
+      id: `${rgId(a.resourceGroupName)}/providers/Microsoft.ContainerService/managedClusters/${name}`,
+      name,
+      location: "<location>",
+      identityProfile: {
+        kubeletidentity: {
+          clientId: `<kubelet-client-id of ${name}>`,
+          objectId: `<kubelet-object-id of ${name}>`,
+          resourceId: `${rgId(`MC_${str(a.resourceGroupName, "")}_${name}`)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}-agentpool`,
+        },
+      },
+      // Unknown offline; a real preview reads the cluster's network policy engine.
+      networkProfile: { networkPolicy: `<network policy of ${name}>` },
+      aadProfile: { managed: true, enableAzureRBAC: true },
+      enableRBAC: true,
+    };
+  },
+  "azure-native:containerservice:listManagedClusterUserCredentials": (a) => ({
+    kubeconfigs: [
+      {
+        name: "clusterUser",
+        value: Buffer.from(kubeconfig(str(a.resourceName, "<cluster>"), str(a.resourceGroupName, "<resource-group>"))).toString("base64"),
+      },
+    ],
+  }),
+  "github:index/getTeam:getTeam": (a) => ({
+    id: String(placeholderNumber("team", str(a.slug, ""))),
+    nodeId: `<node id of team ${str(a.slug, "")}>`,
+    slug: a.slug,
+    name: a.slug,
+  }),
+  "github:index/getUser:getUser": (a) => ({
+    id: String(placeholderNumber("user", str(a.username, ""))),
+    nodeId: `<node id of user ${str(a.username, "")}>`,
+    login: a.username,
+    username: a.username,
+  }),
+  "github:index/getOrganization:getOrganization": (a) => ({
+    id: String(placeholderNumber("organization", str(a.name, ""))),
+    orgId: String(placeholderNumber("organization", str(a.name, ""))),
+    login: a.name,
+    name: a.name,
+  }),
+  "github:index/getRepository:getRepository": (a) => {
+    const fullName = str(a.fullName, str(a.name, "<repository>"));
+    return {
+      id: fullName,
+      repoId: placeholderNumber("repository", fullName),
+      nodeId: `<node id of ${fullName}>`,
+      name: fullName.split("/").pop(),
+      fullName,
+    };
+  },
+  "gcp:organizations/getProject:getProject": (a) => ({
+    projectId: a.projectId,
+    number: String(placeholderNumber("project", str(a.projectId, ""))),
+    name: a.projectId,
+  }),
+};
+
+/** Outputs a cloud computes, for non-preview tests; a preview leaves them unknown as `pulumi preview` does. */
+function computedOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const project = str(inputs.project, "<project>");
+  switch (type) {
+    case "azure-native:resources:ResourceGroup":
+      return { id: rgId(inputs.resourceGroupName), name: inputs.resourceGroupName };
+    case "azure-native:containerregistry:Registry":
+      return {
+        id: `${rgId(inputs.resourceGroupName)}/providers/Microsoft.ContainerRegistry/registries/${str(inputs.registryName, name)}`,
+        name: inputs.registryName,
+        loginServer: `${str(inputs.registryName, name)}.azurecr.io`,
+      };
+    case "azure-native:managedidentity:UserAssignedIdentity": {
+      const identity = str(inputs.resourceName, name);
+      return {
+        id: `${rgId(inputs.resourceGroupName)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${identity}`,
+        name: identity,
+        clientId: `<client-id of ${identity}>`,
+        principalId: `<principal-id of ${identity}>`,
+        tenantId: TENANT_ID,
+      };
+    }
+    case "azure-native:authorization:RoleAssignment":
+      return { id: `${str(inputs.scope, "")}/providers/Microsoft.Authorization/roleAssignments/${str(inputs.roleAssignmentName, name)}` };
+    case "gcp:storage/bucket:Bucket":
+      return { name: inputs.name, url: `gs://${str(inputs.name, name)}`, selfLink: `https://www.googleapis.com/storage/v1/b/${str(inputs.name, name)}` };
+    case "gcp:compute/backendBucket:BackendBucket":
+    case "gcp:compute/uRLMap:URLMap":
+    case "gcp:compute/targetHttpsProxy:TargetHttpsProxy":
+    case "gcp:compute/targetHttpProxy:TargetHttpProxy":
+    case "gcp:compute/managedSslCertificate:ManagedSslCertificate": {
+      const kind = type.split(":").pop() ?? "";
+      const collection = { BackendBucket: "backendBuckets", URLMap: "urlMaps", TargetHttpsProxy: "targetHttpsProxies", TargetHttpProxy: "targetHttpProxies", ManagedSslCertificate: "sslCertificates" }[kind];
+      const resourceName = str(inputs.name, name);
+      return { name: resourceName, selfLink: `https://www.googleapis.com/compute/v1/projects/${project}/global/${collection}/${resourceName}` };
+    }
+    case "gcp:compute/globalAddress:GlobalAddress":
+      return { name: str(inputs.name, name), address: "203.0.113.10" };
+    case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+      return { name: `projects/${placeholderNumber("project", project)}/locations/global/workloadIdentityPools/${str(inputs.workloadIdentityPoolId, name)}` };
+    case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+      return {
+        name: `projects/${placeholderNumber("project", project)}/locations/global/workloadIdentityPools/${str(inputs.workloadIdentityPoolId, "<pool>")}/providers/${str(inputs.workloadIdentityPoolProviderId, name)}`,
+      };
+    case "gcp:serviceaccount/account:Account": {
+      const email = `${str(inputs.accountId, name)}@${project}.iam.gserviceaccount.com`;
+      return { email, name: `projects/${project}/serviceAccounts/${email}`, member: `serviceAccount:${email}` };
+    }
+    case "gcp:projects/iAMCustomRole:IAMCustomRole":
+      return { name: `projects/${project}/roles/${str(inputs.roleId, name)}` };
+    default:
+      return {};
+  }
+}
+
+function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResource {
+  const object = req.getObject();
+  const inputs = (object ? object.toJavaScript() : {}) as Record<string, WireValue>;
+  return {
+    urn,
+    type: req.getType(),
+    name: req.getName(),
+    custom: req.getCustom(),
+    parent: req.getParent() || null,
+    inputs,
+    dependsOn: [...req.getDependenciesList()].sort(),
+    protect: req.getProtect() === true,
+    retainOnDelete: req.getRetainondelete() === true,
+    deleteBeforeReplace: req.getDeletebeforereplace(),
+    ignoreChanges: [...req.getIgnorechangesList()],
+    provider: req.getProvider() || null,
+  };
+}
+
+/**
+ * Installs the mock runtime for project `release-infra`. Call before the program or a component
+ * module is loaded. Data sources without a placeholder fail loudly, naming the token.
+ */
+export function installMocks(options: MockOptions): MockSession {
+  const session: MockSession = { resources: [], invokes: [] };
+  const calls = { ...PLACEHOLDERS, ...(options.calls ?? {}) };
+  pulumi.runtime.setMocks(
+    {
+      call(args) {
+        session.invokes.push({ token: args.token, inputs: args.inputs });
+        const answer = calls[args.token];
+        if (!answer) throw new Error(`the offline plan has no placeholder for data source ${args.token}; add one to scripts/mocks.ts`);
+        return answer(args.inputs);
+      },
+      newResource(args) {
+        if (!args.custom) return { id: undefined, state: {} };
+        const inputs: Record<string, unknown> = args.inputs;
+        if (options.preview) {
+          // As in `pulumi preview`: inputs are known, the id and cloud-computed outputs are not.
+          return { id: undefined, state: inputs };
+        }
+        const computed = computedOutputs(args.type, args.name, inputs);
+        const id = typeof computed.id === "string" ? computed.id : `${args.name}-id`;
+        return { id, state: { ...inputs, ...computed } };
+      },
+    },
+    "release-infra",
+    options.stack,
+    options.preview,
+  );
+
+  const installed = pulumi.runtime.getMonitor();
+  if (!(installed instanceof MockMonitor)) throw new Error("the Pulumi mock monitor is not installed");
+  const monitor: MockMonitor = installed;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: RegisterResourceRequest, callback: (err: unknown, response: RegisterResourceResponse | undefined) => void) =>
+    register(req, (err: unknown, response: RegisterResourceResponse | undefined) => {
+      if (response) session.resources.push(recordRequest(req, response.getUrn()));
+      callback(err, response);
+    });
+  return session;
+}

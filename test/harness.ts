@@ -1,0 +1,57 @@
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, plainValue, type CallOverride, type RecordedResource, type WireValue } from "../scripts/mocks";
+
+/** A registered resource with its inputs as plain JSON (secrets "[secret]", unknowns "[unknown]"). */
+export interface Built extends RecordedResource {
+  plain: Record<string, WireValue>;
+}
+
+export interface BuildOptions {
+  /** Stack name; default "dev". */
+  stack?: string;
+  /** Behave like `pulumi preview`; default false (cloud-computed outputs get mock values). */
+  preview?: boolean;
+  /** Data source answers to replace. */
+  calls?: Record<string, CallOverride>;
+}
+
+/**
+ * Runs `create` under fresh Pulumi mocks, waits until every registration has reached the mock
+ * engine, and returns what was registered plus what `create` returned.
+ */
+export async function build<T>(create: () => T, options: BuildOptions = {}): Promise<{ resources: Built[]; result: T; warnings: string[] }> {
+  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls });
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...parts: unknown[]) => {
+    const match = /^warning: \[runtime\] ([\s\S]*)$/.exec(parts.map(String).join(" "));
+    if (match) warnings.push(match[1]);
+    else warn(...parts);
+  };
+  let result: T;
+  try {
+    result = create();
+    await pulumi.runtime.disconnect();
+  } finally {
+    console.warn = warn;
+  }
+  const resources = session.resources.map((r) => ({ ...r, plain: plainValue(r.inputs) as Record<string, WireValue> }));
+  return { resources, result, warnings };
+}
+
+/** The resolved value of an output (do not use on values that stay unknown in a preview). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+}
+
+/** Resources of one type token. */
+export function ofType(resources: Built[], type: string): Built[] {
+  return resources.filter((r) => r.type === type);
+}
+
+/** The one resource of a type with a given logical name; throws naming what exists otherwise. */
+export function named(resources: Built[], type: string, name: string): Built {
+  const found = resources.find((r) => r.type === type && r.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}; have: ${ofType(resources, type).map((r) => r.name).join(", ") || "none"}`);
+  return found;
+}
