@@ -48,7 +48,7 @@ export function closest(key: string, candidates: readonly string[]): string | un
 }
 
 /** The message for a key the schema does not know. */
-export function unknownKeyMessage(key: string, allowed: readonly string[]): string {
+function unknownKeyMessage(key: string, allowed: readonly string[]): string {
   const suggestion = closest(key, allowed);
   return suggestion
     ? `unknown key; did you mean "${suggestion}"?`

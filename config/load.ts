@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ConfigError, formatIssues, keyPath, unknownKeyMessage } from "./errors";
+import { closest, ConfigError, formatIssues, keyPath } from "./errors";
 import { stackConfigSchema } from "./schema";
 
 type Parsed = z.output<typeof stackConfigSchema>;
@@ -50,6 +50,12 @@ export interface ParseOptions {
 const NAMESPACE = "release-infra:";
 const KNOWN_KEYS = Object.keys(stackConfigSchema.shape);
 
+function unknownTopLevelKey(key: string): string {
+  const known = KNOWN_KEYS.filter((k) => k.startsWith(NAMESPACE));
+  const suggestion = closest(key.slice(NAMESPACE.length), known.map((k) => k.slice(NAMESPACE.length)));
+  return suggestion ? `unknown key; did you mean "${NAMESPACE}${suggestion}"?` : `unknown key; allowed keys are ${known.join(", ")}`;
+}
+
 /** A value the offline plan cannot decrypt. */
 function isSecure(value: unknown): value is { secure: string } {
   return typeof value === "object" && value !== null && "secure" in value;
@@ -80,7 +86,7 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
   const input: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
     if (KNOWN_KEYS.includes(key)) input[key] = value;
-    else if (key.startsWith(NAMESPACE)) problems.push(`${file}: ${key}: ${unknownKeyMessage(key, KNOWN_KEYS.filter((k) => k.startsWith(NAMESPACE)))}`);
+    else if (key.startsWith(NAMESPACE)) problems.push(`${file}: ${key}: ${unknownTopLevelKey(key)}`);
   }
   const stages = ["dev", "staging", "prod"];
   if (input["release-infra:stage"] === undefined) {

@@ -469,7 +469,7 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
     if (!repo) return;
     const repoPath = ["release-infra:github", "repositories", r];
     const gated = repo.visibility !== "public" && repo.plan !== "enterprise";
-    const gateReason = `on a ${repo.visibility} repository GitHub's ${repo.plan} plan does not support it (required reviewers and wait timers need a public repository or GitHub Enterprise); make the repository public, move to Enterprise, or remove it`;
+    const gateReason = `is not available on a ${repo.visibility} repository of GitHub's ${repo.plan} plan (required reviewers and wait timers need a public repository or GitHub Enterprise); make the repository public, move to Enterprise, or remove it`;
 
     const envLike = [
       ...repo.environments.map((e, i) => ({ name: e.name, path: [...repoPath, "environments", i], reviewers: e.reviewers, waitMinutes: e.waitMinutes })),
@@ -490,7 +490,7 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
 
     repo.trustedPublishing.forEach((tp, i) => {
       if (tp.registry === "pypi" && tp.reusableWorkflow) {
-        issue([...repoPath, "trustedPublishing", i, "reusableWorkflow"], "PyPI does not accept a reusable workflow as a trusted publisher; publish from the top-level workflow file");
+        issue([...repoPath, "trustedPublishing", i, "reusableWorkflow"], "is not accepted by PyPI: a trusted publisher must be the top-level workflow file, not a reusable workflow");
       }
     });
 
@@ -503,7 +503,8 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
         }
       }
       const a = env.access;
-      if (!a) return;
+      // References into an Azure section that is itself invalid are reported there, not here.
+      if (!a || (raw["release-infra:azure"] !== undefined && !azureCfg)) return;
       if (a.registry && !azureCfg?.registry) {
         issue([...envPath, "access", "registry"], "requires release-infra:azure.registry (this stack declares no registry)");
       }

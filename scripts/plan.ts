@@ -95,11 +95,9 @@ const FILE_KEYS = ["config", "secretsprovider", "encryptedkey", "encryptionsalt"
 export function readStackFile(file: string, display: string): Record<string, unknown> {
   if (!fs.existsSync(file)) throw new ConfigError([`${display}: file not found`]);
   const text = fs.readFileSync(file, "utf8");
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text);
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => `${display}: YAML: ${e.message.split("\n")[0]}${e.linePos ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : ""}`),
-    );
+    throw new ConfigError(doc.errors.map((e) => `${display}: YAML: ${e.message.split("\n")[0].replace(/:$/, "")}`));
   }
   const root: unknown = doc.toJS();
   if (root === null || root === undefined) throw new ConfigError([`${display}: config: the file is empty; a stack file needs a config: section`]);

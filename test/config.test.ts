@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError } from "../config/errors";
+import { parseStackConfig, type ConfigSource } from "../config/load";
+
+/** A complete, valid prod config; each test breaks one rule of a copy of it. */
+const BASE = {
+    "azure-native:location": "westeurope",
+    "gcp:project": "acme-web-prod",
+    "github:owner": "acme",
+    "release-infra:azure": {
+      resourceGroup: "acme-release-prod",
+      registry: { name: "acmeprodacr", sku: "Premium", untaggedRetentionDays: 30, zoneRedundant: true },
+      clusters: [
+        {
+          name: "acme-prod-aks",
+          resourceGroup: "acme-aks-prod",
+          pullFromRegistry: true,
+          namespaces: [{ name: "shop", quota: { cpu: "8", memory: "16Gi", pods: 60 }, containerDefaults: { cpu: "250m", memory: "256Mi" } }],
+        },
+      ],
+    },
+    "release-infra:cdn": { bucket: "acme-cdn-assets", location: "EU", domains: ["cdn.acme.example"], latestPaths: ["/v1/*"] },
+    "release-infra:github": {
+      repositories: [
+        {
+          name: "shop",
+          visibility: "private",
+          plan: "enterprise",
+          environments: [
+            {
+              name: "production",
+              reviewers: { teams: ["release-managers"] },
+              waitMinutes: 5,
+              deployFrom: { branches: ["main"] },
+              secrets: ["SLACK_WEBHOOK"],
+              access: { registry: "push", namespaces: [{ cluster: "acme-prod-aks", namespace: "shop" }], cdn: "publish" },
+            },
+          ],
+          trustedPublishing: [{ registry: "pypi", package: "acme-sdk", workflow: "release.yml", environment: "pypi", deployFrom: { branches: ["main"] } }],
+        },
+      ],
+    },
+  "release-infra:secrets": { SLACK_WEBHOOK: { secure: "v1:AAAA" } },
+};
+
+const base = () => structuredClone(BASE);
+
+function problems(values: Record<string, unknown>, source: ConfigSource = "offline-plan", stack = "prod"): string[] {
+  try {
+    parseStackConfig(values, { file: "Pulumi.prod.yaml", stack, source });
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+test("the base config is valid and the stage defaults to the stack name", () => {
+  const { config, warnings } = parseStackConfig(base(), { file: "Pulumi.prod.yaml", stack: "prod", source: "offline-plan" });
+  assert.equal(config.stage, "prod");
+  assert.deepEqual(warnings, []);
+});
+
+test("a registry name with a hyphen is rejected with the ACR rule", () => {
+  const c = base();
+  c["release-infra:azure"].registry.name = "mys-prod";
+  assert.deepEqual(problems(c), [`Pulumi.prod.yaml: release-infra:azure.registry.name: "mys-prod" must be 5-50 lowercase letters or digits (no hyphens)`]);
+});
+
+test("retention and zone redundancy on a Standard registry are Premium-only errors", () => {
+  const c = base();
+  c["release-infra:azure"].registry.sku = "Standard";
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:azure.registry.untaggedRetentionDays: 30 requires sku Premium (this registry is Standard): ACR's retention policy is a Premium feature",
+    "Pulumi.prod.yaml: release-infra:azure.registry.zoneRedundant: true requires sku Premium (this registry is Standard): zone redundancy is set explicitly only on Premium",
+  ]);
+});
+
+test("importFrom naming the registry itself is rejected", () => {
+  const c = base();
+  Object.assign(c["release-infra:azure"].registry, { importFrom: [{ name: "acmeprodacr", resourceGroup: "acme-release-prod" }] });
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.registry.importFrom[0].name: "acmeprodacr" is this registry itself; importFrom lists the registries images are promoted from`,
+  ]);
+});
+
+test("an existing registry cannot carry settings of the stack that owns it", () => {
+  const c = base();
+  Object.assign(c["release-infra:azure"], { registry: { name: "acmeprodacr", existing: true, resourceGroup: "acme-release-prod", sku: "Premium" } });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:azure.registry.sku: \"Premium\" cannot be set on an existing registry (another stack owns it; set it there)",
+  ]);
+});
+
+test("an unknown key is an error with a did-you-mean suggestion", () => {
+  const c = base();
+  Object.assign(c["release-infra:azure"].registry, { zoneRedundnt: true });
+  assert.deepEqual(problems(c), [`Pulumi.prod.yaml: release-infra:azure.registry.zoneRedundnt: unknown key; did you mean "zoneRedundant"?`]);
+});
+
+test("an unknown top-level release-infra key is an error with a suggestion", () => {
+  const c = base();
+  Object.assign(c, { "release-infra:foo": {}, "release-infra:azur": {} });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:foo: unknown key; allowed keys are release-infra:stage, release-infra:tags, release-infra:azure, release-infra:cdn, release-infra:github, release-infra:secrets",
+    `Pulumi.prod.yaml: release-infra:azur: unknown key; did you mean "release-infra:azure"?`,
+  ]);
+});
+
+test("keys of provider namespaces are left to the providers", () => {
+  const c = base();
+  Object.assign(c, { "azure-native:subscriptionId": "x", "gcp:region": "europe-west1" });
+  assert.deepEqual(problems(c), []);
+});
+
+test("namespace names must be DNS-1123 labels and not kube-*", () => {
+  const c = base();
+  const nsList = c["release-infra:azure"].clusters[0].namespaces;
+  nsList[0].name = "Shop_Prod";
+  nsList.push({ ...nsList[0], name: "kube-shop" });
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[0].name: "Shop_Prod" must be a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit`,
+    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[1].name: "kube-shop" must not start with "kube-" (reserved for Kubernetes system namespaces)`,
+  ]);
+});
+
+test("a quota that is not a Kubernetes quantity is rejected", () => {
+  const c = base();
+  c["release-infra:azure"].clusters[0].namespaces[0].quota.memory = "16GB";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[0].quota.memory: "16GB" must be a Kubernetes quantity such as "500m", "2", "512Mi" or "16Gi"`,
+  ]);
+});
+
+test("container defaults larger than the quota are rejected", () => {
+  const c = base();
+  c["release-infra:azure"].clusters[0].namespaces[0].containerDefaults.cpu = "9";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[0].containerDefaults.cpu: "9" is larger than the namespace quota of 8: no pod with default resources could start`,
+  ]);
+});
+
+test("a bucket name starting with goog is rejected with the GCS rule", () => {
+  const c = base();
+  c["release-infra:cdn"].bucket = "google-assets";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:cdn.bucket: "google-assets" must not start with "goog" (reserved by Google)`,
+    `Pulumi.prod.yaml: release-infra:cdn.bucket: "google-assets" must not contain "google" or a close misspelling`,
+  ]);
+});
+
+test("latest paths must be URL-map path patterns", () => {
+  const c = base();
+  c["release-infra:cdn"].latestPaths = ["v1/*", "/v1/*.js"];
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:cdn.latestPaths[0]: "v1/*" must be a URL-map path pattern: start with "/", no "?" or "#", and "*" only as a final "/*" (e.g. "/v1/*")`,
+    `Pulumi.prod.yaml: release-infra:cdn.latestPaths[1]: "/v1/*.js" must be a URL-map path pattern: start with "/", no "?" or "#", and "*" only as a final "/*" (e.g. "/v1/*")`,
+  ]);
+});
+
+test("max ages beyond Cloud CDN's one-year limit are rejected", () => {
+  const c = base();
+  Object.assign(c["release-infra:cdn"], { immutableMaxAgeSeconds: 40000000 });
+  assert.deepEqual(problems(c), ["Pulumi.prod.yaml: release-infra:cdn.immutableMaxAgeSeconds: must be at most 31622400, got number 40000000"]);
+});
+
+test("reviewers and wait timers on a private repository of the team plan explain the plan limit", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].plan = "team";
+  const reason =
+    "is not available on a private repository of GitHub's team plan (required reviewers and wait timers need a public repository or GitHub Enterprise); make the repository public, move to Enterprise, or remove it";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].reviewers: ${reason}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].waitMinutes: 5 ${reason}`,
+  ]);
+});
+
+test("access naming an undeclared cluster or namespace lists what is declared", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].environments[0].access.namespaces = [
+    { cluster: "other-aks", namespace: "shop" },
+    { cluster: "acme-prod-aks", namespace: "web" },
+  ];
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].access.namespaces[0].cluster: "other-aks" is not a cluster of release-infra:azure.clusters (declared: acme-prod-aks)`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].access.namespaces[1].namespace: "web" is not a namespace of cluster acme-prod-aks (declared: shop)`,
+  ]);
+});
+
+test("duplicate environment names are rejected case-insensitively, across trusted publishing", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].trustedPublishing[0].environment = "Production";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[0].environment: duplicate environment name "Production" (already at index 0); environment names must be unique (case-insensitive)`,
+  ]);
+});
+
+test("duplicate namespace names on one cluster are rejected", () => {
+  const c = base();
+  const nsList = c["release-infra:azure"].clusters[0].namespaces;
+  nsList.push({ ...nsList[0] });
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[1].name: duplicate namespace "shop" (already at index 0); namespaces must be unique`,
+  ]);
+});
+
+test("a trusted-publishing workflow given as a path is rejected", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].trustedPublishing[0].workflow = ".github/workflows/release.yml";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[0].workflow: ".github/workflows/release.yml" must be the workflow file name only (e.g. "release.yml"), not a path: registries match the file name in .github/workflows`,
+  ]);
+});
+
+test("a PyPI trusted publisher in a reusable workflow is rejected", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0].trustedPublishing[0], { reusableWorkflow: true });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[0].reusableWorkflow: true is not accepted by PyPI: a trusted publisher must be the top-level workflow file, not a reusable workflow",
+  ]);
+});
+
+test("an environment without deployment branches or tags is rejected", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].environments[0].deployFrom = { branches: [] };
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].deployFrom: must list at least one branch or tag: an environment without deployment policies lets any ref deploy",
+  ]);
+});
+
+test("a wired variable set by hand on an environment with access is rejected", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0].environments[0], { variables: { AZURE_CLIENT_ID: "abc" } });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].variables.AZURE_CLIENT_ID: \"abc\" is set by release-infra from the environment's access (wired from the cloud components); remove it here",
+  ]);
+});
+
+test("a required section key that is missing says it is required", () => {
+  const c = base();
+  Reflect.deleteProperty(c["release-infra:azure"], "resourceGroup");
+  assert.deepEqual(problems(c), ["Pulumi.prod.yaml: release-infra:azure.resourceGroup: is required (a string)"]);
+});
+
+test("an enum value that is not allowed lists the allowed values", () => {
+  const c = base();
+  c["release-infra:azure"].registry.sku = "Gold";
+  assert.deepEqual(problems(c), [`Pulumi.prod.yaml: release-infra:azure.registry.sku: must be one of "Basic", "Standard", "Premium", got string "Gold"`]);
+});
+
+test("a stack not named dev, staging or prod must set the stage", () => {
+  assert.deepEqual(problems(base(), "offline-plan", "qa"), [
+    `Pulumi.prod.yaml: release-infra:stage: is required because the stack name "qa" is not dev, staging or prod; set one of them`,
+  ]);
+});
+
+test("every problem of a config is listed, not only the first", () => {
+  const c = base();
+  c["release-infra:azure"].registry.name = "x";
+  c["release-infra:cdn"].bucket = "Bad Bucket";
+  Reflect.deleteProperty(c, "github:owner");
+  assert.equal(problems(c).length, 3);
+});
+
+test("a secret in plain text in the stack file is an error naming the command to store it", () => {
+  const c = base();
+  Object.assign(c["release-infra:secrets"], { SLACK_WEBHOOK: "https://hooks.example/plain" });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:secrets.SLACK_WEBHOOK: is stored in plain text in the stack file; remove it and run: pulumi config set --secret --path 'release-infra:secrets.SLACK_WEBHOOK' --stack prod",
+  ]);
+});
+
+test("a referenced secret that is not set stops a real update with the exact command", () => {
+  const c = base();
+  Reflect.deleteProperty(c["release-infra:secrets"], "SLACK_WEBHOOK");
+  assert.deepEqual(problems(c, "engine"), [
+    "Pulumi.prod.yaml: release-infra:secrets.SLACK_WEBHOOK: is not set but release-infra:github.repositories[0].environments[0].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.SLACK_WEBHOOK' --stack prod",
+  ]);
+});
+
+test("a referenced secret that is not set is only a warning in the offline plan", () => {
+  const c = base();
+  Reflect.deleteProperty(c["release-infra:secrets"], "SLACK_WEBHOOK");
+  const { warnings } = parseStackConfig(c, { file: "Pulumi.prod.yaml", stack: "prod", source: "offline-plan" });
+  assert.deepEqual(warnings, [
+    "Pulumi.prod.yaml: release-infra:secrets.SLACK_WEBHOOK: is not set but release-infra:github.repositories[0].environments[0].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.SLACK_WEBHOOK' --stack prod",
+  ]);
+});

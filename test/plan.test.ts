@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+
+const ROOT = path.resolve(__dirname, "..");
+const PLAN = path.join(ROOT, "scripts", "plan.ts");
+
+/** Runs the plan command as a user would, from `cwd`. */
+function plan(args: string[], cwd = ROOT) {
+  const run = spawnSync(process.execPath, ["--import", "tsx", PLAN, ...args], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+const fixture = (...parts: string[]) => path.join(ROOT, "test", "fixtures", ...parts);
+
+test("plan --json prints one document with the contract's fields for every resource", () => {
+  const run = plan(["--stack", "prod", "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  const doc = JSON.parse(run.stdout);
+  assert.deepEqual(Object.keys(doc).sort(), ["outputs", "project", "resources", "stack", "warnings"]);
+  assert.equal(doc.project, "release-infra");
+  assert.equal(doc.stack, "prod");
+  assert.ok(doc.resources.length > 0);
+  for (const r of doc.resources) {
+    assert.deepEqual(Object.keys(r).sort(), ["custom", "deleteBeforeReplace", "dependsOn", "ignoreChanges", "inputs", "name", "parent", "protect", "retainOnDelete", "type", "urn"]);
+    assert.match(r.urn, /^urn:pulumi:prod::release-infra::/);
+    assert.ok(r.parent === null || typeof r.parent === "string");
+    assert.ok(Array.isArray(r.dependsOn) && Array.isArray(r.ignoreChanges));
+  }
+  assert.ok(Array.isArray(doc.warnings));
+});
+
+test("the plan is deterministic: the same input gives byte-identical JSON", () => {
+  const first = plan(["--stack", "prod", "--json"]);
+  const second = plan(["--stack", "prod", "--json"]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout, second.stdout);
+});
+
+test("--config takes the stack name from a Pulumi.<name>.yaml file", () => {
+  const run = plan(["--config", path.join(ROOT, "Pulumi.staging.yaml"), "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(JSON.parse(run.stdout).stack, "staging");
+});
+
+test("an unset secret is a plan warning naming the command to set it", () => {
+  const run = plan(["--stack", "staging", "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(
+    JSON.parse(run.stdout).warnings.includes(
+      "Pulumi.staging.yaml: release-infra:secrets.STAGING_DATABASE_URL: is not set but release-infra:github.repositories[0].environments[0].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.STAGING_DATABASE_URL' --stack staging",
+    ),
+  );
+});
+
+test("an invalid config exits 2 with one line per problem and plans nothing", () => {
+  const run = plan(["--config", fixture("stacks", "Pulumi.invalid.yaml")]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stdout, "");
+  assert.equal(
+    run.stderr,
+    [
+      `test/fixtures/stacks/Pulumi.invalid.yaml: release-infra:azure.registry.name: "mys-prod" must be 5-50 lowercase letters or digits (no hyphens)`,
+      "test/fixtures/stacks/Pulumi.invalid.yaml: azure-native:location: is required when release-infra:azure is set (the Azure region, e.g. westeurope)",
+      "",
+    ].join("\n"),
+  );
+});
+
+test("malformed YAML exits 2 with the position and no stack trace", () => {
+  const run = plan(["--config", fixture("stacks", "Pulumi.malformed.yaml")]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /^test\/fixtures\/stacks\/Pulumi\.malformed\.yaml: YAML: .+ at line \d+, column \d+\n/);
+  assert.doesNotMatch(run.stderr, /\s+at /);
+});
+
+test("an empty stack file exits 2 saying it needs a config section", () => {
+  const run = plan(["--config", fixture("stacks", "Pulumi.empty.yaml")]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stderr, "test/fixtures/stacks/Pulumi.empty.yaml: config: the file is empty; a stack file needs a config: section\n");
+});
+
+test("a missing file exits 2", () => {
+  const run = plan(["--config", "Pulumi.nowhere.yaml"]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stderr, "Pulumi.nowhere.yaml: file not found\n");
+});
+
+test("an unknown stack exits 2 listing the stacks there are", () => {
+  const run = plan(["--stack", "qa"]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stderr, `Pulumi.qa.yaml: unknown stack "qa"; stacks here: dev, prod, staging\n`);
+});
+
+test("--all rejects two stack files that manage the same GitHub environment, naming both", () => {
+  const run = plan(["--all"], fixture("ownership"));
+  assert.equal(run.code, 2);
+  assert.equal(run.stdout, "");
+  assert.equal(
+    run.stderr,
+    "Pulumi.blue.yaml and Pulumi.green.yaml: both manage GitHub environment acme/shop:production; exactly one stack may own it\n",
+  );
+});
+
+test("--all plans every committed stack and finds no ownership overlap", () => {
+  const run = plan(["--all", "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  const doc = JSON.parse(run.stdout);
+  assert.deepEqual(doc.stacks.map((s: { stack: string }) => s.stack), ["dev", "prod", "staging"]);
+});
+
+test("the committed JSON Schema is generated from the current zod schema", () => {
+  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "schema.ts"), "--check"], { cwd: ROOT, encoding: "utf8" });
+  assert.equal(run.status, 0, run.stderr);
+  assert.ok(fs.readFileSync(path.join(ROOT, "stack-config.schema.json"), "utf8").includes('"release-infra:azure"'));
+});
