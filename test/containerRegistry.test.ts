@@ -1,0 +1,218 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { RegistryConfig } from "../config/load";
+import { ContainerRegistry, type ContainerRegistryArgs } from "../components/containerRegistry";
+import { SUBSCRIPTION_ID } from "../scripts/mocks";
+import { build, named, ofType, valueOf, type Built } from "./harness";
+
+const REGISTRY = "azure-native:containerregistry:Registry";
+const ASSIGNMENT = "azure-native:authorization:RoleAssignment";
+const TASK = "azure-native:containerregistry:Task";
+const ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+const ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec";
+const IMPORTER = "577a9874-89fd-4f24-9dbd-b5034d0ad23a";
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const registryId = (rg: string, name: string) =>
+  `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`;
+const roleDefinition = (role: string) => `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/${role}`;
+
+function registryConfig(overrides: Partial<RegistryConfig> = {}): RegistryConfig {
+  return { name: "acmeprodacr", existing: false, sku: "Standard", importFrom: [], ...overrides };
+}
+
+function args(overrides: Partial<ContainerRegistryArgs> = {}): ContainerRegistryArgs {
+  return {
+    registry: registryConfig(),
+    resourceGroupName: "acme-release-prod",
+    location: "westeurope",
+    stage: "dev",
+    tags: { team: "platform" },
+    kubeletPrincipals: [],
+    ciPrincipals: [],
+    ...overrides,
+  };
+}
+
+const promoting = args({
+  registry: registryConfig({
+    sku: "Premium",
+    importFrom: [
+      { name: "acmestagingacr", resourceGroup: "acme-release-staging" },
+      { name: "acmeqaacr", resourceGroup: "acme-release-qa" },
+    ],
+  }),
+  kubeletPrincipals: [{ name: "acme-prod-aks", principalId: "kubelet-object-id" }],
+  ciPrincipals: [
+    { name: "shop-production", principalId: "shop-principal", access: "push" },
+    { name: "shop-readonly", principalId: "reader-principal", access: "pull" },
+    { name: "shop-promote", principalId: "promoter-principal", access: "promote" },
+  ],
+});
+
+function assignmentsOf(resources: Built[], principalId: string): Built[] {
+  return ofType(resources, ASSIGNMENT).filter((r) => r.plain.principalId === principalId);
+}
+
+function grants(resources: Built[], principalId: string): string[] {
+  return assignmentsOf(resources, principalId)
+    .map((r) => `${String(r.plain.roleDefinitionId)} @ ${String(r.plain.scope)}`)
+    .sort();
+}
+
+test("a created registry has the admin user and anonymous pull off and no content-trust policy", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", args()));
+  const registry = named(resources, REGISTRY, "acr-registry");
+  assert.equal(registry.plain.registryName, "acmeprodacr");
+  assert.deepEqual(registry.plain.sku, { name: "Standard" });
+  assert.equal(registry.plain.adminUserEnabled, false);
+  assert.equal(registry.plain.anonymousPullEnabled, false);
+  assert.equal(registry.plain.networkRuleBypassOptions, "AzureServices");
+  const policies = registry.plain.policies as Record<string, unknown> | undefined;
+  assert.equal(policies?.trustPolicy, undefined);
+});
+
+test("a Premium registry gets untagged-manifest retention and zone redundancy", async () => {
+  const cfg = registryConfig({ sku: "Premium", untaggedRetentionDays: 30, zoneRedundant: true });
+  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
+  const registry = named(resources, REGISTRY, "acr-registry");
+  const policies = registry.plain.policies as Record<string, unknown>;
+  assert.deepEqual(policies.retentionPolicy, { status: "enabled", days: 30 });
+  assert.equal(registry.plain.zoneRedundancy, "Enabled");
+});
+
+for (const sku of ["Basic", "Standard"] as const) {
+  test(`a ${sku} registry has no retention policy and zone redundancy not enabled`, async () => {
+    const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: registryConfig({ sku }) })));
+    const registry = named(resources, REGISTRY, "acr-registry");
+    const policies = registry.plain.policies as Record<string, unknown> | undefined;
+    assert.equal(policies?.retentionPolicy, undefined);
+    // "Disabled" is the SDK's own default, sent on every SKU.
+    assert.equal(registry.plain.zoneRedundancy, "Disabled");
+  });
+}
+
+test("the registry is protected in prod and not in dev", async () => {
+  const prod = await build(() => new ContainerRegistry("acr", args({ stage: "prod" })), { stack: "prod" });
+  const dev = await build(() => new ContainerRegistry("acr", args({ stage: "dev" })));
+  assert.equal(named(prod.resources, REGISTRY, "acr-registry").protect, true);
+  assert.equal(named(dev.resources, REGISTRY, "acr-registry").protect, false);
+});
+
+test("an existing registry is read, not created, and still gets the grants", async () => {
+  const cfg = registryConfig({ existing: true, sku: undefined, resourceGroup: "acme-release-shared" });
+  const { resources, result } = await build(() =>
+    new ContainerRegistry("acr", args({ registry: cfg, ciPrincipals: [{ name: "shop-production", principalId: "shop-principal", access: "push" }] })),
+  );
+  assert.equal(ofType(resources, REGISTRY).length, 0);
+  assert.equal(ofType(resources, TASK).length, 0);
+  assert.deepEqual(grants(resources, "shop-principal"), [`${roleDefinition(ACR_PUSH)} @ ${registryId("acme-release-shared", "acmeprodacr")}`]);
+  assert.equal(await valueOf(result.loginServer), "acmeprodacr.azurecr.io");
+  assert.equal(await valueOf(result.registryId), registryId("acme-release-shared", "acmeprodacr"));
+});
+
+test("an existing registry without its own resource group is read from the stack's resource group", async () => {
+  const cfg = registryConfig({ existing: true, sku: undefined });
+  const { result } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
+  assert.equal(await valueOf(result.registryId), registryId("acme-release-prod", "acmeprodacr"));
+  assert.equal(await valueOf(result.resourceGroupName), "acme-release-prod");
+});
+
+test("push gets AcrPush and pull gets AcrPull, on this registry only", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", promoting));
+  const target = registryId("acme-release-prod", "acmeprodacr");
+  assert.deepEqual(grants(resources, "shop-principal"), [`${roleDefinition(ACR_PUSH)} @ ${target}`]);
+  assert.deepEqual(grants(resources, "reader-principal"), [`${roleDefinition(ACR_PULL)} @ ${target}`]);
+});
+
+test("promote gets the importer role on the target and on every source registry", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", promoting));
+  assert.deepEqual(
+    grants(resources, "promoter-principal"),
+    [
+      `${roleDefinition(IMPORTER)} @ ${registryId("acme-release-prod", "acmeprodacr")}`,
+      `${roleDefinition(IMPORTER)} @ ${registryId("acme-release-qa", "acmeqaacr")}`,
+      `${roleDefinition(IMPORTER)} @ ${registryId("acme-release-staging", "acmestagingacr")}`,
+    ].sort(),
+  );
+});
+
+test("each kubelet identity gets AcrPull on the registry", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", promoting));
+  assert.deepEqual(grants(resources, "kubelet-object-id"), [`${roleDefinition(ACR_PULL)} @ ${registryId("acme-release-prod", "acmeprodacr")}`]);
+});
+
+test("every role assignment is for a service principal, scoped to a registry, never a subscription or resource group", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", promoting));
+  const assignments = ofType(resources, ASSIGNMENT);
+  assert.equal(assignments.length, 6);
+  for (const a of assignments) {
+    assert.equal(a.plain.principalType, "ServicePrincipal", a.name);
+    assert.match(String(a.plain.scope), /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[a-z0-9]+$/, a.name);
+  }
+});
+
+test("role assignment names are GUIDs, unique, and the same on every run", async () => {
+  const first = await build(() => new ContainerRegistry("acr", promoting));
+  const second = await build(() => new ContainerRegistry("acr", promoting));
+  const names = (resources: Built[]) => ofType(resources, ASSIGNMENT).map((r) => `${r.name}=${String(r.plain.roleAssignmentName)}`).sort();
+  const guids = ofType(first.resources, ASSIGNMENT).map((r) => String(r.plain.roleAssignmentName));
+  for (const guid of guids) assert.match(guid, GUID);
+  assert.equal(new Set(guids).size, guids.length);
+  assert.deepEqual(names(first.resources), names(second.resources));
+});
+
+test("a replaced role assignment is deleted first, since its name does not change", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", promoting));
+  for (const a of ofType(resources, ASSIGNMENT)) assert.equal(a.deleteBeforeReplace, true, a.name);
+});
+
+test("in a preview, grants on a new registry show their target and name and wait for the registry", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", promoting), { preview: true });
+  const registry = named(resources, REGISTRY, "acr-registry");
+  const push = named(resources, ASSIGNMENT, "acr-ci-shop-production-acrpush");
+  assert.equal(push.plain.scope, registryId("acme-release-prod", "acmeprodacr"));
+  assert.match(String(push.plain.roleAssignmentName), GUID);
+  assert.ok(push.dependsOn.includes(registry.urn));
+});
+
+test("purge creates a scheduled ACR task on the registry that runs acr purge with the configured filter", async () => {
+  const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 7, untaggedOnly: false, filter: "shop:.*" } });
+  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
+  const task = named(resources, TASK, "acr-purge");
+  assert.equal(task.plain.registryName, "acmeprodacr");
+  assert.equal(task.plain.resourceGroupName, "acme-release-prod");
+  assert.ok(task.dependsOn.includes(named(resources, REGISTRY, "acr-registry").urn));
+  assert.deepEqual((task.plain.platform as Record<string, unknown>).os, "Linux");
+  const trigger = task.plain.trigger as { timerTriggers: { schedule: string; status: string }[] };
+  assert.deepEqual(trigger.timerTriggers.map((t) => [t.schedule, t.status]), [["0 3 * * *", "Enabled"]]);
+  const step = task.plain.step as { type: string; encodedTaskContent: string };
+  assert.equal(step.type, "EncodedTask");
+  const yaml = Buffer.from(step.encodedTaskContent, "base64").toString("utf8");
+  assert.match(yaml, /^version: v1\.1\.0\nsteps:\n  - cmd: "acr purge --filter 'shop:\.\*' --ago 7d --untagged"\n/);
+});
+
+test("purge with untaggedOnly deletes only untagged manifests, no tags", async () => {
+  const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 1, untaggedOnly: true, filter: ".*:.*" } });
+  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
+  const step = named(resources, TASK, "acr-purge").plain.step as { encodedTaskContent: string };
+  const yaml = Buffer.from(step.encodedTaskContent, "base64").toString("utf8");
+  assert.match(yaml, /cmd: "acr purge --filter '\.\*:\.\*' --ago 1d --untagged-only"/);
+});
+
+test("no purge configured creates no task", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", args()));
+  assert.equal(ofType(resources, TASK).length, 0);
+});
+
+test("outputs resolve to the registry and each principal's assignment ids", async () => {
+  const { result } = await build(() => new ContainerRegistry("acr", promoting));
+  assert.equal(await valueOf(result.loginServer), "acmeprodacr.azurecr.io");
+  assert.equal(await valueOf(result.registryId), registryId("acme-release-prod", "acmeprodacr"));
+  assert.equal(await valueOf(result.registryName), "acmeprodacr");
+  assert.deepEqual(Object.keys(result.ciAssignmentIds).sort(), ["shop-production", "shop-promote", "shop-readonly"]);
+  assert.equal(result.ciAssignmentIds["shop-promote"].length, 3);
+  const pushIds = await Promise.all(result.ciAssignmentIds["shop-production"].map(valueOf));
+  assert.match(pushIds[0], /\/registries\/acmeprodacr\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}$/);
+  assert.equal(result.kubeletAssignmentIds["acme-prod-aks"].length, 1);
+});
