@@ -1,0 +1,88 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as github from "@pulumi/github";
+import type { EnvironmentConfig, RepositoryConfig, Stage } from "../config/load";
+
+/** True when GitHub offers environment protection rules (reviewers, wait timer, admin bypass) on the repository. */
+export function protectionRulesAvailable(repository: Pick<RepositoryConfig, "visibility" | "plan">): boolean {
+  // Free, Pro and Team only have them on public repositories (reference/github-publishing.md §0.1).
+  return repository.visibility === "public" || repository.plan === "enterprise";
+}
+
+export interface GithubEnvironmentArgs {
+  /** The repository (of the provider's owner) the environment belongs to; its plan and visibility gate the protection rules. */
+  repository: Pick<RepositoryConfig, "name" | "visibility" | "plan">;
+  /** The environment name as GitHub shows it. */
+  environment: string;
+  /** Required reviewers as team slugs and user logins; resolved to the numeric ids the API takes. */
+  reviewers?: EnvironmentConfig["reviewers"];
+  /** Reviewers may not approve their own deployments (only sent with reviewers: it is a reviewer setting). */
+  preventSelfReview: boolean;
+  /** Minutes a deployment waits before it proceeds. */
+  waitMinutes?: number;
+  /** Branch and tag name patterns allowed to deploy; nothing else can. */
+  deployFrom: EnvironmentConfig["deployFrom"];
+  /** prod environments cannot be bypassed by repository admins. */
+  stage: Stage;
+}
+
+/**
+ * A GitHub environment restricted to explicit branches and tags (custom deployment policies,
+ * never "protected branches", which lets every branch deploy while no branch is protected),
+ * with required reviewers resolved from slugs and logins.
+ */
+export class GithubEnvironment extends pulumi.ComponentResource {
+  /** The environment name; resolves once the environment and all its deployment policies exist. */
+  public readonly environment: pulumi.Output<string>;
+
+  constructor(name: string, args: GithubEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("release-infra:github:Environment", name, {}, opts);
+
+    const teams = args.reviewers?.teams ?? [];
+    const users = args.reviewers?.users ?? [];
+    const hasReviewers = teams.length + users.length > 0;
+    const reviewers = hasReviewers
+      ? [
+          {
+            teams: teams.map((slug) => github.getTeamOutput({ slug, summaryOnly: true }, { parent: this }).id.apply(Number)),
+            users: users.map((username) => github.getUserOutput({ username }, { parent: this }).id.apply(Number)),
+          },
+        ]
+      : undefined;
+    // Outside prod admins may push an urgent deployment through; on plans without protection
+    // rules the setting does not exist (and there is nothing to bypass), so it is not sent.
+    const lockAdmins = args.stage === "prod" && protectionRulesAvailable(args.repository);
+
+    const environment = new github.RepositoryEnvironment(
+      `${name}-environment`,
+      {
+        repository: args.repository.name,
+        environment: args.environment,
+        reviewers,
+        preventSelfReview: hasReviewers ? args.preventSelfReview : undefined,
+        waitTimer: args.waitMinutes ? args.waitMinutes : undefined,
+        canAdminsBypass: lockAdmins ? false : undefined,
+        deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+      },
+      { parent: this },
+    );
+
+    // The policy endpoint answers 404 until the environment has custom policies enabled.
+    const policy = (kind: "branch" | "tag", pattern: string) =>
+      new github.RepositoryEnvironmentDeploymentPolicy(
+        `${name}-${kind}-${pattern}`,
+        {
+          repository: args.repository.name,
+          environment: environment.environment,
+          ...(kind === "branch" ? { branchPattern: pattern } : { tagPattern: pattern }),
+        },
+        { parent: this, dependsOn: [environment] },
+      );
+    const policies = [
+      ...args.deployFrom.branches.map((p) => policy("branch", p)),
+      ...args.deployFrom.tags.map((p) => policy("tag", p)),
+    ];
+
+    this.environment = pulumi.all([environment.environment, ...policies.map((p) => p.environment)]).apply(([env]) => env);
+    this.registerOutputs({ environment: this.environment });
+  }
+}
