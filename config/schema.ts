@@ -327,13 +327,13 @@ const registry = strict({
   zoneRedundant: z.boolean().optional(),
   /** Registries whose images are promoted into this one with `az acr import`. */
   importFrom: z.array(strict({ name: registryName, resourceGroup: resourceGroupName })).default([]),
-  /** A scheduled ACR task that runs `acr purge`. */
+  /** A scheduled ACR task that runs `acr purge` (cron in UTC). */
   purge: strict({
     schedule: cron,
     olderThanDays: z.number().int().min(0).max(3650),
     untaggedOnly: z.boolean().default(false),
     /** `acr purge --filter` value, `<repository regex>:<tag regex>`. */
-    filter: pattern(/^[^\s:]+:[^\s]+$/, `must be "<repository regex>:<tag regex>", e.g. ".*:.*"`).default(".*:.*"),
+    filter: pattern(/^[^\s:'"]+:[^\s'"]+$/, `must be "<repository regex>:<tag regex>" without spaces or quotes, e.g. ".*:.*"`).default(".*:.*"),
   }).optional(),
 }).superRefine((r, ctx) => {
   if (r.existing) {
@@ -346,6 +346,9 @@ const registry = strict({
       ctx.addIssue({ code: "custom", path: ["importFrom"], message: "cannot be set on an existing registry (another stack owns it; set it there)" });
     }
     return;
+  }
+  if (r.resourceGroup !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["resourceGroup"], message: "is only for an existing registry; a registry this stack creates lives in release-infra:azure.resourceGroup" });
   }
   if (r.sku === undefined) {
     ctx.addIssue({ code: "custom", path: ["sku"], message: "is required for a registry this stack creates: Basic, Standard or Premium" });

@@ -287,3 +287,27 @@ test("a referenced secret that is not set is only a warning in the offline plan"
     "Pulumi.prod.yaml: release-infra:secrets.SLACK_WEBHOOK: is not set but release-infra:github.repositories[0].environments[0].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.SLACK_WEBHOOK' --stack prod",
   ]);
 });
+
+test("a resource group on a registry this stack creates is rejected", () => {
+  const c = base();
+  Object.assign(c["release-infra:azure"].registry, { resourceGroup: "elsewhere" });
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.registry.resourceGroup: "elsewhere" is only for an existing registry; a registry this stack creates lives in release-infra:azure.resourceGroup`,
+  ]);
+});
+
+test("a purge filter with a quote is rejected (it would break the acr purge command)", () => {
+  const c = base();
+  Object.assign(c["release-infra:azure"].registry, { purge: { schedule: "0 3 * * *", olderThanDays: 7, filter: "shop:'x" } });
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.registry.purge.filter: "shop:'x" must be "<repository regex>:<tag regex>" without spaces or quotes, e.g. ".*:.*"`,
+  ]);
+});
+
+test("a purge schedule that is not a five-field cron is rejected", () => {
+  const c = base();
+  Object.assign(c["release-infra:azure"].registry, { purge: { schedule: "daily", olderThanDays: 7 } });
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.registry.purge.schedule: "daily" must be a five-field cron expression ("minute hour day-of-month month day-of-week"), e.g. "0 3 * * *"`,
+  ]);
+});
