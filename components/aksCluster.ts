@@ -1,0 +1,164 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as containerservice from "@pulumi/azure-native/containerservice";
+import { Provider } from "@pulumi/kubernetes/provider";
+import { createHash } from "crypto";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
+import type { ClusterConfig } from "../config/load";
+
+/** Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes (cloud.md §2.2). */
+export const AKS_ROLES = {
+  /** "Azure Kubernetes Service Cluster User Role": fetch the user kubeconfig, nothing inside the cluster. */
+  clusterUser: "4abbcc35-e782-43d8-92c5-2d3f1bd2253f",
+  /** "Azure Kubernetes Service RBAC Writer": read/write most objects in its scope, no Roles/RoleBindings. */
+  rbacWriter: "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb",
+} as const;
+
+/** A CI identity that deploys to namespaces of a cluster. */
+export interface Deployer {
+  /** Stable key of the identity (e.g. `shop-production`); names its role assignments. */
+  name: string;
+  /** Object (principal) id of the identity. */
+  principalId: pulumi.Input<string>;
+}
+
+/** A GUID derived from stable strings, so a role assignment keeps its name across runs (like Bicep's guid()). */
+function stableGuid(...parts: string[]): string {
+  const hex = createHash("sha256").update(parts.join("\u0000")).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * Assigns a built-in role to a deployer on `scope`. The assignment name derives from the scope,
+ * the deployer's key and the role, never from its principal id (unknown in a preview).
+ */
+export function grantDeployerRole(
+  name: string,
+  args: { deployer: Deployer; role: string; scope: pulumi.Input<string>; subscriptionId: pulumi.Input<string> },
+  parent: pulumi.Resource,
+): authorization.RoleAssignment {
+  return new authorization.RoleAssignment(
+    name,
+    {
+      principalId: args.deployer.principalId,
+      // azure-native defaults principalType to "User"; CI identities are service principals.
+      principalType: "ServicePrincipal",
+      roleDefinitionId: pulumi.interpolate`/subscriptions/${args.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${args.role}`,
+      roleAssignmentName: pulumi.output(args.scope).apply((scope) => stableGuid(scope, args.deployer.name, args.role)),
+      scope: args.scope,
+    },
+    // Azure cannot update an assignment in place; the replacement reuses the name, so the old one must go first.
+    { parent, deleteBeforeReplace: true },
+  );
+}
+
+/**
+ * Rewrites kubelogin exec users as `kubelogin convert-kubeconfig -l azurecli` does: AKS hands out
+ * `--login devicecode`, which waits for a browser; `azurecli` reuses the `azure/login` session in CI.
+ */
+function azureCliLogin(kubeconfig: string): string {
+  const doc = parseDocument(kubeconfig);
+  const users = doc.get("users");
+  if (!isSeq(users)) return kubeconfig;
+  for (const user of users.items) {
+    if (!isMap(user)) continue;
+    const command = user.getIn(["user", "exec", "command"]);
+    const args = user.getIn(["user", "exec", "args"]);
+    if (typeof command !== "string" || !command.includes("kubelogin") || !isSeq(args)) continue;
+    const values = args.items.map((item) => (isScalar(item) ? String(item.value) : ""));
+    const serverId = values[values.indexOf("--server-id") + 1];
+    if (!values.includes("--server-id") || !serverId) {
+      throw new Error(`the kubeconfig's kubelogin user ${String(user.get("name"))} has no --server-id; cannot convert it to azurecli login`);
+    }
+    user.setIn(["user", "exec", "args"], doc.createNode(["get-token", "--login", "azurecli", "--server-id", serverId]));
+  }
+  return doc.toString();
+}
+
+export interface AksClusterArgs {
+  /** The existing cluster (name, resource group) and the namespaces this stack adds to it. */
+  cluster: ClusterConfig;
+  /**
+   * CI identities that deploy to any namespace of this cluster. Each gets the Cluster User role
+   * here, once per cluster however many namespaces it deploys to; a name listed twice counts once.
+   */
+  deployers: Deployer[];
+}
+
+/**
+ * An existing AKS cluster: its Kubernetes provider (non-interactive Entra login), its identifiers,
+ * and the Cluster User role for the CI identities that deploy to its namespaces.
+ */
+export class AksCluster extends pulumi.ComponentResource {
+  /** Azure resource id of the cluster. */
+  public readonly clusterId: pulumi.Output<string>;
+  /** Name of the cluster (for AKS_CLUSTER_NAME). */
+  public readonly clusterName: pulumi.Output<string>;
+  /** Resource group of the cluster (for AKS_RESOURCE_GROUP). */
+  public readonly resourceGroupName: string;
+  /** Object id of the kubelet identity (for AcrPull); undefined on clusters without a managed kubelet identity. */
+  public readonly kubeletObjectId: pulumi.Output<string | undefined>;
+  /** Kubernetes provider for the cluster, for ClusterNamespace. */
+  public readonly provider: Provider;
+  /** Ids of the Cluster User assignments, by deployer name. */
+  public readonly clusterUserAssignmentIds: Record<string, pulumi.Output<string>>;
+
+  constructor(name: string, args: AksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("release-infra:aks:Cluster", name, {}, opts);
+    const { cluster } = args;
+    const ref = { resourceGroupName: cluster.resourceGroup, resourceName: cluster.name };
+    const managed = containerservice.getManagedClusterOutput(ref, { parent: this });
+
+    this.clusterId = managed.id;
+    this.clusterName = managed.name;
+    this.resourceGroupName = cluster.resourceGroup;
+    this.kubeletObjectId = managed.apply((c) => c.identityProfile?.["kubeletidentity"]?.objectId);
+
+    const kubeconfig = containerservice.listManagedClusterUserCredentialsOutput({ ...ref, format: "exec" }, { parent: this }).apply((result) => {
+      const encoded = result.kubeconfigs[0]?.value;
+      if (!encoded) throw new Error(`AKS returned no user kubeconfig for cluster ${cluster.name} in ${cluster.resourceGroup}`);
+      return azureCliLogin(Buffer.from(encoded, "base64").toString("utf8"));
+    });
+    this.provider = new Provider(
+      `${name}-k8s`,
+      {
+        kubeconfig: pulumi.secret(kubeconfig),
+        // Credentials rotate; only a different cluster should replace the provider and everything on it.
+        clusterIdentifier: this.clusterId,
+      },
+      { parent: this },
+    );
+
+    const denyingNamespaces = cluster.namespaces.filter((ns) => ns.network === "default-deny").map((ns) => ns.name);
+    if (denyingNamespaces.length > 0) {
+      managed.apply((c) => {
+        const engine = c.networkProfile?.networkPolicy;
+        if (engine === undefined || engine.toLowerCase() === "none") {
+          pulumi.log.warn(
+            `cluster ${cluster.name} (resource group ${cluster.resourceGroup}) has no network policy engine (networkProfile.networkPolicy: ${engine ?? "not set"}): ` +
+              `the default-deny NetworkPolicies of namespace(s) ${denyingNamespaces.join(", ")} will be ignored and every pod stays reachable; ` +
+              `enable a network policy engine on the cluster (https://learn.microsoft.com/azure/aks/use-network-policies)`,
+            this,
+          );
+        }
+      });
+    }
+
+    const subscriptionId = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
+    const deployers = [...new Map(args.deployers.map((d) => [d.name, d])).values()];
+    this.clusterUserAssignmentIds = Object.fromEntries(
+      deployers.map((deployer) => [
+        deployer.name,
+        grantDeployerRole(`${name}-cluster-user-${deployer.name}`, { deployer, role: AKS_ROLES.clusterUser, scope: this.clusterId, subscriptionId }, this).id,
+      ]),
+    );
+
+    this.registerOutputs({
+      clusterId: this.clusterId,
+      clusterName: this.clusterName,
+      resourceGroupName: this.resourceGroupName,
+      kubeletObjectId: this.kubeletObjectId,
+      clusterUserAssignmentIds: this.clusterUserAssignmentIds,
+    });
+  }
+}

@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { AKS_ROLES, AksCluster, type AksClusterArgs, type Deployer } from "../components/aksCluster";
+import type { ClusterConfig, NamespaceConfig } from "../config/load";
+import type { WireValue } from "../scripts/mocks";
+import { build, named, ofType, valueOf, type Built } from "./harness";
+
+const CLUSTER_ID = "/subscriptions/<subscription-id>/resourceGroups/acme-aks-prod/providers/Microsoft.ContainerService/managedClusters/acme-prod-aks";
+
+function namespace(name: string, network: NamespaceConfig["network"]): NamespaceConfig {
+  return { name, podSecurity: "restricted", quota: { cpu: "8", memory: "16Gi", pods: 60 }, containerDefaults: { cpu: "250m", memory: "256Mi" }, network };
+}
+
+function cluster(namespaces: NamespaceConfig[] = [namespace("shop", "default-deny")]): ClusterConfig {
+  return { name: "acme-prod-aks", resourceGroup: "acme-aks-prod", pullFromRegistry: true, namespaces };
+}
+
+const deployer = (name: string): Deployer => ({ name, principalId: `<principal of ${name}>` });
+
+function buildCluster(args: Partial<AksClusterArgs> = {}, options: Parameters<typeof build>[1] = {}) {
+  return build(() => new AksCluster("acme-prod-aks", { cluster: cluster(), deployers: [], ...args }), options);
+}
+
+/** A managed cluster answer with the given network profile. */
+function managedCluster(networkProfile: Record<string, unknown> | undefined) {
+  return () => ({ id: CLUSTER_ID, name: "acme-prod-aks", networkProfile, identityProfile: { kubeletidentity: { objectId: "<kubelet>" } } });
+}
+
+/** The exec args of every user of a kubeconfig. */
+function execArgs(kubeconfig: string): string[][] {
+  const users = parseDocument(kubeconfig).get("users");
+  assert.ok(isSeq(users), "kubeconfig has users");
+  return users.items.map((user) => {
+    assert.ok(isMap(user));
+    const args = user.getIn(["user", "exec", "args"]);
+    assert.ok(isSeq(args), "user has exec args");
+    return args.items.map((item) => (isScalar(item) ? String(item.value) : ""));
+  });
+}
+
+/** The value inside a secret wire value (the plain view only shows "[secret]"). */
+function secretValue(resource: Built, key: string): string {
+  assert.equal(resource.plain[key], "[secret]", `${key} is a secret`);
+  const wire: WireValue = resource.inputs[key];
+  assert.ok(wire !== null && typeof wire === "object" && !Array.isArray(wire));
+  const value = wire.value;
+  assert.ok(typeof value === "string");
+  return value;
+}
+
+const provider = (resources: Built[]) => named(resources, "pulumi:providers:kubernetes", "acme-prod-aks-k8s");
+
+// The shape AKS returns for an Entra ID cluster with format=exec (block style, every flag).
+const AKS_EXEC_KUBECONFIG = `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0EK
+    server: https://acme-prod-aks-dns.hcp.westeurope.azmk8s.io:443
+  name: acme-prod-aks
+contexts:
+- context:
+    cluster: acme-prod-aks
+    user: clusterUser_acme-aks-prod_acme-prod-aks
+  name: acme-prod-aks
+current-context: acme-prod-aks
+kind: Config
+preferences: {}
+users:
+- name: clusterUser_acme-aks-prod_acme-prod-aks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      args:
+      - get-token
+      - --environment
+      - AzurePublicCloud
+      - --server-id
+      - 6dae42f8-4368-4678-94ff-3960e28e3630
+      - --client-id
+      - 80faf920-1908-4b52-b5ef-a8e7bedfc67a
+      - --tenant-id
+      - 11111111-2222-3333-4444-555555555555
+      - --login
+      - devicecode
+      command: kubelogin
+      env: null
+      installHint: install kubelogin
+      interactiveMode: IfAvailable
+      provideClusterInfo: false
+`;
+
+test("the provider's kubeconfig is a secret whose kubelogin user logs in with azurecli, not devicecode", async () => {
+  const { resources } = await buildCluster();
+  const kubeconfig = secretValue(provider(resources), "kubeconfig");
+  assert.deepEqual(execArgs(kubeconfig), [["get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"]]);
+  assert.doesNotMatch(kubeconfig, /devicecode/);
+});
+
+test("a block-style AKS exec kubeconfig is converted as kubelogin convert-kubeconfig -l azurecli would, keeping server and CA", async () => {
+  let requested: Record<string, unknown> = {};
+  const { resources } = await buildCluster(
+    {},
+    {
+      calls: {
+        "azure-native:containerservice:listManagedClusterUserCredentials": (a) => {
+          requested = a;
+          return { kubeconfigs: [{ name: "clusterUser", value: Buffer.from(AKS_EXEC_KUBECONFIG).toString("base64") }] };
+        },
+      },
+    },
+  );
+  assert.equal(requested.format, "exec");
+  const kubeconfig = secretValue(provider(resources), "kubeconfig");
+  assert.deepEqual(execArgs(kubeconfig), [["get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"]]);
+  const doc = parseDocument(kubeconfig);
+  assert.equal(doc.getIn(["clusters", 0, "cluster", "server"]), "https://acme-prod-aks-dns.hcp.westeurope.azmk8s.io:443");
+  assert.equal(doc.getIn(["clusters", 0, "cluster", "certificate-authority-data"]), "Q0EK");
+  assert.equal(doc.getIn(["current-context"]), "acme-prod-aks");
+});
+
+test("the provider's clusterIdentifier is the cluster's resource id, so rotated credentials do not replace it", async () => {
+  const { resources } = await buildCluster();
+  assert.equal(provider(resources).plain.clusterIdentifier, CLUSTER_ID);
+});
+
+test("outputs identify the cluster and its kubelet identity from the existing cluster", async () => {
+  const { result } = await buildCluster();
+  assert.equal(await valueOf(result.clusterId), CLUSTER_ID);
+  assert.equal(await valueOf(result.clusterName), "acme-prod-aks");
+  assert.equal(result.resourceGroupName, "acme-aks-prod");
+  assert.equal(await valueOf(result.kubeletObjectId), "<kubelet-object-id of acme-prod-aks>");
+});
+
+test("each deployer gets the Cluster User role on the cluster once, even when listed for several namespaces", async () => {
+  const { resources, result } = await buildCluster({ deployers: [deployer("shop-production"), deployer("shop-staging"), deployer("shop-production")] });
+  const assignments = ofType(resources, "azure-native:authorization:RoleAssignment");
+  assert.deepEqual(assignments.map((a) => a.name).sort(), ["acme-prod-aks-cluster-user-shop-production", "acme-prod-aks-cluster-user-shop-staging"]);
+  for (const a of assignments) {
+    assert.equal(a.plain.scope, CLUSTER_ID);
+    assert.equal(a.plain.principalType, "ServicePrincipal");
+    assert.equal(a.plain.roleDefinitionId, `/subscriptions/<subscription-id>/providers/Microsoft.Authorization/roleDefinitions/${AKS_ROLES.clusterUser}`);
+  }
+  assert.deepEqual(Object.keys(result.clusterUserAssignmentIds).sort(), ["shop-production", "shop-staging"]);
+  assert.match(await valueOf(result.clusterUserAssignmentIds["shop-production"]), /\/roleAssignments\//);
+});
+
+test("Cluster User assignment names are GUIDs that stay the same across runs and differ per deployer", async () => {
+  const names = async () =>
+    ofType((await buildCluster({ deployers: [deployer("a"), deployer("b")] })).resources, "azure-native:authorization:RoleAssignment").map((r) => r.plain.roleAssignmentName);
+  const first = await names();
+  assert.deepEqual(await names(), first);
+  assert.equal(new Set(first).size, 2);
+  for (const name of first) assert.match(String(name), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+});
+
+test("warns when the cluster's network policy engine is none and a namespace uses default-deny", async () => {
+  const { warnings } = await buildCluster({}, { calls: { "azure-native:containerservice:getManagedCluster": managedCluster({ networkPolicy: "none" }) } });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /acme-prod-aks .*no network policy engine.*shop will be ignored/);
+});
+
+test("warns when the cluster has no network policy set at all", async () => {
+  const { warnings } = await buildCluster({}, { calls: { "azure-native:containerservice:getManagedCluster": managedCluster({}) } });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /networkPolicy: not set/);
+});
+
+test("does not warn when the cluster enforces network policies", async () => {
+  const { warnings } = await buildCluster({}, { calls: { "azure-native:containerservice:getManagedCluster": managedCluster({ networkPolicy: "cilium" }) } });
+  assert.deepEqual(warnings, []);
+});
+
+test("does not warn offline, where the network policy engine is unknown", async () => {
+  const { warnings } = await buildCluster({}, { preview: true });
+  assert.deepEqual(warnings, []);
+});
+
+test("does not warn about a cluster without network policy when every namespace is allow-all", async () => {
+  const { warnings } = await buildCluster(
+    { cluster: cluster([namespace("shop", "allow-all")]) },
+    { calls: { "azure-native:containerservice:getManagedCluster": managedCluster({ networkPolicy: "none" }) } },
+  );
+  assert.deepEqual(warnings, []);
+});
