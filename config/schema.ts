@@ -140,11 +140,13 @@ const labelKey = pattern(/^[a-z][a-z0-9_-]{0,62}$/, "must be a GCP label key: 1-
 const labelValue = pattern(/^[a-z0-9_-]{0,63}$/, "must be a GCP label value: at most 63 lowercase letters, digits, '_' or '-'");
 
 /** Five-field cron as ACR task timer triggers take it. */
-const cron = pattern(
-  /^(\S+\s+){4}\S+$/,
-  `must be a five-field cron expression ("minute hour day-of-month month day-of-week"), e.g. "0 3 * * *"`,
-).refine((c) => c.trim().split(/\s+/).every((f) => /^[\d*,/-]+$|^[A-Za-z]{3}$/.test(f)), {
-  message: "each cron field may only use digits, '*', ',', '-', '/' or a three-letter name",
+const cron = z.string().superRefine((c, ctx) => {
+  const fields = c.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    ctx.addIssue({ code: "custom", message: `must be a five-field cron expression ("minute hour day-of-month month day-of-week"), e.g. "0 3 * * *"` });
+  } else if (!fields.every((f) => /^[\d*,/-]+$|^[A-Za-z]{3}$/.test(f))) {
+    ctx.addIssue({ code: "custom", message: "each cron field may only use digits, '*', ',', '-', '/' or a three-letter name" });
+  }
 });
 
 const quantity = pattern(/^\S+$/, "must be a Kubernetes quantity").refine(isQuantity, {
