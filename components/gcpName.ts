@@ -1,0 +1,24 @@
+import { createHash } from "crypto";
+
+/** The first `length` hex digits of the SHA-256 of `text`: a stable, short discriminator. */
+export function shortHash(text: string, length = 8): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, length);
+}
+
+/**
+ * `text` as a GCP resource id of at most `max` characters matching `[a-z]([-a-z0-9]*[a-z0-9])?`
+ * (RFC 1035 labels: Compute Engine names, service account ids, Workload Identity pool ids).
+ * Returned unchanged when already valid; otherwise cleaned, cut and suffixed with a hash of the
+ * original, so distinct inputs stay distinct and the result is stable across runs.
+ */
+export function gcpName(text: string, max: number): string {
+  if (text.length <= max && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(text)) return text;
+  const hash = shortHash(text, 6);
+  const cleaned = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .slice(0, max - hash.length - 1)
+    .replace(/-+$/, "");
+  return `${cleaned || "x"}-${hash}`;
+}
