@@ -1,0 +1,126 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { RepositoryConfig, Stage, TrustedPublishingConfig } from "../config/load";
+import { GithubEnvironment } from "./githubEnvironment";
+
+export interface TrustedPublishingArgs {
+  /** The organisation or user that owns the repository (github:owner). */
+  owner: string;
+  /** The repository the publishing workflow runs in; its plan and visibility gate reviewers. */
+  repository: Pick<RepositoryConfig, "name" | "visibility" | "plan">;
+  /** The trusted-publishing entry: registry, package, workflow file, environment, policies, reviewers. */
+  entry: TrustedPublishingConfig;
+  /** prod environments cannot be bypassed by admins. */
+  stage: Stage;
+}
+
+/** What to enter on the registry; the registry side cannot be managed by Pulumi. */
+export interface TrustedPublisher {
+  registry: TrustedPublishingConfig["registry"];
+  /** Package (project) name on the registry. */
+  package: string;
+  /** Repository owner (organisation or user). */
+  owner: string;
+  /** Repository name, without the owner. */
+  repository: string;
+  /** Workflow file name in .github/workflows. */
+  workflow: string;
+  /** The GitHub environment the publishing job runs in. */
+  environment: string;
+  /** The registry page where the publisher is entered. */
+  settingsUrl: string;
+  /** How to configure the registry side, and its limits. */
+  note: string;
+}
+
+/** PEP 503 normalisation, as PyPI spells project names in its URLs. */
+function pypiProjectName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
+}
+
+function registrySide(owner: string, repository: string, entry: TrustedPublishingConfig): Pick<TrustedPublisher, "settingsUrl" | "note"> {
+  const values = `owner ${owner}, repository ${repository}, workflow ${entry.workflow}, environment ${entry.environment}`;
+  switch (entry.registry) {
+    case "pypi": {
+      const settingsUrl = `https://pypi.org/manage/project/${pypiProjectName(entry.package)}/settings/publishing/`;
+      return {
+        settingsUrl,
+        note:
+          `PyPI trusted publishers cannot be configured through Pulumi (PyPI has no API for it: pypi/warehouse#14456). ` +
+          `Add a GitHub publisher at ${settingsUrl} with ${values}; for a project that does not exist yet, add a pending publisher ` +
+          `for project ${entry.package} at https://pypi.org/manage/account/publishing/ (it does not reserve the name).`,
+      };
+    }
+    case "npm": {
+      const settingsUrl = `https://www.npmjs.com/package/${entry.package}/access`;
+      return {
+        settingsUrl,
+        note:
+          `npm trusted publishers cannot be configured through Pulumi. At ${settingsUrl} (Trusted Publisher, GitHub Actions) enter ${values}, ` +
+          `or run (npm >= 11.10.0, 2FA on the account, the package must already exist): ` +
+          `npm trust github ${entry.package} --repository ${owner}/${repository} --file ${entry.workflow} --env ${entry.environment} --allow-publish. ` +
+          `npm keeps one trusted publisher per package, publishes through it only from GitHub-hosted runners, and the first publish is manual.`,
+      };
+    }
+    case "nuget": {
+      const settingsUrl = "https://www.nuget.org/account/trustedpublishing";
+      return {
+        settingsUrl,
+        note:
+          `NuGet trusted publishing policies cannot be configured through Pulumi (nuget.org has a web UI only). ` +
+          `At ${settingsUrl} create a GitHub Actions policy with ${values}; it applies to every package of the policy owner you choose. ` +
+          `The workflow logs in with NuGet/login and the nuget.org profile name (not an API key).`,
+      };
+    }
+  }
+}
+
+/**
+ * The GitHub side of OIDC trusted publishing for one package: a dedicated environment with its
+ * deployment policies and reviewers, and the exact values to enter on the registry.
+ */
+export class TrustedPublishing extends pulumi.ComponentResource {
+  /** What to enter on the registry; `environment` resolves once the environment and its policies exist. */
+  public readonly publisher: pulumi.Output<TrustedPublisher>;
+
+  constructor(name: string, args: TrustedPublishingArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("release-infra:github:TrustedPublishing", name, {}, opts);
+    const { entry, owner } = args;
+    const repository = args.repository.name;
+
+    const environment = new GithubEnvironment(
+      `${name}-env`,
+      {
+        repository: args.repository,
+        environment: entry.environment,
+        reviewers: entry.reviewers,
+        preventSelfReview: true,
+        waitMinutes: entry.waitMinutes,
+        deployFrom: entry.deployFrom,
+        stage: args.stage,
+      },
+      { parent: this },
+    );
+
+    // Degraded, not broken: config errors already cover what cannot work at all.
+    if (entry.registry === "npm" && args.repository.visibility !== "public") {
+      pulumi.log.warn(`${name}: npm generates no provenance for packages published from a ${args.repository.visibility} repository (${owner}/${repository})`, this);
+    }
+    if (entry.registry === "nuget" && args.repository.visibility !== "public") {
+      pulumi.log.warn(
+        `${name}: a NuGet policy for the ${args.repository.visibility} repository ${owner}/${repository} stays active only 7 days until the first publish through it records the repository's ids`,
+        this,
+      );
+    }
+
+    this.publisher = environment.environment.apply((env) => ({
+      registry: entry.registry,
+      package: entry.package,
+      owner,
+      repository,
+      workflow: entry.workflow,
+      environment: env,
+      ...registrySide(owner, repository, entry),
+    }));
+    this.registerOutputs({ publisher: this.publisher });
+  }
+}

@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { RepositoryConfig, TrustedPublishingConfig } from "../config/load";
+import { TrustedPublishing, type TrustedPublishingArgs } from "../components/trustedPublishing";
+import { placeholderNumber } from "../scripts/mocks";
+import { build, named, ofType, valueOf } from "./harness";
+
+const ENV = "github:index/repositoryEnvironment:RepositoryEnvironment";
+const POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
+
+const PUBLIC: Pick<RepositoryConfig, "name" | "visibility" | "plan"> = { name: "event-forge", visibility: "public", plan: "team" };
+
+function entry(overrides: Partial<TrustedPublishingConfig> = {}): TrustedPublishingConfig {
+  return {
+    registry: "pypi",
+    package: "event-forge-inbox-outbox",
+    workflow: "release.yml",
+    environment: "pypi",
+    deployFrom: { branches: ["main"], tags: ["v*"] },
+    reviewers: { teams: ["release-managers"], users: [] },
+    reusableWorkflow: false,
+    ...overrides,
+  };
+}
+
+function args(overrides: Partial<TrustedPublishingArgs> = {}): TrustedPublishingArgs {
+  return { owner: "acme", repository: PUBLIC, entry: entry(), stage: "prod", ...overrides };
+}
+
+const publish = (a: TrustedPublishingArgs = args(), preview = false) =>
+  build(() => new TrustedPublishing("event-forge-pypi", a), { stack: "prod", preview });
+
+test("PyPI: the outputs are exactly what the publisher form asks for, with the project's publishing page", async () => {
+  const { result } = await publish();
+  const { note, ...publisher } = await valueOf(result.publisher);
+  assert.deepEqual(publisher, {
+    registry: "pypi",
+    package: "event-forge-inbox-outbox",
+    owner: "acme",
+    repository: "event-forge",
+    workflow: "release.yml",
+    environment: "pypi",
+    settingsUrl: "https://pypi.org/manage/project/event-forge-inbox-outbox/settings/publishing/",
+  });
+  assert.match(note, /cannot be configured through Pulumi/);
+  assert.match(note, /pypi\/warehouse#14456/);
+  assert.match(note, /pending publisher for project event-forge-inbox-outbox at https:\/\/pypi\.org\/manage\/account\/publishing\//);
+});
+
+test("PyPI: the settings URL uses the normalised project name", async () => {
+  const { result } = await publish(args({ entry: entry({ package: "Event_Forge.Inbox" }) }));
+  const publisher = await valueOf(result.publisher);
+  assert.equal(publisher.settingsUrl, "https://pypi.org/manage/project/event-forge-inbox/settings/publishing/");
+  assert.equal(publisher.package, "Event_Forge.Inbox");
+});
+
+test("npm: the outputs name the package access page and the exact npm trust command", async () => {
+  const { result } = await publish(args({ entry: entry({ registry: "npm", package: "@acme/widgets", environment: "npm" }) }));
+  const { note, ...publisher } = await valueOf(result.publisher);
+  assert.deepEqual(publisher, {
+    registry: "npm",
+    package: "@acme/widgets",
+    owner: "acme",
+    repository: "event-forge",
+    workflow: "release.yml",
+    environment: "npm",
+    settingsUrl: "https://www.npmjs.com/package/@acme/widgets/access",
+  });
+  assert.match(note, /cannot be configured through Pulumi/);
+  assert.ok(note.includes("npm trust github @acme/widgets --repository acme/event-forge --file release.yml --env npm --allow-publish"), note);
+});
+
+test("NuGet: the outputs point to the account's trusted publishing page", async () => {
+  const { result } = await publish(args({ entry: entry({ registry: "nuget", package: "Acme.EventForge", environment: "nuget" }) }));
+  const { note, ...publisher } = await valueOf(result.publisher);
+  assert.deepEqual(publisher, {
+    registry: "nuget",
+    package: "Acme.EventForge",
+    owner: "acme",
+    repository: "event-forge",
+    workflow: "release.yml",
+    environment: "nuget",
+    settingsUrl: "https://www.nuget.org/account/trustedpublishing",
+  });
+  assert.match(note, /cannot be configured through Pulumi/);
+});
+
+test("the publishing job gets a dedicated environment with reviewers by id and a policy per deploy-from pattern", async () => {
+  const { resources } = await publish();
+  const env = named(resources, ENV, "event-forge-pypi-env-environment");
+  assert.equal(env.plain.environment, "pypi");
+  assert.equal(env.plain.repository, "event-forge");
+  assert.deepEqual(env.plain.reviewers, [{ teams: [placeholderNumber("team", "release-managers")], users: [] }]);
+  assert.equal(env.plain.preventSelfReview, true);
+  assert.equal(env.plain.canAdminsBypass, false);
+  assert.deepEqual(env.plain.deploymentBranchPolicy, { customBranchPolicies: true, protectedBranches: false });
+  assert.deepEqual(
+    ofType(resources, POLICY).map((p) => [p.name, p.plain.environment, p.plain.branchPattern ?? p.plain.tagPattern]).sort(),
+    [
+      ["event-forge-pypi-env-branch-main", "pypi", "main"],
+      ["event-forge-pypi-env-tag-v*", "pypi", "v*"],
+    ],
+  );
+});
+
+test("the registry values are known in a preview, so the offline plan can show them", async () => {
+  const { result } = await publish(args(), true);
+  const known = await Promise.race([valueOf(result.publisher), new Promise<undefined>((resolve) => setTimeout(resolve, 2000, undefined).unref())]);
+  assert.equal(known?.environment, "pypi");
+});
+
+test("npm from a private repository warns that no provenance is generated", async () => {
+  const repository = { ...PUBLIC, visibility: "private" as const };
+  const { warnings } = await publish(args({ repository, entry: entry({ registry: "npm", reviewers: undefined }) }));
+  assert.ok(warnings.some((w) => /npm generates no provenance/.test(w)), warnings.join("\n"));
+});
+
+test("NuGet from a private repository warns about the 7-day activation window", async () => {
+  const repository = { ...PUBLIC, visibility: "private" as const };
+  const { warnings } = await publish(args({ repository, entry: entry({ registry: "nuget", reviewers: undefined }) }));
+  assert.ok(warnings.some((w) => /7 days/.test(w)), warnings.join("\n"));
+});
+
+test("a working public entry produces no warning", async () => {
+  const { warnings } = await publish(args({ entry: entry({ registry: "npm" }) }));
+  assert.deepEqual(warnings, []);
+});
