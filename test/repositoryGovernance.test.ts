@@ -304,3 +304,9 @@ test("reordering environments, rulesets and patterns keeps every child's name", 
   assert.deepEqual(names(second.resources), names(first.resources));
   assert.ok(first.resources.length > 10);
 });
+
+test("in a preview, secrets and variables name their environment, so the offline plan shows where they go", async () => {
+  const { resources } = await build(() => new RepositoryGovernance("shop", args()), { stack: "prod", preview: true });
+  assert.equal(named(resources, ENV_SECRET, "shop-env-production-secret-SLACK_WEBHOOK").plain.environment, "production");
+  assert.equal(named(resources, ENV_VARIABLE, "shop-env-production-var-HEALTH_CHECK_RETRIES").plain.environment, "production");
+});
