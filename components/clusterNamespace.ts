@@ -1,0 +1,162 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as core from "@pulumi/kubernetes/core/v1";
+import * as networking from "@pulumi/kubernetes/networking/v1";
+import type { Provider } from "@pulumi/kubernetes/provider";
+import type { NamespaceConfig, Stage } from "../config/load";
+import { AKS_ROLES, grantDeployerRole, type Deployer } from "./aksCluster";
+
+export interface ClusterNamespaceArgs {
+  /** The namespace as configured: name, Pod Security level, quota, container defaults, network mode. */
+  namespace: NamespaceConfig;
+  /** Kubernetes provider of the cluster (AksCluster.provider). */
+  provider: Provider;
+  /** Azure resource id of the cluster (AksCluster.clusterId); deploy rights are scoped to `<clusterId>/namespaces/<name>`. */
+  clusterId: pulumi.Input<string>;
+  /** Stage of the stack: in prod the namespace is protected and retained on delete. */
+  stage: Stage;
+  /** Name of the stack that owns the namespace, recorded in its labels. */
+  stack: string;
+  /**
+   * CI identities of the environments whose access.namespaces names this namespace; each gets
+   * RBAC Writer on this namespace only. The cluster-wide Cluster User role comes from AksCluster.
+   */
+  deployers: Deployer[];
+}
+
+/**
+ * A namespace on an existing AKS cluster for one environment: Pod Security Admission, a quota with
+ * container defaults that fit it, default-deny networking (unless allow-all), and deploy rights
+ * for its CI identities scoped to the namespace.
+ */
+export class ClusterNamespace extends pulumi.ComponentResource {
+  /** The namespace's name; resolves once the namespace, its quota, limits, policies and deploy rights exist. */
+  public readonly namespaceName: pulumi.Output<string>;
+  /** Ids of the RBAC Writer assignments on the namespace, by deployer name. */
+  public readonly writerAssignmentIds: Record<string, pulumi.Output<string>>;
+
+  constructor(name: string, args: ClusterNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("release-infra:aks:ClusterNamespace", name, {}, opts);
+    const { namespace: ns, provider, stage } = args;
+    const prod = stage === "prod";
+
+    const labels = {
+      "app.kubernetes.io/managed-by": "release-infra",
+      "release-infra/stage": stage,
+      "release-infra/stack": args.stack,
+    };
+    const namespace = new core.Namespace(
+      `${name}-namespace`,
+      {
+        metadata: {
+          name: ns.name,
+          labels: {
+            ...labels,
+            // enforce rejects pods; audit and warn also flag workload templates (Deployments, Jobs).
+            "pod-security.kubernetes.io/enforce": ns.podSecurity,
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "pod-security.kubernetes.io/audit": ns.podSecurity,
+            "pod-security.kubernetes.io/audit-version": "latest",
+            "pod-security.kubernetes.io/warn": ns.podSecurity,
+            "pod-security.kubernetes.io/warn-version": "latest",
+          },
+        },
+      },
+      // Deleting a namespace deletes every workload in it.
+      { parent: this, provider, protect: prod, retainOnDelete: prod },
+    );
+    const child = { parent: this, provider };
+    const metadata = (objectName: string) => ({ name: objectName, namespace: namespace.metadata.name, labels });
+
+    const quota = new core.ResourceQuota(
+      `${name}-quota`,
+      {
+        metadata: metadata("release-infra-quota"),
+        spec: {
+          hard: {
+            "requests.cpu": ns.quota.cpu,
+            "limits.cpu": ns.quota.cpu,
+            "requests.memory": ns.quota.memory,
+            "limits.memory": ns.quota.memory,
+            pods: String(ns.quota.pods),
+          },
+        },
+      },
+      child,
+    );
+    // With a compute quota, pods must state requests and limits; these defaults let pods that don't still start.
+    const limits = new core.LimitRange(
+      `${name}-limits`,
+      {
+        metadata: metadata("release-infra-container-defaults"),
+        spec: { limits: [{ type: "Container", default: { ...ns.containerDefaults }, defaultRequest: { ...ns.containerDefaults } }] },
+      },
+      child,
+    );
+
+    const policies =
+      ns.network === "default-deny"
+        ? [
+            new networking.NetworkPolicy(
+              `${name}-default-deny`,
+              { metadata: metadata("default-deny"), spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } },
+              child,
+            ),
+            new networking.NetworkPolicy(
+              `${name}-allow-same-namespace`,
+              {
+                metadata: metadata("allow-same-namespace"),
+                spec: {
+                  podSelector: {},
+                  policyTypes: ["Ingress", "Egress"],
+                  // A bare podSelector peer means pods of this namespace only.
+                  ingress: [{ from: [{ podSelector: {} }] }],
+                  egress: [{ to: [{ podSelector: {} }] }],
+                },
+              },
+              child,
+            ),
+            new networking.NetworkPolicy(
+              `${name}-allow-dns`,
+              {
+                metadata: metadata("allow-dns"),
+                spec: {
+                  podSelector: {},
+                  policyTypes: ["Egress"],
+                  egress: [
+                    {
+                      to: [
+                        {
+                          // kubernetes.io/metadata.name is set by the API server and cannot be forged by a namespace owner.
+                          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                          podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                        },
+                      ],
+                      ports: [
+                        { protocol: "UDP", port: 53 },
+                        { protocol: "TCP", port: 53 },
+                      ],
+                    },
+                  ],
+                },
+              },
+              child,
+            ),
+          ]
+        : [];
+
+    const subscriptionId = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
+    const scope = pulumi.interpolate`${args.clusterId}/namespaces/${ns.name}`;
+    const writers = args.deployers.map(
+      (deployer) =>
+        [deployer.name, grantDeployerRole(`${name}-rbac-writer-${deployer.name}`, { deployer, role: AKS_ROLES.rbacWriter, scope, subscriptionId }, this)] as const,
+    );
+    this.writerAssignmentIds = Object.fromEntries(writers.map(([deployer, assignment]) => [deployer, assignment.id]));
+
+    this.namespaceName = pulumi
+      .all([namespace.metadata.name, quota.id, limits.id, ...policies.map((p) => p.id), ...writers.map(([, a]) => a.id)])
+      .apply(([namespaceName]) => namespaceName);
+
+    this.registerOutputs({ namespaceName: this.namespaceName, writerAssignmentIds: this.writerAssignmentIds });
+  }
+}

@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LimitRange, Namespace, ResourceQuota } from "kubernetes-models/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { AKS_ROLES, AksCluster, type Deployer } from "../components/aksCluster";
+import { ClusterNamespace, type ClusterNamespaceArgs } from "../components/clusterNamespace";
+import type { ClusterConfig, NamespaceConfig, Stage } from "../config/load";
+import { build, named, ofType, valueOf, type Built } from "./harness";
+
+const CLUSTER_ID = "/subscriptions/<subscription-id>/resourceGroups/acme-aks-prod/providers/Microsoft.ContainerService/managedClusters/acme-prod-aks";
+const NS = "kubernetes:core/v1:Namespace";
+const POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+const ASSIGNMENT = "azure-native:authorization:RoleAssignment";
+
+function namespace(overrides: Partial<NamespaceConfig> = {}): NamespaceConfig {
+  return {
+    name: "shop",
+    podSecurity: "restricted",
+    quota: { cpu: "8", memory: "16Gi", pods: 60 },
+    containerDefaults: { cpu: "250m", memory: "256Mi" },
+    network: "default-deny",
+    ...overrides,
+  };
+}
+
+const deployer = (name: string): Deployer => ({ name, principalId: `<principal of ${name}>` });
+
+interface Options {
+  namespace?: NamespaceConfig;
+  stage?: Stage;
+  deployers?: Deployer[];
+  preview?: boolean;
+}
+
+/** An AksCluster and one ClusterNamespace on it, wired as index.ts does. */
+function buildNamespace(options: Options = {}) {
+  const ns = options.namespace ?? namespace();
+  const config: ClusterConfig = { name: "acme-prod-aks", resourceGroup: "acme-aks-prod", pullFromRegistry: false, namespaces: [ns] };
+  const deployers = options.deployers ?? [deployer("shop-production")];
+  return build(
+    () => {
+      const cluster = new AksCluster("acme-prod-aks", { cluster: config, deployers });
+      const args: ClusterNamespaceArgs = {
+        namespace: ns,
+        provider: cluster.provider,
+        clusterId: cluster.clusterId,
+        stage: options.stage ?? "staging",
+        stack: "acme-staging",
+        deployers,
+      };
+      return new ClusterNamespace(`acme-prod-aks-${ns.name}`, args);
+    },
+    { stack: options.stage ?? "staging", preview: options.preview },
+  );
+}
+
+const k8sObjects = (resources: Built[]) => resources.filter((r) => r.type.startsWith("kubernetes:"));
+
+/** Validates a registered Kubernetes object's inputs against the upstream schema of its kind. */
+function validateUpstream(resource: Built) {
+  const models = {
+    "kubernetes:core/v1:Namespace": () => new Namespace(),
+    "kubernetes:core/v1:ResourceQuota": () => new ResourceQuota(),
+    "kubernetes:core/v1:LimitRange": () => new LimitRange(),
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": () => new NetworkPolicy(),
+  };
+  const model = Object.entries(models).find(([type]) => type === resource.type)?.[1];
+  assert.ok(model, `no upstream model for ${resource.type}: add it to this test`);
+  assert.doesNotThrow(() => Object.assign(model(), resource.plain).validate(), `${resource.name} is a valid ${resource.type}`);
+}
+
+test("every Kubernetes object validates against the upstream Kubernetes schemas", async () => {
+  for (const options of [{}, { namespace: namespace({ network: "allow-all", podSecurity: "baseline" }) }]) {
+    const { resources } = await buildNamespace(options);
+    assert.ok(k8sObjects(resources).length >= 3);
+    k8sObjects(resources).forEach(validateUpstream);
+  }
+});
+
+test("the upstream schema check rejects an object Kubernetes would reject", async () => {
+  const { resources } = await buildNamespace();
+  const limits = named(resources, "kubernetes:core/v1:LimitRange", "acme-prod-aks-shop-limits");
+  const broken = { ...limits, plain: { ...limits.plain, spec: { limits: [{ type: "Container", default: { cpu: "a lot" } }] } } };
+  assert.throws(() => validateUpstream(broken));
+});
+
+test("every Kubernetes object has an explicit name, lives in the namespace and uses the cluster's provider", async () => {
+  const { resources } = await buildNamespace();
+  const provider = named(resources, "pulumi:providers:kubernetes", "acme-prod-aks-k8s");
+  for (const r of k8sObjects(resources)) {
+    const metadata = r.plain.metadata;
+    assert.ok(metadata !== null && typeof metadata === "object" && !Array.isArray(metadata));
+    assert.match(String(metadata.name), /^[a-z0-9-]+$/, `${r.name} has an explicit metadata.name`);
+    if (r.type !== NS) assert.equal(metadata.namespace, "shop", `${r.name} is in the namespace`);
+    assert.ok(r.provider?.startsWith(`${provider.urn}::`), `${r.name} uses the cluster provider`);
+  }
+  assert.equal((named(resources, NS, "acme-prod-aks-shop-namespace").plain.metadata as { name: string }).name, "shop");
+});
+
+test("the namespace enforces, audits and warns at its Pod Security level, latest version", async () => {
+  const { resources } = await buildNamespace({ namespace: namespace({ podSecurity: "baseline" }) });
+  const labels = (named(resources, NS, "acme-prod-aks-shop-namespace").plain.metadata as { labels: Record<string, string> }).labels;
+  for (const mode of ["enforce", "audit", "warn"]) {
+    assert.equal(labels[`pod-security.kubernetes.io/${mode}`], "baseline");
+    assert.equal(labels[`pod-security.kubernetes.io/${mode}-version`], "latest");
+  }
+});
+
+test("the namespace is labelled with its environment and owner stack", async () => {
+  const { resources } = await buildNamespace();
+  const labels = (named(resources, NS, "acme-prod-aks-shop-namespace").plain.metadata as { labels: Record<string, string> }).labels;
+  assert.equal(labels["app.kubernetes.io/managed-by"], "release-infra");
+  assert.equal(labels["release-infra/stage"], "staging");
+  assert.equal(labels["release-infra/stack"], "acme-staging");
+});
+
+test("the ResourceQuota caps requests and limits of CPU and memory, and pods, from the config", async () => {
+  const { resources } = await buildNamespace({ namespace: namespace({ quota: { cpu: "4", memory: "8Gi", pods: 30 } }) });
+  const quota = named(resources, "kubernetes:core/v1:ResourceQuota", "acme-prod-aks-shop-quota");
+  assert.deepEqual((quota.plain.spec as { hard: unknown }).hard, {
+    "requests.cpu": "4",
+    "limits.cpu": "4",
+    "requests.memory": "8Gi",
+    "limits.memory": "8Gi",
+    pods: "30",
+  });
+});
+
+test("the LimitRange gives containers without resources the configured defaults as requests and limits", async () => {
+  const { resources } = await buildNamespace({ namespace: namespace({ containerDefaults: { cpu: "100m", memory: "128Mi" } }) });
+  const limits = named(resources, "kubernetes:core/v1:LimitRange", "acme-prod-aks-shop-limits");
+  assert.deepEqual((limits.plain.spec as { limits: unknown }).limits, [
+    { type: "Container", default: { cpu: "100m", memory: "128Mi" }, defaultRequest: { cpu: "100m", memory: "128Mi" } },
+  ]);
+});
+
+test("default-deny denies all ingress and egress, then allows same-namespace traffic and DNS to kube-dns", async () => {
+  const { resources } = await buildNamespace();
+  const spec = (name: string) => named(resources, POLICY, `acme-prod-aks-shop-${name}`).plain.spec;
+  assert.equal(ofType(resources, POLICY).length, 3);
+  assert.deepEqual(spec("default-deny"), { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+  assert.deepEqual(spec("allow-same-namespace"), {
+    podSelector: {},
+    policyTypes: ["Ingress", "Egress"],
+    ingress: [{ from: [{ podSelector: {} }] }],
+    egress: [{ to: [{ podSelector: {} }] }],
+  });
+  assert.deepEqual(spec("allow-dns"), {
+    podSelector: {},
+    policyTypes: ["Egress"],
+    egress: [
+      {
+        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+        ports: [
+          { port: 53, protocol: "UDP" },
+          { port: 53, protocol: "TCP" },
+        ],
+      },
+    ],
+  });
+});
+
+test("allow-all creates no NetworkPolicy", async () => {
+  const { resources } = await buildNamespace({ namespace: namespace({ network: "allow-all" }) });
+  assert.deepEqual(ofType(resources, POLICY), []);
+});
+
+test("each deployer gets RBAC Writer scoped to this namespace of the cluster", async () => {
+  const { resources, result } = await buildNamespace({ deployers: [deployer("shop-production"), deployer("shop-hotfix")] });
+  const component = named(resources, "release-infra:aks:ClusterNamespace", "acme-prod-aks-shop");
+  const writers = ofType(resources, ASSIGNMENT).filter((a) => a.parent === component.urn);
+  assert.deepEqual(writers.map((w) => w.name).sort(), ["acme-prod-aks-shop-rbac-writer-shop-hotfix", "acme-prod-aks-shop-rbac-writer-shop-production"]);
+  for (const w of writers) {
+    assert.equal(w.plain.scope, `${CLUSTER_ID}/namespaces/shop`);
+    assert.equal(w.plain.principalType, "ServicePrincipal");
+    assert.equal(w.plain.roleDefinitionId, `/subscriptions/<subscription-id>/providers/Microsoft.Authorization/roleDefinitions/${AKS_ROLES.rbacWriter}`);
+    assert.equal(w.plain.principalId, `<principal of ${w.name.replace("acme-prod-aks-shop-rbac-writer-", "")}>`);
+  }
+  assert.deepEqual(Object.keys(result.writerAssignmentIds).sort(), ["shop-hotfix", "shop-production"]);
+  const hotfix = named(resources, ASSIGNMENT, "acme-prod-aks-shop-rbac-writer-shop-hotfix");
+  assert.equal(await valueOf(result.writerAssignmentIds["shop-hotfix"]), `${CLUSTER_ID}/namespaces/shop/providers/Microsoft.Authorization/roleAssignments/${hotfix.plain.roleAssignmentName}`);
+});
+
+test("nothing is granted cluster-wide except Cluster User, once per deployer across namespaces, and no cluster RBAC objects exist", async () => {
+  const config = (name: string) => namespace({ name });
+  const deployers = [deployer("shop-production")];
+  const { resources } = await build(() => {
+    const cluster = new AksCluster("acme-prod-aks", {
+      cluster: { name: "acme-prod-aks", resourceGroup: "acme-aks-prod", pullFromRegistry: false, namespaces: [config("shop"), config("shop-canary")] },
+      deployers,
+    });
+    for (const ns of ["shop", "shop-canary"]) {
+      new ClusterNamespace(`acme-prod-aks-${ns}`, { namespace: config(ns), provider: cluster.provider, clusterId: cluster.clusterId, stage: "prod", stack: "prod", deployers });
+    }
+  });
+  const assignments = ofType(resources, ASSIGNMENT);
+  const clusterWide = assignments.filter((a) => !String(a.plain.scope).startsWith(`${CLUSTER_ID}/namespaces/`));
+  assert.deepEqual(clusterWide.map((a) => [a.plain.scope, a.plain.roleDefinitionId]), [
+    [CLUSTER_ID, `/subscriptions/<subscription-id>/providers/Microsoft.Authorization/roleDefinitions/${AKS_ROLES.clusterUser}`],
+  ]);
+  assert.deepEqual(assignments.filter((a) => a !== clusterWide[0]).map((a) => a.plain.scope).sort(), [`${CLUSTER_ID}/namespaces/shop`, `${CLUSTER_ID}/namespaces/shop-canary`]);
+  assert.equal(new Set(assignments.map((a) => a.plain.roleAssignmentName)).size, assignments.length, "assignment names are unique");
+  assert.deepEqual(resources.filter((r) => /ClusterRole/.test(r.type)), []);
+});
+
+test("role assignment names are stable across runs and child names do not depend on the order of deployers", async () => {
+  const run = async (deployers: Deployer[]) =>
+    ofType((await buildNamespace({ deployers })).resources, ASSIGNMENT)
+      .map((a) => `${a.urn} ${String(a.plain.roleAssignmentName)}`)
+      .sort();
+  assert.deepEqual(await run([deployer("a"), deployer("b")]), await run([deployer("b"), deployer("a")]));
+});
+
+test("in prod the namespace is protected and retained on delete", async () => {
+  const { resources } = await buildNamespace({ stage: "prod" });
+  const ns = named(resources, NS, "acme-prod-aks-shop-namespace");
+  assert.equal(ns.protect, true);
+  assert.equal(ns.retainOnDelete, true);
+});
+
+test("outside prod the namespace is neither protected nor retained", async () => {
+  const { resources } = await buildNamespace({ stage: "staging" });
+  const ns = named(resources, NS, "acme-prod-aks-shop-namespace");
+  assert.equal(ns.protect, false);
+  assert.equal(ns.retainOnDelete, false);
+});
+
+test("namespaceName is the configured name", async () => {
+  const { result } = await buildNamespace();
+  assert.equal(await valueOf(result.namespaceName), "shop");
+});
