@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { GcpCiIdentity } from "../components/gcpCiIdentity";
+import { GcpWorkloadIdentityPool, type GcpWorkloadIdentityPoolArgs } from "../components/gcpWorkloadIdentityPool";
+import { placeholderNumber } from "../scripts/mocks";
+import { build, named, ofType, valueOf } from "./harness";
+
+const PROJECT = "acme-web-prod";
+const POOL_NAME = `projects/${placeholderNumber("project", PROJECT)}/locations/global/workloadIdentityPools/github-prod`;
+
+const T = {
+  pool: "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
+  provider: "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
+  account: "gcp:serviceaccount/account:Account",
+  saMember: "gcp:serviceaccount/iAMMember:IAMMember",
+};
+
+const POOL: GcpWorkloadIdentityPoolArgs = { project: PROJECT, poolId: "github-prod", owner: "acme", ownerId: "4242", repositories: ["navi", "shop"] };
+
+function pool(args: Partial<GcpWorkloadIdentityPoolArgs> = {}) {
+  return build(() => new GcpWorkloadIdentityPool("github", { ...POOL, ...args }), { stack: "prod" });
+}
+
+function identity(repository: string, environment: string, extraSubjects?: string[]) {
+  return build(
+    () =>
+      new GcpCiIdentity(`${repository}-${environment}`, {
+        project: PROJECT,
+        owner: "acme",
+        repository,
+        environment,
+        poolName: POOL_NAME,
+        providerName: pulumi.output(`${POOL_NAME}/providers/github`),
+        extraSubjects,
+      }),
+    { stack: "prod" },
+  );
+}
+
+test("the provider trusts GitHub Actions' issuer only", async () => {
+  const { resources } = await pool();
+  const provider = named(resources, T.provider, "github-github").plain;
+  assert.deepEqual(provider.oidc, { issuerUri: "https://token.actions.githubusercontent.com" });
+  assert.equal(provider.workloadIdentityPoolId, "github-prod");
+});
+
+test("the attribute condition pins the owner by id and the listed repositories", async () => {
+  const { resources } = await pool();
+  assert.equal(
+    named(resources, T.provider, "github-github").plain.attributeCondition,
+    `assertion.repository_owner_id == "4242" && assertion.repository in ["acme/navi", "acme/shop"]`,
+  );
+});
+
+test("without an owner id the attribute condition pins the owner by login", async () => {
+  const { resources } = await pool({ ownerId: undefined });
+  assert.equal(
+    named(resources, T.provider, "github-github").plain.attributeCondition,
+    `assertion.repository_owner == "acme" && assertion.repository in ["acme/navi", "acme/shop"]`,
+  );
+});
+
+test("the subject and the claims the condition uses are mapped", async () => {
+  const { resources } = await pool();
+  const mapping = named(resources, T.provider, "github-github").plain.attributeMapping;
+  assert.ok(mapping !== null && typeof mapping === "object" && !Array.isArray(mapping));
+  assert.equal(mapping["google.subject"], "assertion.sub");
+  for (const claim of ["repository", "repository_owner", "repository_owner_id", "environment"]) {
+    assert.equal(mapping[`attribute.${claim}`], `assertion.${claim}`, claim);
+  }
+});
+
+test("pool ids are deterministic and within GCP's limits", async () => {
+  assert.equal(named((await pool()).resources, T.pool, "github-pool").plain.workloadIdentityPoolId, "github-prod");
+  const long = named((await pool({ poolId: "github-Customer_Staging-Europe-West" })).resources, T.pool, "github-pool").plain.workloadIdentityPoolId;
+  assert.equal(long, named((await pool({ poolId: "github-Customer_Staging-Europe-West" })).resources, T.pool, "github-pool").plain.workloadIdentityPoolId);
+  assert.match(String(long), /^[a-z][-a-z0-9]{2,30}[a-z0-9]$/);
+  assert.doesNotMatch(String(named((await pool({ poolId: "gcp-prod" })).resources, T.pool, "github-pool").plain.workloadIdentityPoolId), /^gcp-/);
+});
+
+test("pool outputs are the pool's and the provider's full resource names", async () => {
+  const { result } = await pool();
+  assert.equal(await valueOf(result.poolName), POOL_NAME);
+  assert.equal(await valueOf(result.providerName), `${POOL_NAME}/providers/github`);
+});
+
+test("only the repository's environment may impersonate the service account, by its exact subject", async () => {
+  const { resources } = await identity("navi", "production");
+  const account = named(resources, T.account, "navi-production-account");
+  const members = ofType(resources, T.saMember);
+  assert.deepEqual(
+    members.map((m) => [m.plain.serviceAccountId, m.plain.role, m.plain.member]),
+    [
+      [
+        `projects/${PROJECT}/serviceAccounts/${account.plain.accountId}@${PROJECT}.iam.gserviceaccount.com`,
+        "roles/iam.workloadIdentityUser",
+        `principal://iam.googleapis.com/${POOL_NAME}/subject/repo:acme/navi:environment:production`,
+      ],
+    ],
+  );
+});
+
+test("extra subjects are trusted one exact subject each", async () => {
+  const immutable = "repo:acme@4242/navi@777:environment:production";
+  const { resources } = await identity("navi", "production", [immutable]);
+  assert.deepEqual(
+    ofType(resources, T.saMember).map((m) => m.plain.member).sort(),
+    [
+      `principal://iam.googleapis.com/${POOL_NAME}/subject/${immutable}`,
+      `principal://iam.googleapis.com/${POOL_NAME}/subject/repo:acme/navi:environment:production`,
+    ].sort(),
+  );
+});
+
+test("no trust is repository-wide or a wildcard", async () => {
+  const { resources } = await identity("navi", "production", ["repo:acme@4242/navi@777:environment:production"]);
+  for (const member of ofType(resources, T.saMember).map((m) => String(m.plain.member))) {
+    assert.match(member, /^principal:\/\/iam\.googleapis\.com\/.+\/subject\/repo:[^*]+:environment:production$/);
+  }
+});
+
+test("service account ids are deterministic, 6-30 characters and distinct per environment", async () => {
+  const accountId = async (repository: string, environment: string) =>
+    String(ofType((await identity(repository, environment)).resources, T.account)[0].plain.accountId);
+  assert.equal(await accountId("navi", "production"), "ci-navi-production");
+  const longA = await accountId("event-forge-inbox-outbox", "production");
+  const longB = await accountId("event-forge-inbox-outbox", "production-eu");
+  assert.equal(longA, await accountId("event-forge-inbox-outbox", "production"));
+  assert.notEqual(longA, longB);
+  for (const id of [longA, longB]) assert.match(id, /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/);
+});
+
+test("outputs are the provider name and the service account email", async () => {
+  const { result } = await identity("navi", "production");
+  assert.equal(await valueOf(result.workloadIdentityProvider), `${POOL_NAME}/providers/github`);
+  assert.equal(await valueOf(result.serviceAccountEmail), `ci-navi-production@${PROJECT}.iam.gserviceaccount.com`);
+});
