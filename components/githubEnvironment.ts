@@ -1,12 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as github from "@pulumi/github";
 import type { EnvironmentConfig, RepositoryConfig, Stage } from "../config/load";
-
-/** True when GitHub offers environment protection rules (reviewers, wait timer, admin bypass) on the repository. */
-export function protectionRulesAvailable(repository: Pick<RepositoryConfig, "visibility" | "plan">): boolean {
-  // Free, Pro and Team only have them on public repositories (reference/github-publishing.md §0.1).
-  return repository.visibility === "public" || repository.plan === "enterprise";
-}
+import { protectionRulesAvailable } from "../config/schema";
 
 export interface GithubEnvironmentArgs {
   /** The repository (of the provider's owner) the environment belongs to; its plan and visibility gate the protection rules. */

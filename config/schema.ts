@@ -174,6 +174,14 @@ const httpsOrigin = pattern(
 
 const refPattern = pattern(/^\S+$/, "must be a non-empty branch or tag pattern without spaces");
 
+/**
+ * Whether GitHub offers environment protection rules (required reviewers, wait timers, admin
+ * bypass) on a repository: Free, Pro and Team only on public ones (github-publishing.md §0.1).
+ */
+export function protectionRulesAvailable(repository: { visibility: string; plan: string }): boolean {
+  return repository.visibility === "public" || repository.plan === "enterprise";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sections
 
@@ -228,7 +236,7 @@ const ruleset = strict({
   dismissStaleReviews: z.boolean().default(true),
   requireCodeOwnerReview: z.boolean().default(false),
   requireLinearHistory: z.boolean().default(false),
-  /** Only bypass actors (none by default: nobody) may create matching refs. */
+  /** Only repository admins may create matching tags (the ruleset's one bypass actor); on branches nobody may. */
   restrictCreation: z.boolean().default(false),
 }).superRefine((r, ctx) => {
   const kinds = Number(r.branches !== undefined) + Number(r.tags !== undefined);
@@ -473,7 +481,7 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
   githubCfg?.repositories.forEach((repo, r) => {
     if (!repo) return;
     const repoPath = ["release-infra:github", "repositories", r];
-    const gated = repo.visibility !== "public" && repo.plan !== "enterprise";
+    const gated = !protectionRulesAvailable(repo);
     const gateReason = `is not available on a ${repo.visibility} repository of GitHub's ${repo.plan} plan (required reviewers and wait timers need a public repository or GitHub Enterprise); make the repository public, move to Enterprise, or remove it`;
 
     const envLike = [
