@@ -117,7 +117,7 @@ export class CdnSite extends pulumi.ComponentResource {
     //   sends a defaultTtl the API rejects in that mode (pulumi/pulumi-gcp#711).
     // - customResponseHeaders adds `immutable`, which Cloud CDN never writes; the load balancer sets
     //   it before returning the response (https://cloud.google.com/load-balancing/docs/https/custom-headers-global;
-    //   Cloud CDN's PM suggests a custom Cache-Control header for browser caching: imjasonh/gcping#1).
+    //   a custom Cache-Control response header on a CDN backend is suggested in imjasonh/gcping#1).
     //   It repeats the max-age FORCE_CACHE_ALL writes, so the directives agree whether the header
     //   is replaced or appended. It also lands on 404s: the edge keeps those NOT_FOUND_TTL_SECONDS, a
     //   browser may keep them for max-age, so CI uploads a version before anything references it.
