@@ -3,7 +3,6 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerservice from "@pulumi/azure-native/containerservice";
 import { Provider } from "@pulumi/kubernetes/provider";
 import { createHash } from "crypto";
-import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { ClusterConfig } from "../config/load";
 
 /** Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes (cloud.md §2.2). */
@@ -52,27 +51,47 @@ export function grantDeployerRole(
   );
 }
 
+/** One scalar of the AKS kubeconfig, in block (`key: value`) or flow (`{key: value, ...}`) style. */
+function scalar(kubeconfig: string, key: string, clusterName: string): string {
+  const match = new RegExp(`${key}:\\s*["']?([^\\s"',}]+)`).exec(kubeconfig);
+  if (!match) throw new Error(`the user kubeconfig AKS returned for cluster ${clusterName} has no ${key}`);
+  return match[1];
+}
+
 /**
- * Rewrites kubelogin exec users as `kubelogin convert-kubeconfig -l azurecli` does: AKS hands out
- * `--login devicecode`, which waits for a browser; `azurecli` reuses the `azure/login` session in CI.
+ * The kubeconfig `kubelogin convert-kubeconfig -l azurecli` would produce from the one AKS hands
+ * out: AKS's exec user logs in with `--login devicecode`, which waits for a browser; `azurecli`
+ * reuses the `azure/login` session in CI. Built as JSON (valid YAML) from the server, CA and
+ * Entra server app id, so no YAML library is needed at run time.
  */
-function azureCliLogin(kubeconfig: string): string {
-  const doc = parseDocument(kubeconfig);
-  const users = doc.get("users");
-  if (!isSeq(users)) return kubeconfig;
-  for (const user of users.items) {
-    if (!isMap(user)) continue;
-    const command = user.getIn(["user", "exec", "command"]);
-    const args = user.getIn(["user", "exec", "args"]);
-    if (typeof command !== "string" || !command.includes("kubelogin") || !isSeq(args)) continue;
-    const values = args.items.map((item) => (isScalar(item) ? String(item.value) : ""));
-    const serverId = values[values.indexOf("--server-id") + 1];
-    if (!values.includes("--server-id") || !serverId) {
-      throw new Error(`the kubeconfig's kubelogin user ${String(user.get("name"))} has no --server-id; cannot convert it to azurecli login`);
-    }
-    user.setIn(["user", "exec", "args"], doc.createNode(["get-token", "--login", "azurecli", "--server-id", serverId]));
+function azureCliKubeconfig(aksKubeconfig: string, clusterName: string): string {
+  const server = scalar(aksKubeconfig, "server", clusterName);
+  const ca = scalar(aksKubeconfig, "certificate-authority-data", clusterName);
+  const serverId = /--server-id(?:\s*\n\s*-\s*|\s*,\s*|\s+)["']?([0-9a-fA-F-]{36})/.exec(aksKubeconfig)?.[1];
+  if (!serverId) {
+    throw new Error(`the user kubeconfig AKS returned for cluster ${clusterName} has no kubelogin --server-id: the cluster must use Entra ID with Azure RBAC`);
   }
-  return doc.toString();
+  const user = `clusterUser_${clusterName}`;
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: clusterName, cluster: { server, "certificate-authority-data": ca } }],
+    contexts: [{ name: clusterName, context: { cluster: clusterName, user } }],
+    "current-context": clusterName,
+    users: [
+      {
+        name: user,
+        user: {
+          exec: {
+            apiVersion: "client.authentication.k8s.io/v1beta1",
+            command: "kubelogin",
+            args: ["get-token", "--login", "azurecli", "--server-id", serverId],
+            interactiveMode: "Never",
+          },
+        },
+      },
+    ],
+  });
 }
 
 export interface AksClusterArgs {
@@ -117,7 +136,7 @@ export class AksCluster extends pulumi.ComponentResource {
     const kubeconfig = containerservice.listManagedClusterUserCredentialsOutput({ ...ref, format: "exec" }, { parent: this }).apply((result) => {
       const encoded = result.kubeconfigs[0]?.value;
       if (!encoded) throw new Error(`AKS returned no user kubeconfig for cluster ${cluster.name} in ${cluster.resourceGroup}`);
-      return azureCliLogin(Buffer.from(encoded, "base64").toString("utf8"));
+      return azureCliKubeconfig(Buffer.from(encoded, "base64").toString("utf8"), cluster.name);
     });
     this.provider = new Provider(
       `${name}-k8s`,
