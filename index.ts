@@ -1,6 +1,226 @@
-import { loadStackConfig } from "./config/load";
+import * as pulumi from "@pulumi/pulumi";
+import * as github from "@pulumi/github";
+import * as resources from "@pulumi/azure-native/resources";
+import { loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
+import type { WIRED_VARIABLES } from "./config/schema";
+import { AksCluster, type Deployer } from "./components/aksCluster";
+import { AzureCiIdentity } from "./components/azureCiIdentity";
+import { CdnSite } from "./components/cdnSite";
+import { ClusterNamespace } from "./components/clusterNamespace";
+import { ContainerRegistry } from "./components/containerRegistry";
+import { GcpCiIdentity } from "./components/gcpCiIdentity";
+import { GcpWorkloadIdentityPool } from "./components/gcpWorkloadIdentityPool";
+import { RepositoryGovernance } from "./components/repositoryGovernance";
+import { TrustedPublishing } from "./components/trustedPublishing";
 
-// The program: config in, components out (DESIGN.md, data flow). Components are wired here only.
+// Config in, components out, outputs of one component wired into inputs of another (DESIGN.md).
 const config = loadStackConfig();
+const { stack, stage, tags } = config;
+const owner = config.github?.owner ?? "";
+const prod = stage === "prod";
 
-export const stage = config.stage;
+/** An environment whose CI identity gets cloud access; `key` (`repo-env`) names everything made for it. */
+interface AccessEnvironment {
+  key: string;
+  repo: RepositoryConfig;
+  env: EnvironmentConfig;
+  access: AccessConfig;
+}
+const accessEnvironments: AccessEnvironment[] = (config.github?.repositories ?? []).flatMap((repo) =>
+  repo.environments.flatMap((env) => (env.access ? [{ key: `${repo.name}-${env.name}`, repo, env, access: env.access }] : [])),
+);
+
+type WiredVariable = (typeof WIRED_VARIABLES)[number];
+/** Per environment key: each wired variable's value and, for reviewers of the plan, where it comes from. */
+const wiring = new Map<string, Partial<Record<WiredVariable, { value: pulumi.Input<string>; source: string }>>>();
+function wire(key: string, variable: WiredVariable, value: pulumi.Input<string>, source: string) {
+  wiring.set(key, { ...wiring.get(key), [variable]: { value, source } });
+}
+
+/** A value that resolves only once `after` exist, so a workflow never receives a half-built identity. */
+function readyAfter(value: pulumi.Output<string>, after: pulumi.Input<string>[]): pulumi.Output<string> {
+  return pulumi.all([value, ...after]).apply(([v]) => v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Azure: resource group, CI identities, clusters and namespaces, registry.
+
+export let registryLoginServer: pulumi.Output<string> | undefined;
+export let namespaces: pulumi.Output<string>[] | undefined;
+
+if (config.azure) {
+  const azure = config.azure;
+  const group = new resources.ResourceGroup(
+    "resource-group",
+    { resourceGroupName: azure.resourceGroup, location: azure.location, tags },
+    // Deleting the group deletes the registry and every identity in it.
+    { protect: prod },
+  );
+  // Known in a preview (so scopes and names are readable), and still ordered after the group.
+  const resourceGroupName = group.urn.apply(() => azure.resourceGroup);
+
+  const identities = new Map<string, AzureCiIdentity>();
+  for (const e of accessEnvironments.filter((e) => e.access.registry || e.access.namespaces.length > 0)) {
+    identities.set(
+      e.key,
+      new AzureCiIdentity(`ci-${e.key}`, { owner, repository: e.repo.name, environment: e.env.name, resourceGroupName, location: azure.location, tags }),
+    );
+  }
+  const deployersOf = (cluster: string, namespace?: string): Deployer[] =>
+    accessEnvironments
+      .filter((e) => e.access.namespaces.some((ref) => ref.cluster === cluster && (namespace === undefined || ref.namespace === namespace)))
+      .flatMap((e) => {
+        const identity = identities.get(e.key);
+        return identity ? [{ name: e.key, principalId: identity.principalId }] : [];
+      });
+
+  const clusters = new Map<string, AksCluster>();
+  const clusterNamespaces = new Map<string, ClusterNamespace>();
+  for (const cluster of azure.clusters) {
+    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name) });
+    clusters.set(cluster.name, aks);
+    for (const namespace of cluster.namespaces) {
+      clusterNamespaces.set(
+        `${cluster.name}/${namespace.name}`,
+        new ClusterNamespace(`${cluster.name}-${namespace.name}`, {
+          namespace,
+          provider: aks.provider,
+          clusterId: aks.clusterId,
+          stage,
+          stack,
+          deployers: deployersOf(cluster.name, namespace.name),
+        }),
+      );
+    }
+  }
+  namespaces = [...clusterNamespaces.values()].map((ns) => ns.namespaceName);
+
+  const registry =
+    azure.registry &&
+    new ContainerRegistry("registry", {
+      registry: azure.registry,
+      resourceGroupName,
+      location: azure.location,
+      stage,
+      tags,
+      kubeletPrincipals: azure.clusters
+        .filter((cluster) => cluster.pullFromRegistry)
+        .map((cluster) => ({
+          name: cluster.name,
+          principalId: (clusters.get(cluster.name)?.kubeletObjectId ?? pulumi.output(undefined)).apply((id) => {
+            if (!id) throw new Error(`cluster ${cluster.name} has no managed kubelet identity to grant AcrPull to; set pullFromRegistry: false`);
+            return id;
+          }),
+        })),
+      ciPrincipals: accessEnvironments.flatMap((e) => {
+        const identity = identities.get(e.key);
+        return e.access.registry && identity ? [{ name: e.key, principalId: identity.principalId, access: e.access.registry }] : [];
+      }),
+    });
+  registryLoginServer = registry?.loginServer;
+
+  for (const e of accessEnvironments) {
+    const identity = identities.get(e.key);
+    if (!identity) continue;
+    const first = e.access.namespaces[0];
+    const aks = first && clusters.get(first.cluster);
+    const ns = first && clusterNamespaces.get(`${first.cluster}/${first.namespace}`);
+    const grants = [
+      ...(registry?.ciAssignmentIds[e.key] ?? []),
+      ...e.access.namespaces.flatMap((ref) => [
+        clusters.get(ref.cluster)?.clusterUserAssignmentIds[e.key],
+        clusterNamespaces.get(`${ref.cluster}/${ref.namespace}`)?.writerAssignmentIds[e.key],
+      ]),
+    ].filter((id): id is pulumi.Output<string> => id !== undefined);
+    wire(e.key, "AZURE_CLIENT_ID", readyAfter(identity.clientId, grants), `clientId of ci-${e.key}, after its federated credential and ${grants.length} role assignment(s)`);
+    wire(e.key, "AZURE_TENANT_ID", identity.tenantId, `tenantId of ci-${e.key}`);
+    wire(e.key, "AZURE_SUBSCRIPTION_ID", identity.subscriptionId, `subscription of the deploying Azure client`);
+    if (registry && e.access.registry) wire(e.key, "REGISTRY_LOGIN_SERVER", registry.loginServer, `loginServer of registry ${azure.registry?.name}`);
+    if (aks && ns) {
+      wire(e.key, "AKS_CLUSTER_NAME", aks.clusterName, `existing cluster ${first.cluster}`);
+      wire(e.key, "AKS_RESOURCE_GROUP", aks.resourceGroupName, `resource group of cluster ${first.cluster}`);
+      wire(e.key, "K8S_NAMESPACE", ns.namespaceName, `namespace ${first.namespace} on ${first.cluster}, after its quota, limits, policies and role assignments`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GCP: the CDN and the identities that publish to it.
+
+export let cdn: { baseUrl: pulumi.Output<string>; bucket: pulumi.Output<string>; urlMap: pulumi.Output<string>; ipAddress: pulumi.Output<string> } | undefined;
+
+if (config.cdn) {
+  const publishing = accessEnvironments.filter((e) => e.access.cdn === "publish");
+  const identities = new Map<string, GcpCiIdentity>();
+  if (publishing.length > 0) {
+    const pool = new GcpWorkloadIdentityPool("github", {
+      project: config.cdn.project,
+      poolId: `github-${stack}`,
+      owner,
+      // Pins the owner by its immutable id, so a deleted and re-registered login cannot publish.
+      ownerId: github.getOrganizationOutput({ name: owner }).id,
+      repositories: [...new Set(publishing.map((e) => e.repo.name))],
+    });
+    for (const e of publishing) {
+      identities.set(
+        e.key,
+        new GcpCiIdentity(`ci-${e.key}`, {
+          project: config.cdn.project,
+          owner,
+          repository: e.repo.name,
+          environment: e.env.name,
+          poolName: pool.poolName,
+          providerName: pool.providerName,
+        }),
+      );
+    }
+  }
+  const site = new CdnSite("cdn", {
+    cdn: config.cdn,
+    project: config.cdn.project,
+    stage,
+    labels: tags,
+    publishers: publishing.flatMap((e) => {
+      const identity = identities.get(e.key);
+      return identity ? [{ name: e.key, serviceAccountEmail: identity.serviceAccountEmail }] : [];
+    }),
+  });
+  cdn = { baseUrl: site.baseUrl, bucket: site.bucketName, urlMap: site.urlMapName, ipAddress: site.ipAddress };
+
+  for (const e of publishing) {
+    const identity = identities.get(e.key);
+    if (!identity) continue;
+    wire(e.key, "GCP_WORKLOAD_IDENTITY_PROVIDER", identity.workloadIdentityProvider, `provider of pool github-${stack}`);
+    // The service account is usable once it may upload and invalidate, hence the CDN outputs.
+    wire(e.key, "GCP_SERVICE_ACCOUNT", readyAfter(identity.serviceAccountEmail, [site.bucketName, site.urlMapName]), `service account of ci-${e.key}, after its CDN grants`);
+    wire(e.key, "CDN_BUCKET", site.bucketName, `bucket ${config.cdn.bucket}`);
+    wire(e.key, "CDN_URL_MAP", site.urlMapName, `URL map of the CDN (cache invalidation)`);
+    wire(e.key, "CDN_BASE_URL", site.baseUrl, `https://${config.cdn.domains[0]}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GitHub: environments with their wired variables, secrets, rulesets, trusted publishing.
+
+export const trustedPublishers: pulumi.Output<unknown>[] = [];
+for (const repo of config.github?.repositories ?? []) {
+  const wiredVariables = Object.fromEntries(
+    repo.environments.flatMap((env) => {
+      const wired = wiring.get(`${repo.name}-${env.name}`);
+      return wired ? [[env.name, Object.fromEntries(Object.entries(wired).map(([variable, w]) => [variable, w.value]))]] : [];
+    }),
+  );
+  new RepositoryGovernance(`repo-${repo.name}`, { owner, repository: repo, stage, secrets: config.secrets, wiredVariables });
+  for (const entry of repo.trustedPublishing) {
+    trustedPublishers.push(new TrustedPublishing(`publishing-${repo.name}-${entry.environment}`, { owner, repository: repo, entry, stage }).publisher);
+  }
+}
+
+export { stage };
+/** Where each wired environment variable comes from, per `owner/repo:environment`. */
+export const wiredVariables = Object.fromEntries(
+  accessEnvironments.map((e) => [
+    `${owner}/${e.repo.name}:${e.env.name}`,
+    Object.fromEntries(Object.entries(wiring.get(e.key) ?? {}).map(([variable, w]) => [variable, w.source])),
+  ]),
+);

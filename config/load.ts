@@ -24,15 +24,12 @@ export interface StackConfig {
   stack: string;
   stage: Stage;
   tags: Record<string, string>;
-  /** `azure-native:location`. */
-  azureLocation?: string;
-  /** `gcp:project`. */
-  gcpProject?: string;
-  /** `github:owner`. */
-  githubOwner?: string;
-  azure?: AzureConfig;
-  cdn?: CdnConfig;
-  github?: GithubConfig;
+  /** release-infra:azure with `azure-native:location`. */
+  azure?: AzureConfig & { location: string };
+  /** release-infra:cdn with `gcp:project`. */
+  cdn?: CdnConfig & { project: string };
+  /** release-infra:github with `github:owner`. */
+  github?: GithubConfig & { owner: string };
   /** Secret values by name, always Pulumi secrets. */
   secrets: Record<string, pulumi.Output<string>>;
 }
@@ -129,17 +126,18 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
+  // The schema requires the provider key whenever its section is set.
+  const azure = parsed["release-infra:azure"];
+  const cdn = parsed["release-infra:cdn"];
+  const github = parsed["release-infra:github"];
   return {
     config: {
       stack,
       stage: parsed["release-infra:stage"],
       tags: parsed["release-infra:tags"],
-      azureLocation: parsed["azure-native:location"],
-      gcpProject: parsed["gcp:project"],
-      githubOwner: parsed["github:owner"],
-      azure: parsed["release-infra:azure"],
-      cdn: parsed["release-infra:cdn"],
-      github: parsed["release-infra:github"],
+      azure: azure && { ...azure, location: parsed["azure-native:location"] ?? "" },
+      cdn: cdn && { ...cdn, project: parsed["gcp:project"] ?? "" },
+      github: github && { ...github, owner: parsed["github:owner"] ?? "" },
       secrets,
     },
     warnings,

@@ -6,7 +6,7 @@ import type { StackConfig } from "./load";
  */
 export function ownedObjects(config: StackConfig): string[] {
   const owned: string[] = [];
-  const { azure, cdn, github, githubOwner } = config;
+  const { azure, cdn, github } = config;
   if (azure) {
     owned.push(`Azure resource group ${azure.resourceGroup}`);
     if (azure.registry && !azure.registry.existing) owned.push(`container registry ${azure.registry.name}`);
@@ -17,7 +17,7 @@ export function ownedObjects(config: StackConfig): string[] {
   if (cdn) owned.push(`CDN bucket ${cdn.bucket}`);
   for (const repo of github?.repositories ?? []) {
     // GitHub compares these names case-insensitively, and so do we.
-    const full = `${githubOwner}/${repo.name}`.toLowerCase();
+    const full = `${github?.owner}/${repo.name}`.toLowerCase();
     for (const env of repo.environments) owned.push(`GitHub environment ${full}:${env.name.toLowerCase()}`);
     for (const tp of repo.trustedPublishing) owned.push(`GitHub environment ${full}:${tp.environment.toLowerCase()}`);
     for (const rs of repo.rulesets) owned.push(`GitHub ruleset ${full}:${rs.name.toLowerCase()}`);

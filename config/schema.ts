@@ -468,7 +468,8 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
   }
 
   if (azureCfg) {
-    uniqueBy(ctx, azureCfg.clusters, (cl) => `${cl.resourceGroup}/${cl.name}`, (i) => ["release-infra:azure", "clusters", i, "name"], "cluster");
+    // Environments refer to clusters by name, so names must be unique even across resource groups.
+    uniqueBy(ctx, azureCfg.clusters, (cl) => cl.name, (i) => ["release-infra:azure", "clusters", i, "name"], "cluster");
     azureCfg.clusters.forEach((cl, i) => {
       uniqueBy(ctx, cl.namespaces, (n) => n.name, (j) => ["release-infra:azure", "clusters", i, "namespaces", j, "name"], "namespace");
       if (cl.pullFromRegistry && !azureCfg.registry) {
@@ -526,6 +527,10 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
       }
       if (a.cdn && !c["release-infra:cdn"]) {
         issue([...envPath, "access", "cdn"], "requires release-infra:cdn (this stack declares no CDN)");
+      }
+      const subject = `repo:${String(c["github:owner"] ?? "")}/${repo.name}:environment:${env.name}`;
+      if (a.cdn && Buffer.byteLength(subject) > 127) {
+        issue([...envPath, "name"], `makes the OIDC subject "${subject}" longer than the 127 bytes Google's workload identity federation accepts as google.subject; use a shorter environment name`);
       }
       a.namespaces.forEach((ref, n) => {
         const cl = clustersByName.get(ref.cluster);
