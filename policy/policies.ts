@@ -289,14 +289,16 @@ const GCP_IAM = /^gcp:[A-Za-z0-9]+\/[A-Za-z0-9]+:[A-Za-z0-9]*(IAM|Iam)(Member|Bi
 const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
 
 interface Grant {
-  role: unknown;
   member: string;
+  /** Read only when the member matters: a role can be known only after apply (a custom role). */
+  role: () => unknown;
 }
 
 /** The (role, member) pairs a GCP IAM member, binding or policy resource grants. */
 function gcpGrants(type: string, props: Record<string, unknown>): Grant[] | string {
-  if (type.endsWith("Member")) return typeof props.member === "string" ? [{ role: props.role, member: props.member }] : [];
-  if (type.endsWith("Binding")) return strings(props.members).map((member) => ({ role: props.role, member }));
+  const role = () => props.role;
+  if (type.endsWith("Member")) return typeof props.member === "string" ? [{ member: props.member, role }] : [];
+  if (type.endsWith("Binding")) return strings(props.members).map((member) => ({ member, role }));
   let policy: unknown;
   try {
     policy = typeof props.policyData === "string" ? JSON.parse(props.policyData) : undefined;
@@ -304,7 +306,7 @@ function gcpGrants(type: string, props: Record<string, unknown>): Grant[] | stri
     return "policyData is not JSON, so its members cannot be checked.";
   }
   const bindings = field(policy, "bindings");
-  return (Array.isArray(bindings) ? bindings : []).flatMap((b) => strings(field(b, "members")).map((member) => ({ role: field(b, "role"), member })));
+  return (Array.isArray(bindings) ? bindings : []).flatMap((b) => strings(field(b, "members")).map((member) => ({ member, role: () => field(b, "role") })));
 }
 
 /** Policies over every GCP IAM grant; an unparseable policy is reported by each. */
@@ -321,7 +323,7 @@ function onGcpGrants(check: (grant: Grant, type: string, reportViolation: Report
 
 /** The one public grant the CDN needs: the backend bucket reads objects anonymously. */
 function isCdnPublicRead(grant: Grant, type: string): boolean {
-  return (type === T.bucketIamMember || type === T.bucketIamBinding) && grant.member === "allUsers" && grant.role === "roles/storage.objectViewer";
+  return (type === T.bucketIamMember || type === T.bucketIamBinding) && grant.member === "allUsers" && grant.role() === "roles/storage.objectViewer";
 }
 
 export const gcpNoPublicMembers: ResourceValidationPolicy = {
@@ -331,7 +333,7 @@ export const gcpNoPublicMembers: ResourceValidationPolicy = {
   validateResource: onGcpGrants((grant, type, reportViolation) => {
     if (PUBLIC_MEMBERS.includes(grant.member) && !isCdnPublicRead(grant, type)) {
       reportViolation(
-        `grants ${JSON.stringify(grant.role)} to ${grant.member}: that is anyone on the internet. The only public grant allowed is allUsers with roles/storage.objectViewer on a bucket (BucketIAMMember or BucketIAMBinding), which a CDN backend bucket needs.`,
+        `grants a role to ${grant.member}: that is anyone on the internet. The only public grant allowed is allUsers with roles/storage.objectViewer on a bucket (BucketIAMMember or BucketIAMBinding), which a CDN backend bucket needs.`,
       );
     }
   }),
@@ -344,7 +346,7 @@ export const gcpNoWildcardPrincipalSet: ResourceValidationPolicy = {
   validateResource: onGcpGrants((grant, _type, reportViolation) => {
     if (grant.member.startsWith("principalSet://") && grant.member.includes("*")) {
       reportViolation(
-        `grants ${JSON.stringify(grant.role)} to ${grant.member}: a wildcard principal set admits every identity of the pool. Grant to principalSet://…/attribute.repository/OWNER/REPO instead.`,
+        `grants a role to ${grant.member}: a wildcard principal set admits every identity of the pool. Grant to principalSet://…/attribute.repository/OWNER/REPO instead.`,
       );
     }
   }),

@@ -479,6 +479,23 @@ test("checkResources turns an input known only after apply into an advisory, as 
   assert.deepEqual(found, [{ policy: "azure-role-assignment-resource-scope", urn: assignment.urn, message: "not checked: .scope is only known after apply", enforcement: "advisory" }]);
 });
 
+test("checkResources decides on a grant's member when its role is known only after apply", () => {
+  const grant = (member: string) => planned("gcp:projects/iAMMember:IAMMember", { project: "acme", role: "[unknown]", member }, { name: member });
+  const found = checkResources([grant("serviceAccount:ci@acme.iam.gserviceaccount.com"), grant("allUsers")], "dev");
+  assert.deepEqual(
+    found.map((v) => [v.enforcement, v.policy, v.urn]),
+    [["mandatory", "gcp-iam-no-public-members", grant("allUsers").urn]],
+  );
+});
+
+test("checkResources cannot decide the CDN exception for a bucket grant whose role is known only after apply", () => {
+  const grant = planned(BUCKET_MEMBER, { ...cdnRead, role: "[unknown]" });
+  assert.deepEqual(
+    checkResources([grant], "dev").map((v) => [v.enforcement, v.message]),
+    [["advisory", "not checked: .role is only known after apply"]],
+  );
+});
+
 test("formatViolations writes one line per violation naming enforcement, policy and resource", () => {
   const secretResource = planned(SECRET, secret, { stack: "prod", name: "shop-secret-NPM_TOKEN" });
   const lines = formatViolations(checkResources([secretResource], "prod"));
