@@ -6,8 +6,10 @@
  *   npm run plan -- --stack dev [--json]
  *   npm run plan -- --config examples/navi/Pulumi.prod.yaml [--stack prod] [--json]
  *   npm run plan -- --all [--json]
+ *   ... --policy   also runs the policy pack (policy/) over the planned resources
  *
- * Exit codes: 0 planned; 1 the program failed; 2 invalid configuration (one line per problem).
+ * Exit codes: 0 planned; 1 the program failed; 2 invalid configuration (one line per problem);
+ * 5 a mandatory policy is violated (the Pulumi CLI's policy exit code).
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -16,6 +18,7 @@ import { parseDocument } from "yaml";
 import { ConfigError } from "../config/errors";
 import { parseStackConfig, type StackConfig } from "../config/load";
 import { ownershipConflicts } from "../config/ownership";
+import { checkResources, formatViolations, type Violation } from "../policy/check";
 import { installMocks, plainValue, type WireValue } from "./mocks";
 
 export interface PlannedResource {
@@ -38,6 +41,8 @@ export interface PlanDocument {
   resources: PlannedResource[];
   outputs: Record<string, WireValue>;
   warnings: string[];
+  /** With --policy: the policy pack's findings, mandatory first. */
+  policy?: Violation[];
 }
 
 interface Args {
@@ -45,15 +50,16 @@ interface Args {
   config?: string;
   json: boolean;
   all: boolean;
+  policy: boolean;
 }
 
-const USAGE = "usage: npm run plan -- (--stack NAME | --config FILE [--stack NAME] | --all) [--json]";
+const USAGE = "usage: npm run plan -- (--stack NAME | --config FILE [--stack NAME] | --all) [--json] [--policy]";
 const PROJECT_ROOT = path.resolve(__dirname, "..");
 
 class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { json: false, all: false };
+  const args: Args = { json: false, all: false, policy: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -65,6 +71,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === "--config") args.config = value();
     else if (arg === "--json") args.json = true;
     else if (arg === "--all") args.all = true;
+    else if (arg === "--policy") args.policy = true;
     else throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
   }
   if (!args.all && !args.stack && !args.config) throw new UsageError(USAGE);
@@ -134,8 +141,8 @@ export function validateStackFile(file: string, stack: string, display = path.re
 }
 
 /** Runs the program under mocks for one stack file and returns the plan document. */
-export async function planStack(file: string, stack: string, display: string): Promise<PlanDocument> {
-  const { values, warnings: configWarnings } = validateStackFile(file, stack, display);
+export async function planStack(file: string, stack: string, display: string, policy = false): Promise<PlanDocument> {
+  const { values, config: stackConfig, warnings: configWarnings } = validateStackFile(file, stack, display);
   const pulumi = await import("@pulumi/pulumi");
   process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
   process.env.RELEASE_INFRA_CONFIG_FILE = display;
@@ -189,8 +196,11 @@ export async function planStack(file: string, stack: string, display: string): P
     resources,
     outputs: plainValue(stackOutputs) as Record<string, WireValue>,
     warnings: [...new Set([...configWarnings, ...runtimeWarnings])].sort(),
+    ...(policy ? { policy: checkResources(resources, stackConfig.stage) } : {}),
   };
 }
+
+const mandatory = (plan: PlanDocument) => (plan.policy ?? []).filter((v) => v.enforcement === "mandatory").length;
 
 // ---------------------------------------------------------------------------------------------
 // Human-readable output
@@ -236,6 +246,9 @@ export function renderTree(plan: PlanDocument): string {
   flatten(plan.outputs, "", outputLines);
   if (outputLines.length) lines.push("", "Outputs:", ...outputLines.map((l) => `  ${l}`));
   if (plan.warnings.length) lines.push("", "Warnings:", ...plan.warnings.map((w) => `  ! ${w}`));
+  if (plan.policy) {
+    lines.push("", `Policy: ${mandatory(plan)} mandatory, ${plan.policy.length - mandatory(plan)} advisory finding(s)`, ...formatViolations(plan.policy).map((l) => `  ${l}`));
+  }
   return lines.join("\n");
 }
 
@@ -273,11 +286,13 @@ function planAll(args: Args): number {
       maxBuffer: 512 * 1024 * 1024,
       stdio: ["ignore", "pipe", "inherit"],
     });
-    documents.push(JSON.parse(out) as PlanDocument);
+    const document = JSON.parse(out) as PlanDocument;
+    const stage = configs.find((c) => c.file === path.basename(file))?.config.stage ?? "prod";
+    documents.push(args.policy ? { ...document, policy: checkResources(document.resources, stage) } : document);
   }
   if (args.json) process.stdout.write(`${JSON.stringify({ project: "release-infra", stacks: documents, ownership: [] }, null, 2)}\n`);
   else process.stdout.write(`${documents.map(renderTree).join("\n\n")}\n\nOwnership: ${configs.length} stack files, no object managed by two of them.\n`);
-  return 0;
+  return documents.some((d) => mandatory(d) > 0) ? 5 : 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -302,9 +317,9 @@ async function main(argv: string[]): Promise<number> {
       file = found;
     }
     const stack = stackNameOf(file, args.stack);
-    const plan = await planStack(file, stack, path.relative(process.cwd(), file) || file);
+    const plan = await planStack(file, stack, path.relative(process.cwd(), file) || file, args.policy);
     process.stdout.write(args.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderTree(plan)}\n`);
-    return 0;
+    return mandatory(plan) > 0 ? 5 : 0;
   } catch (err) {
     if (err instanceof ConfigError) return printProblems(err.problems);
     throw err;
@@ -317,7 +332,8 @@ if (require.main === module) {
     process.exit(1);
   });
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    // Exit only once stdout is flushed: a pipe takes large plans in several writes.
+    (code) => process.stdout.write("", () => process.exit(code)),
     (err: unknown) => {
       process.stderr.write(`plan failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(1);

@@ -73,7 +73,7 @@ test("malformed YAML exits 2 with the position and no stack trace", () => {
   const run = plan(["--config", fixture("stacks", "Pulumi.malformed.yaml")]);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /^test\/fixtures\/stacks\/Pulumi\.malformed\.yaml: YAML: .+ at line \d+, column \d+\n/);
-  assert.doesNotMatch(run.stderr, /\s+at /);
+  assert.doesNotMatch(run.stderr, /\n\s+at \S+ \(/);
 });
 
 test("an empty stack file exits 2 saying it needs a config section", () => {
@@ -115,4 +115,36 @@ test("the committed JSON Schema is generated from the current zod schema", () =>
   const run = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "schema.ts"), "--check"], { cwd: ROOT, encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
   assert.ok(fs.readFileSync(path.join(ROOT, "stack-config.schema.json"), "utf8").includes('"release-infra:azure"'));
+});
+
+test("secret values are masked as [secret] and appear nowhere in the plan", () => {
+  const run = plan(["--config", fixture("stacks", "Pulumi.masking.yaml"), "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.doesNotMatch(run.stdout, /CIPHERTEXT/);
+  const doc = JSON.parse(run.stdout);
+  const secrets = doc.resources.filter((r: { type: string }) => r.type.startsWith("github:index/actions") && r.type.includes("Secret"));
+  assert.equal(secrets.length, 2);
+  for (const s of secrets) assert.equal(s.inputs.value, "[secret]");
+});
+
+test("values known only after apply are shown as [unknown]", () => {
+  const doc = JSON.parse(plan(["--config", fixture("stacks", "Pulumi.masking.yaml"), "--json"]).stdout);
+  const clientId = doc.resources.find((r: { name: string }) => r.name === "repo-shop-env-staging-wired-AZURE_CLIENT_ID");
+  assert.equal(clientId.inputs.value, "[unknown]");
+  assert.equal(clientId.inputs.variableName, "AZURE_CLIENT_ID");
+});
+
+test("--policy exits 5 and lists the violation when a prod namespace allows privileged pods", () => {
+  const run = plan(["--config", fixture("stacks", "Pulumi.privileged.yaml"), "--policy"]);
+  assert.equal(run.code, 5, run.stderr);
+  assert.match(run.stdout, /^Policy: 3 mandatory, 0 advisory finding\(s\)$/m);
+  assert.match(run.stdout, /^ {2}mandatory k8s-namespace-pod-security kubernetes:core\/v1:Namespace::acme-prod-aks-ingress-namespace: .*privileged/m);
+});
+
+test("--all --policy finds no mandatory violation in the committed stacks", () => {
+  const run = plan(["--all", "--policy", "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  for (const doc of JSON.parse(run.stdout).stacks) {
+    assert.deepEqual(doc.policy.filter((v: { enforcement: string }) => v.enforcement === "mandatory"), []);
+  }
 });
