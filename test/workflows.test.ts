@@ -168,7 +168,7 @@ test("preview: tests and the offline plan run first, without credentials", () =>
   const testJob = workflow("preview.yml").jobs.test;
   assert.deepEqual(testJob.permissions, { contents: "read" });
   const runs = testJob.steps.map((s) => s.run);
-  assert.ok(runs.includes("npm ci") && runs.includes("npm test") && runs.includes("npm run plan -- --all"));
+  assert.ok(runs.includes("npm ci") && runs.includes("npm test") && runs.includes("npm run plan -- --all --policy"));
   assert.equal(workflow("preview.yml").jobs.preview.needs, "test");
 });
 
@@ -308,4 +308,31 @@ test("drift: issues are opened or updated on drift and closed on a clean run, la
   assert.match(String(open?.with?.script), /issues\.update\(/);
   assert.match(String(open?.with?.script), /issues\.create\(/);
   assert.match(String(close?.with?.script), /state: "closed"/);
+});
+
+test("every pulumi preview and up runs the policy pack, installed before it", () => {
+  for (const file of ["preview.yml", "deploy.yml"]) {
+    for (const [name, job] of jobsOf(file)) {
+      const pulumiSteps = job.steps.filter((s) => isAction(s, "pulumi/actions") && ["preview", "up"].includes(String(s.with?.command)));
+      if (pulumiSteps.length === 0) continue;
+      const install = job.steps.findIndex((s) => s.run === "npm ci --prefix policy");
+      assert.ok(install >= 0, `${file} ${name} installs the policy pack`);
+      for (const step of pulumiSteps) {
+        assert.equal(step.with?.policyPacks, "policy", `${file} ${name}: ${step.name}`);
+        assert.ok(job.steps.indexOf(step) > install, `${file} ${name}: the pack is installed before ${step.name}`);
+      }
+    }
+  }
+});
+
+test("every job that logs in to Azure installs kubelogin before Pulumi runs", () => {
+  for (const file of FILES) {
+    for (const [name, job] of jobsOf(file)) {
+      const login = job.steps.findIndex((s) => isAction(s, "azure/login"));
+      if (login < 0) continue;
+      const kubelogin = job.steps.findIndex((s) => isAction(s, "azure/use-kubelogin"));
+      const pulumi = job.steps.findIndex((s) => isAction(s, "pulumi/actions"));
+      assert.ok(kubelogin > login && kubelogin < pulumi, `${file} ${name}`);
+    }
+  }
 });
