@@ -1,0 +1,415 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { ownershipConflicts } from "../config/ownership";
+import type { PlanDocument, PlannedResource } from "../scripts/plan";
+import { validateStackFile } from "../scripts/plan";
+
+// The seed systems (../shared/seeds/) as example stacks: each is planned once, all in parallel,
+// and every test reads the cached plan.
+const ROOT = path.resolve(__dirname, "..");
+const PLAN = path.join(ROOT, "scripts", "plan.ts");
+
+const EXAMPLES = {
+  mystiraProd: "examples/mystira/Pulumi.prod.yaml",
+  mystiraStaging: "examples/mystira/Pulumi.staging.yaml",
+  eventForge: "examples/event-forge/Pulumi.prod.yaml",
+  navi: "examples/navi/Pulumi.prod.yaml",
+  azora: "examples/azora/Pulumi.staging.yaml",
+  consolidatedStaging: "examples/consolidated/Pulumi.staging.yaml",
+  consolidatedProd: "examples/consolidated/Pulumi.prod.yaml",
+} as const;
+
+const AZORA_SECRETS = ["STAGING_DATABASE_URL", "DOCKER_USERNAME", "DOCKER_PASSWORD", "STAGING_HOST", "STAGING_USER", "STAGING_KEY", "SLACK_WEBHOOK"];
+
+/** Built-in Azure role definition ids (components/containerRegistry.ts). */
+const ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec";
+const ACR_IMPORTER = "577a9874-89fd-4f24-9dbd-b5034d0ad23a";
+
+interface Planned {
+  doc: PlanDocument;
+  stdout: string;
+}
+
+/** `plan --config <file> --json` as a user runs it; rejects with stderr unless it exits 0. */
+function runPlan(file: string): Promise<Planned> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", PLAN, "--config", file, "--json"], { cwd: ROOT });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const stdout = Buffer.concat(out).toString("utf8");
+      if (code !== 0) reject(new Error(`plan --config ${file} exited ${code}:\n${Buffer.concat(err).toString("utf8")}`));
+      else resolve({ doc: JSON.parse(stdout) as PlanDocument, stdout });
+    });
+  });
+}
+
+const plans = new Map<string, Promise<Planned>>();
+function planned(file: string): Promise<Planned> {
+  let plan = plans.get(file);
+  if (!plan) {
+    plan = runPlan(file);
+    // A failure is reported by the tests that await it, not as an unhandled rejection.
+    plan.catch(() => undefined);
+    plans.set(file, plan);
+  }
+  return plan;
+}
+const planOf = async (file: string) => (await planned(file)).doc;
+for (const file of Object.values(EXAMPLES)) planned(file);
+
+/** Azora's example with every secret set as ciphertext, as `pulumi config set --secret` leaves it. */
+const CIPHERTEXT = (name: string) => `v1:AAAAAAAAAAAAAAAA:ciphertext-of-${name}`;
+const azoraWithSecrets = planned(
+  (() => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "azora-"));
+    const file = path.join(dir, "Pulumi.staging.yaml");
+    const secrets = AZORA_SECRETS.map((name) => `    ${name}: { secure: "${CIPHERTEXT(name)}" }`).join("\n");
+    fs.writeFileSync(file, `${fs.readFileSync(path.join(ROOT, EXAMPLES.azora), "utf8")}\n  release-infra:secrets:\n${secrets}\n`);
+    return file;
+  })(),
+);
+azoraWithSecrets.catch(() => undefined);
+
+const ofType = (doc: PlanDocument, type: string) => doc.resources.filter((r) => r.type === type);
+function named(doc: PlanDocument, name: string): PlannedResource {
+  const found = doc.resources.find((r) => r.name === name);
+  assert.ok(found, `no resource named ${name}`);
+  return found;
+}
+const input = (r: PlannedResource, key: string) => r.inputs[key];
+const roleAssignments = (doc: PlanDocument, roleId: string) =>
+  ofType(doc, "azure-native:authorization:RoleAssignment").filter((r) => String(input(r, "roleDefinitionId")).endsWith(`/roleDefinitions/${roleId}`));
+const registryScope = (resourceGroup: string, registry: string) =>
+  `/subscriptions/<subscription-id>/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${registry}`;
+/** Deployment policies of one GitHub environment, as `branch:<pattern>` / `tag:<pattern>`. */
+const policiesOf = (doc: PlanDocument, environment: string) =>
+  ofType(doc, "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+    .filter((r) => input(r, "environment") === environment)
+    .map((r) => (input(r, "branchPattern") !== undefined ? `branch:${input(r, "branchPattern")}` : `tag:${input(r, "tagPattern")}`));
+const environmentResource = (doc: PlanDocument, environment: string) => {
+  const found = ofType(doc, "github:index/repositoryEnvironment:RepositoryEnvironment").find((r) => input(r, "environment") === environment);
+  assert.ok(found, `no GitHub environment ${environment}`);
+  return found;
+};
+const environmentVariables = (doc: PlanDocument, environment: string) =>
+  Object.fromEntries(
+    ofType(doc, "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+      .filter((r) => input(r, "environment") === environment)
+      .map((r) => [String(input(r, "variableName")), input(r, "value")]),
+  );
+/** Every secret name the plan sets, repository- or environment-wide. */
+const secretNames = (doc: PlanDocument) =>
+  [...ofType(doc, "github:index/actionsSecret:ActionsSecret"), ...ofType(doc, "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")].map((r) =>
+    String(input(r, "secretName")),
+  );
+const trustedPublishers = (doc: PlanDocument) => doc.outputs.trustedPublishers as Record<string, string>[];
+
+// ---------------------------------------------------------------------------------------------
+// All examples
+
+test("every example plans (exit 0) as the stack its file name says", async () => {
+  for (const file of Object.values(EXAMPLES)) {
+    const doc = await planOf(file);
+    assert.equal(doc.stack, /Pulumi\.(.+)\.yaml$/.exec(file)?.[1], file);
+    assert.ok(doc.resources.some((r) => r.custom), `${file} plans no cloud resource`);
+  }
+});
+
+test("no two stack files of one system manage the same object", () => {
+  for (const dir of ["mystira", "event-forge", "navi", "azora", "consolidated"]) {
+    const files = fs.readdirSync(path.join(ROOT, "examples", dir)).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
+    const configs = files.map((f) => ({ file: f, config: validateStackFile(path.join(ROOT, "examples", dir, f), f.split(".")[1], f).config }));
+    assert.deepEqual(ownershipConflicts(configs), [], dir);
+  }
+});
+
+test("the examples set no secret value: each unset secret is a warning with its pulumi config set command", async () => {
+  for (const file of Object.values(EXAMPLES)) {
+    const doc = await planOf(file);
+    const stack = doc.stack;
+    for (const name of new Set(secretNames(doc))) {
+      assert.ok(
+        doc.warnings.some((w) => w.startsWith(`${file}: release-infra:secrets.${name}: is not set`) && w.endsWith(`run: pulumi config set --secret --path 'release-infra:secrets.${name}' --stack ${stack}`)),
+        `${file}: no warning for ${name}`,
+      );
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Mystira (seed 000)
+
+test("Mystira: the prod stack creates mysprodacr with the admin user and anonymous pull off, protected", async () => {
+  const registries = ofType(await planOf(EXAMPLES.mystiraProd), "azure-native:containerregistry:Registry");
+  assert.equal(registries.length, 1);
+  const [acr] = registries;
+  assert.equal(input(acr, "registryName"), "mysprodacr");
+  assert.equal(input(acr, "adminUserEnabled"), false);
+  assert.equal(input(acr, "anonymousPullEnabled"), false);
+  assert.equal(acr.protect, true);
+});
+
+test("Mystira: the staging stack creates no registry and grants on the prod stack's mysprodacr", async () => {
+  const doc = await planOf(EXAMPLES.mystiraStaging);
+  assert.deepEqual(ofType(doc, "azure-native:containerregistry:Registry"), []);
+  const scopes = new Set(ofType(doc, "azure-native:authorization:RoleAssignment").filter((r) => String(input(r, "scope")).includes("/registries/")).map((r) => input(r, "scope")));
+  assert.deepEqual([...scopes], [registryScope("mys-release-prod", "mysprodacr")]);
+});
+
+test("Mystira: dev, staging and production each get an identity trusted only for its own GitHub environment", async () => {
+  const credentials = [
+    ...ofType(await planOf(EXAMPLES.mystiraStaging), "azure-native:managedidentity:FederatedIdentityCredential"),
+    ...ofType(await planOf(EXAMPLES.mystiraProd), "azure-native:managedidentity:FederatedIdentityCredential"),
+  ];
+  assert.deepEqual(
+    credentials.map((c) => input(c, "subject")).sort(),
+    ["dev", "production", "staging"].map((env) => `repo:phoenixvc/Mystira.workspace:environment:${env}`),
+  );
+  for (const c of credentials) {
+    assert.equal(input(c, "issuer"), "https://token.actions.githubusercontent.com");
+    assert.deepEqual(input(c, "audiences"), ["api://AzureADTokenExchange"]);
+  }
+});
+
+test("Mystira: each environment's identity has AcrPush scoped to mysprodacr and nothing wider", async () => {
+  const pushes = [...roleAssignments(await planOf(EXAMPLES.mystiraStaging), ACR_PUSH), ...roleAssignments(await planOf(EXAMPLES.mystiraProd), ACR_PUSH)];
+  assert.deepEqual(
+    pushes.map((r) => input(r, "description")).sort(),
+    ["dev", "production", "staging"].map((env) => `release-infra: acrpush for ci:Mystira.workspace-${env}`),
+  );
+  for (const r of pushes) {
+    assert.equal(input(r, "scope"), registryScope("mys-release-prod", "mysprodacr"));
+    assert.equal(input(r, "principalType"), "ServicePrincipal");
+  }
+});
+
+test("Mystira: the namespaces live on the existing clusters mys-staging and mys-prod, each deployer scoped to its namespace", async () => {
+  const writers = [
+    ...ofType(await planOf(EXAMPLES.mystiraStaging), "azure-native:authorization:RoleAssignment"),
+    ...ofType(await planOf(EXAMPLES.mystiraProd), "azure-native:authorization:RoleAssignment"),
+  ]
+    .map((r) => String(input(r, "scope")))
+    .filter((scope) => scope.includes("/namespaces/"))
+    .sort();
+  const cluster = (rg: string, name: string) => `/subscriptions/<subscription-id>/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+  assert.deepEqual(writers, [
+    `${cluster("mys-prod-rg", "mys-prod")}/namespaces/mystira`,
+    `${cluster("mys-staging-rg", "mys-staging")}/namespaces/mystira-dev`,
+    `${cluster("mys-staging-rg", "mys-staging")}/namespaces/mystira-staging`,
+  ]);
+  assert.equal(input(named(await planOf(EXAMPLES.mystiraProd), "mys-prod-k8s"), "clusterIdentifier"), cluster("mys-prod-rg", "mys-prod"));
+});
+
+test("Mystira: AZURE_CREDENTIALS is replaced by AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_SUBSCRIPTION_ID variables per environment", async () => {
+  const staging = await planOf(EXAMPLES.mystiraStaging);
+  const prod = await planOf(EXAMPLES.mystiraProd);
+  for (const [doc, env] of [[staging, "dev"], [staging, "staging"], [prod, "production"]] as const) {
+    const variables = environmentVariables(doc, env);
+    for (const name of ["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"]) assert.ok(name in variables, `${env}: ${name}`);
+  }
+  assert.ok(![...secretNames(staging), ...secretNames(prod)].includes("AZURE_CREDENTIALS"));
+});
+
+test("Mystira: NUGET_API_KEY is replaced by a NuGet trusted publisher for story-generator-ci.yml in environment nuget", async () => {
+  const doc = await planOf(EXAMPLES.mystiraProd);
+  const [publisher] = trustedPublishers(doc);
+  assert.deepEqual(
+    { registry: publisher.registry, owner: publisher.owner, repository: publisher.repository, workflow: publisher.workflow, environment: publisher.environment },
+    { registry: "nuget", owner: "phoenixvc", repository: "Mystira.workspace", workflow: "story-generator-ci.yml", environment: "nuget" },
+  );
+  assert.deepEqual(policiesOf(doc, "nuget"), ["branch:main"]);
+  assert.ok(!secretNames(doc).includes("NUGET_API_KEY"));
+});
+
+test("Mystira: main takes pull requests with one approval", async () => {
+  const rules = named(await planOf(EXAMPLES.mystiraProd), "repo-Mystira.workspace-ruleset-protect-main").inputs;
+  assert.deepEqual(rules.conditions, { refName: { includes: ["refs/heads/main"], excludes: [] } });
+  assert.equal((rules.rules as { pullRequest: { requiredApprovingReviewCount: number } }).pullRequest.requiredApprovingReviewCount, 1);
+});
+
+test("Mystira: the production environment deploys only from main", async () => {
+  const doc = await planOf(EXAMPLES.mystiraProd);
+  assert.deepEqual(policiesOf(doc, "production"), ["branch:main"]);
+  assert.equal((input(environmentResource(doc, "production"), "deploymentBranchPolicy") as { protectedBranches: boolean }).protectedBranches, false);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Event-Forge (seed 001)
+
+test("Event-Forge: the pypi environment has exactly one custom deployment policy, branch main", async () => {
+  const doc = await planOf(EXAMPLES.eventForge);
+  assert.deepEqual(input(environmentResource(doc, "pypi"), "deploymentBranchPolicy"), { customBranchPolicies: true, protectedBranches: false });
+  assert.deepEqual(policiesOf(doc, "pypi"), ["branch:main"]);
+});
+
+test("Event-Forge: the trusted-publisher output holds the values to enter on PyPI", async () => {
+  const [publisher] = trustedPublishers(await planOf(EXAMPLES.eventForge));
+  assert.deepEqual(
+    { ...publisher, note: undefined },
+    {
+      registry: "pypi",
+      package: "event-forge-inbox-outbox",
+      owner: "event-forge",
+      repository: "Event-Forge",
+      workflow: "release.yml",
+      environment: "pypi",
+      settingsUrl: "https://pypi.org/manage/project/event-forge-inbox-outbox/settings/publishing/",
+      note: undefined,
+    },
+  );
+});
+
+test("Event-Forge: a pypi deployment waits for a maintainer other than the one who triggered it", async () => {
+  const env = environmentResource(await planOf(EXAMPLES.eventForge), "pypi");
+  assert.equal(input(env, "preventSelfReview"), true);
+  assert.equal((input(env, "reviewers") as { teams: unknown[] }[])[0].teams.length, 1);
+});
+
+test("Event-Forge: NPM_TOKEN is a masked secret of the npm environment, which only main may use", async () => {
+  const doc = await planOf(EXAMPLES.eventForge);
+  assert.deepEqual(ofType(doc, "github:index/actionsSecret:ActionsSecret"), []);
+  const [secret] = ofType(doc, "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret");
+  assert.deepEqual([input(secret, "secretName"), input(secret, "environment"), input(secret, "value")], ["NPM_TOKEN", "npm", "[secret]"]);
+  assert.deepEqual(policiesOf(doc, "npm"), ["branch:main"]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Navi (seed 002)
+
+test("Navi: versioned paths are served with Cache-Control public, max-age=31536000, immutable", async () => {
+  const backend = named(await planOf(EXAMPLES.navi), "cdn-immutable").inputs;
+  assert.equal(backend.bucketName, "cdn-navi-com");
+  assert.deepEqual(backend.customResponseHeaders, ["Cache-Control: public, max-age=31536000, immutable"]);
+  const policy = backend.cdnPolicy as Record<string, unknown>;
+  assert.deepEqual([policy.cacheMode, policy.defaultTtl, policy.clientTtl], ["FORCE_CACHE_ALL", 31536000, 31536000]);
+});
+
+test("Navi: the v1/ latest pointer is served with Cache-Control public, max-age=3600", async () => {
+  const backend = named(await planOf(EXAMPLES.navi), "cdn-latest").inputs;
+  assert.equal(backend.bucketName, "cdn-navi-com");
+  assert.deepEqual(backend.customResponseHeaders, ["Cache-Control: public, max-age=3600"]);
+  const policy = backend.cdnPolicy as Record<string, unknown>;
+  assert.deepEqual([policy.cacheMode, policy.defaultTtl, policy.clientTtl], ["FORCE_CACHE_ALL", 3600, 3600]);
+});
+
+test("Navi: the URL map sends only /v1/* to a separate backend and everything else to the default", async () => {
+  const map = named(await planOf(EXAMPLES.navi), "cdn-url-map");
+  const [matcher] = map.inputs.pathMatchers as { pathRules: { paths: string[] }[] }[];
+  assert.deepEqual(matcher.pathRules.map((rule) => rule.paths), [["/v1/*"]]);
+  assert.deepEqual(map.dependsOn.map((urn) => urn.split("::").pop()).sort(), ["cdn-immutable", "cdn-latest"]);
+});
+
+test("Navi: the publisher may invalidate the CDN cache through a custom role with only URL-map permissions", async () => {
+  const doc = await planOf(EXAMPLES.navi);
+  const role = named(doc, "cdn-invalidator-role").inputs;
+  assert.equal(role.project, "awell-navi-cdn");
+  assert.deepEqual(role.permissions, ["compute.urlMaps.get", "compute.urlMaps.invalidateCache", "compute.urlMaps.list"]);
+  const grant = named(doc, "cdn-invalidator-navi-cdn-production");
+  assert.ok(grant.dependsOn.some((urn) => urn.endsWith("::cdn-invalidator-role")));
+});
+
+test("Navi: cdn-production deploys only from v* tags and receives the CDN and workload identity variables", async () => {
+  const doc = await planOf(EXAMPLES.navi);
+  assert.deepEqual(policiesOf(doc, "cdn-production"), ["tag:v*"]);
+  assert.deepEqual(Object.keys(environmentVariables(doc, "cdn-production")).sort(), [
+    "CDN_BASE_URL",
+    "CDN_BUCKET",
+    "CDN_URL_MAP",
+    "GCP_SERVICE_ACCOUNT",
+    "GCP_WORKLOAD_IDENTITY_PROVIDER",
+  ]);
+  assert.equal(environmentVariables(doc, "cdn-production").CDN_BASE_URL, "https://cdn.awellhealth.com");
+});
+
+test("Navi: only repository admins may create v* release tags", async () => {
+  const ruleset = named(await planOf(EXAMPLES.navi), "repo-navi-ruleset-release-tags").inputs;
+  assert.deepEqual(ruleset.conditions, { refName: { includes: ["refs/tags/v*"], excludes: [] } });
+  assert.equal((ruleset.rules as { creation: boolean }).creation, true);
+  assert.deepEqual(ruleset.bypassActors, [{ actorId: 5, actorType: "RepositoryRole", bypassMode: "always" }]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Azora (seed 003)
+
+test("Azora: the staging environment holds the seed's seven secrets, each masked", async () => {
+  const secrets = ofType(await planOf(EXAMPLES.azora), "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret");
+  assert.deepEqual(secrets.map((s) => input(s, "secretName")).sort(), [...AZORA_SECRETS].sort());
+  for (const s of secrets) {
+    assert.equal(input(s, "environment"), "staging");
+    assert.equal(input(s, "value"), "[secret]");
+  }
+});
+
+test("Azora: with the secrets set, no secret value appears anywhere in the plan JSON", async () => {
+  const { doc, stdout } = await azoraWithSecrets;
+  for (const name of AZORA_SECRETS) assert.ok(!stdout.includes(`ciphertext-of-${name}`), name);
+  assert.deepEqual(doc.warnings.filter((w) => w.includes("is not set")), []);
+  const values = ofType(doc, "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret").map((s) => input(s, "value"));
+  assert.deepEqual(values, AZORA_SECRETS.map(() => "[secret]"));
+});
+
+test("Azora: the staging environment carries the health-check variables", async () => {
+  assert.deepEqual(environmentVariables(await planOf(EXAMPLES.azora), "staging"), {
+    DEPLOYMENT_LOG_DIR: "deployment-logs",
+    HEALTH_CHECK_TIMEOUT: "300",
+    HEALTH_CHECK_RETRIES: "5",
+    HEALTH_CHECK_INTERVAL: "10",
+  });
+});
+
+test("Azora: the staging environment deploys only from main", async () => {
+  assert.deepEqual(policiesOf(await planOf(EXAMPLES.azora), "staging"), ["branch:main"]);
+});
+
+test("Azora: main requires the status checks, up to date, before anything merges and deploys", async () => {
+  const rules = named(await planOf(EXAMPLES.azora), "repo-azora-os-ruleset-protect-main").inputs.rules as {
+    requiredStatusChecks: { requiredChecks: { context: string }[]; strictRequiredStatusChecksPolicy: boolean };
+  };
+  assert.deepEqual(rules.requiredStatusChecks.requiredChecks.map((c) => c.context), ["code-quality", "tests", "security-scan"]);
+  assert.equal(rules.requiredStatusChecks.strictRequiredStatusChecksPolicy, true);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Consolidated staging-to-production pipeline (seed 004)
+
+test("consolidated: the promote identity has the importer role on both the production and the staging registry", async () => {
+  const importer = roleAssignments(await planOf(EXAMPLES.consolidatedProd), ACR_IMPORTER);
+  assert.deepEqual(importer.map((r) => input(r, "scope")).sort(), [registryScope("lumen-release-prod", "lumenprodacr"), registryScope("lumen-release-staging", "lumenstagingacr")]);
+  assert.deepEqual([...new Set(importer.map((r) => input(r, "description")))], ["release-infra: importer for ci:lumen-production"]);
+});
+
+test("consolidated: the promote identity cannot push to production directly", async () => {
+  assert.deepEqual(roleAssignments(await planOf(EXAMPLES.consolidatedProd), ACR_PUSH), []);
+});
+
+test("consolidated: the staging registry purges staged images older than three days on a schedule", async () => {
+  const task = named(await planOf(EXAMPLES.consolidatedStaging), "registry-purge").inputs;
+  assert.equal(task.registryName, "lumenstagingacr");
+  assert.deepEqual(task.trigger, { timerTriggers: [{ name: "purge-schedule", schedule: "0 4 * * *", status: "Enabled" }] });
+  const step = task.step as { encodedTaskContent: string };
+  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "acr purge --filter '\.\*:\.\*' --ago 3d --untagged"/);
+});
+
+test("consolidated: the staging identity pushes to the staging registry only", async () => {
+  const pushes = roleAssignments(await planOf(EXAMPLES.consolidatedStaging), ACR_PUSH);
+  assert.deepEqual(pushes.map((r) => input(r, "scope")), [registryScope("lumen-release-staging", "lumenstagingacr")]);
+});
+
+test("consolidated: production publishing is possible only from main", async () => {
+  assert.deepEqual(policiesOf(await planOf(EXAMPLES.consolidatedProd), "production"), ["branch:main"]);
+});
+
+test("consolidated: Docker Hub's DOCKER_PASSWORD is replaced by the production identity's OIDC variables", async () => {
+  const doc = await planOf(EXAMPLES.consolidatedProd);
+  assert.ok(!secretNames(doc).includes("DOCKER_PASSWORD"));
+  assert.ok("AZURE_CLIENT_ID" in environmentVariables(doc, "production"));
+  assert.ok("REGISTRY_LOGIN_SERVER" in environmentVariables(doc, "production"));
+});
