@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerservice from "@pulumi/azure-native/containerservice";
 import { Provider } from "@pulumi/kubernetes/provider";
-import { createHash } from "crypto";
 import type { ClusterConfig } from "../config/load";
+import { grantRole } from "./roleAssignment";
 
 /** Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes (cloud.md §2.2). */
 export const AKS_ROLES = {
@@ -21,33 +21,16 @@ export interface Deployer {
   principalId: pulumi.Input<string>;
 }
 
-/** A GUID derived from stable strings, so a role assignment keeps its name across runs (like Bicep's guid()). */
-function stableGuid(...parts: string[]): string {
-  const hex = createHash("sha256").update(parts.join("\u0000")).digest("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
-
-/**
- * Assigns a built-in role to a deployer on `scope`. The assignment name derives from the scope,
- * the deployer's key and the role, never from its principal id (unknown in a preview).
- */
+/** Assigns a built-in AKS role to a deployer on `scope` (cluster or namespace). */
 export function grantDeployerRole(
   name: string,
   args: { deployer: Deployer; role: string; scope: pulumi.Input<string>; subscriptionId: pulumi.Input<string> },
   parent: pulumi.Resource,
 ): authorization.RoleAssignment {
-  return new authorization.RoleAssignment(
+  return grantRole(
     name,
-    {
-      principalId: args.deployer.principalId,
-      // azure-native defaults principalType to "User"; CI identities are service principals.
-      principalType: "ServicePrincipal",
-      roleDefinitionId: pulumi.interpolate`/subscriptions/${args.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${args.role}`,
-      roleAssignmentName: pulumi.output(args.scope).apply((scope) => stableGuid(scope, args.deployer.name, args.role)),
-      scope: args.scope,
-    },
-    // Azure cannot update an assignment in place; the replacement reuses the name, so the old one must go first.
-    { parent, deleteBeforeReplace: true },
+    { principalId: args.deployer.principalId, principalKey: `ci:${args.deployer.name}`, roleId: args.role, scope: args.scope, subscriptionId: args.subscriptionId },
+    { parent },
   );
 }
 

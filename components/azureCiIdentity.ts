@@ -1,10 +1,10 @@
-import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
+import { environmentSubject, GITHUB_ISSUER } from "./githubOidc";
+import { azureName } from "./names";
 
-/** GitHub Actions' OIDC issuer and the audience `azure/login` requests. */
-export const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
+/** The audience `azure/login` requests. */
 export const AZURE_AUDIENCE = "api://AzureADTokenExchange";
 /** Entra ID allows at most 20 federated credentials per identity. */
 const MAX_CREDENTIALS = 20;
@@ -24,17 +24,6 @@ export interface AzureCiIdentityArgs {
   tags: Record<string, string>;
   /** Further exact subjects to trust (e.g. `repo:OWNER/REPO:ref:refs/heads/main`); no wildcards exist. */
   extraSubjects?: string[];
-}
-
-/**
- * `text` as a name of at most `max` letters, digits, '-' and '_', starting with a letter or digit.
- * A hash suffix is added whenever characters had to change or be cut, so distinct inputs stay distinct.
- */
-function azureName(text: string, max: number): string {
-  if (text.length <= max && /^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(text)) return text;
-  const hash = createHash("sha256").update(text).digest("hex").slice(0, 8);
-  const cleaned = text.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[-_]+/, "");
-  return `${cleaned.slice(0, max - hash.length - 1)}-${hash}`;
 }
 
 /**
@@ -62,7 +51,7 @@ export class AzureCiIdentity extends pulumi.ComponentResource {
   public readonly subjects: string[];
 
   constructor(name: string, args: AzureCiIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
-    const primary = `repo:${args.owner}/${args.repository}:environment:${args.environment}`;
+    const primary = environmentSubject(args.owner, args.repository, args.environment);
     // Azure rejects a second credential with the same issuer and subject.
     const subjects = [...new Set([primary, ...(args.extraSubjects ?? [])])];
     // Checked before anything is registered, so a bad call leaves nothing half-built.

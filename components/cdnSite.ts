@@ -3,7 +3,7 @@ import * as compute from "@pulumi/gcp/compute";
 import * as projects from "@pulumi/gcp/projects";
 import * as storage from "@pulumi/gcp/storage";
 import type { CdnConfig, Stage } from "../config/load";
-import { gcpName, shortHash } from "./gcpName";
+import { gcpName, shortHash } from "./names";
 
 /** What `gcloud compute url-maps invalidate-cdn-cache` needs (https://cloud.google.com/cdn/docs/invalidating-cached-content). */
 export const INVALIDATION_PERMISSIONS = ["compute.urlMaps.get", "compute.urlMaps.invalidateCache", "compute.urlMaps.list"];

@@ -1,8 +1,8 @@
-import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import type { AccessConfig, RegistryConfig, Stage } from "../config/load";
+import { grantRole } from "./roleAssignment";
 
 /** Built-in role definition ids (AVM `builtInRoleNames`; reference/cloud.md §1.5, §1.6). */
 const ROLES = {
@@ -42,19 +42,6 @@ export interface ContainerRegistryArgs {
   kubeletPrincipals: RegistryPrincipal[];
   /** CI identities and their access. */
   ciPrincipals: CiRegistryPrincipal[];
-}
-
-/**
- * A GUID that is the same on every run for the same parts: role assignment names must be GUIDs,
- * and a random one would create a duplicate assignment on every replacement (AVM uses
- * `guid(scope, principal, role)` the same way). Formatted as a name-based (v5-style) UUID.
- */
-export function deterministicGuid(...parts: string[]): string {
-  const digest = createHash("sha1").update(parts.join("\n")).digest();
-  digest[6] = (digest[6] & 0x0f) | 0x50;
-  digest[8] = (digest[8] & 0x3f) | 0x80;
-  const hex = digest.subarray(0, 16).toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** The `acr purge` command of the scheduled task (acr-cli: `--untagged` and `--untagged-only` are exclusive). */
@@ -123,20 +110,19 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       guidScope: pulumi.Output<string>,
       dependsOn: pulumi.Resource[],
     ): pulumi.Output<string> =>
-      new authorization.RoleAssignment(
+      grantRole(
         logicalName,
         {
-          // From config names only, so the name is stable and known in a preview.
-          roleAssignmentName: guidScope.apply((s) => deterministicGuid(s.toLowerCase(), principalKey, ROLES[role])),
           principalId: principal.principalId,
-          // The provider's default is "User"; managed identities and kubelets are service principals.
-          principalType: "ServicePrincipal",
-          roleDefinitionId: pulumi.interpolate`/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLES[role]}`,
+          principalKey,
+          roleId: ROLES[role],
           scope,
+          // From config names only, so the name is stable and known in a preview.
+          nameScope: guidScope,
+          subscriptionId,
           description: `release-infra: ${role} for ${principalKey}`,
         },
-        // The name stays when the principal changes, and Azure refuses to repoint an assignment: delete first.
-        { parent: this, dependsOn, deleteBeforeReplace: true },
+        { parent: this, dependsOn },
       ).id;
 
     this.kubeletAssignmentIds = {};

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
-import { gcpName } from "./gcpName";
+import { gcpName } from "./names";
+import { environmentSubject } from "./githubOidc";
 
 export interface GcpCiIdentityArgs {
   /** GCP project of the service account (`gcp:project`). */
@@ -39,7 +40,7 @@ export class GcpCiIdentity extends pulumi.ComponentResource {
 
   constructor(name: string, args: GcpCiIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:gcp:CiIdentity", name, args, opts);
-    const primary = `repo:${args.owner}/${args.repository}:environment:${args.environment}`;
+    const primary = environmentSubject(args.owner, args.repository, args.environment);
     this.subjects = [...new Set([primary, ...(args.extraSubjects ?? [])])];
 
     // Account ids: 6-30 of [a-z0-9-], starting with a letter; unique per repository environment in the project.

@@ -1,9 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as iam from "@pulumi/gcp/iam";
-import { gcpName } from "./gcpName";
-
-/** GitHub Actions' OIDC issuer. */
-export const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
+import { gcpName } from "./names";
+import { GITHUB_ISSUER } from "./githubOidc";
 
 export interface GcpWorkloadIdentityPoolArgs {
   /** GCP project of the pool (`gcp:project`). */
@@ -83,7 +81,7 @@ export class GcpWorkloadIdentityPool extends pulumi.ComponentResource {
           "attribute.ref": "assertion.ref",
         },
         attributeCondition: this.attributeCondition,
-        oidc: { issuerUri: GITHUB_OIDC_ISSUER },
+        oidc: { issuerUri: GITHUB_ISSUER },
       },
       { parent: this },
     );

@@ -19,21 +19,10 @@ import { ConfigError } from "../config/errors";
 import { parseStackConfig, type StackConfig } from "../config/load";
 import { ownershipConflicts } from "../config/ownership";
 import { checkResources, formatViolations, type Violation } from "../policy/check";
-import { installMocks, plainValue, type WireValue } from "./mocks";
+import { installMocks, plainValue, type RecordedResource, type WireValue } from "./mocks";
 
-export interface PlannedResource {
-  urn: string;
-  type: string;
-  name: string;
-  parent: string | null;
-  custom: boolean;
-  inputs: Record<string, WireValue>;
-  dependsOn: string[];
-  protect: boolean;
-  retainOnDelete: boolean;
-  deleteBeforeReplace: boolean;
-  ignoreChanges: string[];
-}
+/** A resource of the plan: what the engine would receive, inputs as plain JSON. */
+export type PlannedResource = Omit<RecordedResource, "provider">;
 
 export interface PlanDocument {
   project: "release-infra";
@@ -175,7 +164,8 @@ export async function planStack(file: string, stack: string, display: string, po
       ? (stackState.toJavaScript() as Record<string, WireValue>)
       : {};
 
-  const resources = session.resources
+  const resources: PlannedResource[] = session.resources
+    // In the contract's field order (DESIGN.md, offline plan).
     .map((r) => ({
       urn: r.urn,
       type: r.type,

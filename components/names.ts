@@ -6,6 +6,18 @@ export function shortHash(text: string, length = 8): string {
 }
 
 /**
+ * `text` as an Azure resource name of at most `max` letters, digits, '-' and '_', starting with a
+ * letter or digit. A hash suffix is added whenever characters had to change or be cut, so distinct
+ * inputs stay distinct.
+ */
+export function azureName(text: string, max: number): string {
+  if (text.length <= max && /^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(text)) return text;
+  const hash = shortHash(text);
+  const cleaned = text.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[-_]+/, "");
+  return `${cleaned.slice(0, max - hash.length - 1)}-${hash}`;
+}
+
+/**
  * `text` as a GCP resource id of at most `max` characters matching `[a-z]([-a-z0-9]*[a-z0-9])?`
  * (RFC 1035 labels: Compute Engine names, service account ids, Workload Identity pool ids).
  * Returned unchanged when already valid; otherwise cleaned, cut and suffixed with a hash of the

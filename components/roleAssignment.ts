@@ -1,0 +1,51 @@
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as authorization from "@pulumi/azure-native/authorization";
+
+/**
+ * A GUID that is the same on every run for the same parts: role assignment names must be GUIDs,
+ * and a random one would create a duplicate assignment on every replacement (AVM uses
+ * `guid(scope, principal, role)` the same way). Formatted as a name-based (v5-style) UUID.
+ */
+export function deterministicGuid(...parts: string[]): string {
+  const digest = createHash("sha1").update(parts.join("\n")).digest();
+  digest[6] = (digest[6] & 0x0f) | 0x50;
+  digest[8] = (digest[8] & 0x3f) | 0x80;
+  const hex = digest.subarray(0, 16).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export interface RoleGrant {
+  /** Object (principal) id of the managed identity. */
+  principalId: pulumi.Input<string>;
+  /** Stable key of the principal (`ci:shop-production`); with scope and role it names the assignment. */
+  principalKey: string;
+  /** Built-in role definition GUID. */
+  roleId: string;
+  /** Resource the role applies to; never a subscription or resource group. */
+  scope: pulumi.Input<string>;
+  /** The scope as known in a preview, for the assignment name (default: `scope`). */
+  nameScope?: pulumi.Input<string>;
+  subscriptionId: pulumi.Input<string>;
+  description?: string;
+}
+
+/** A role assignment to a managed identity, named deterministically from config names. */
+export function grantRole(name: string, grant: RoleGrant, opts: { parent: pulumi.Resource; dependsOn?: pulumi.Resource[] }): authorization.RoleAssignment {
+  return new authorization.RoleAssignment(
+    name,
+    {
+      roleAssignmentName: pulumi
+        .output(grant.nameScope ?? grant.scope)
+        .apply((scope) => deterministicGuid(scope.toLowerCase(), grant.principalKey, grant.roleId)),
+      principalId: grant.principalId,
+      // azure-native defaults principalType to "User"; managed identities are service principals.
+      principalType: "ServicePrincipal",
+      roleDefinitionId: pulumi.interpolate`/subscriptions/${grant.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${grant.roleId}`,
+      scope: grant.scope,
+      description: grant.description,
+    },
+    // The name stays when the principal changes, and Azure cannot repoint an assignment: delete first.
+    { ...opts, deleteBeforeReplace: true },
+  );
+}
