@@ -45,8 +45,9 @@ function readyAfter(value: pulumi.Output<string>, after: pulumi.Input<string>[])
 // ---------------------------------------------------------------------------------------------
 // Azure: resource group, CI identities, clusters and namespaces, registry.
 
-export let registryLoginServer: pulumi.Output<string> | undefined;
-export let namespaces: pulumi.Output<string>[] | undefined;
+// null rather than undefined: Pulumi warns about undefined stack outputs.
+export let registryLoginServer: pulumi.Output<string> | null = null;
+export let namespaces: pulumi.Output<string>[] | null = null;
 
 if (config.azure) {
   const azure = config.azure;
@@ -117,7 +118,7 @@ if (config.azure) {
         return e.access.registry && identity ? [{ name: e.key, principalId: identity.principalId, access: e.access.registry }] : [];
       }),
     });
-  registryLoginServer = registry?.loginServer;
+  registryLoginServer = registry ? registry.loginServer : null;
 
   for (const e of accessEnvironments) {
     const identity = identities.get(e.key);
@@ -147,7 +148,7 @@ if (config.azure) {
 // ---------------------------------------------------------------------------------------------
 // GCP: the CDN and the identities that publish to it.
 
-export let cdn: { baseUrl: pulumi.Output<string>; bucket: pulumi.Output<string>; urlMap: pulumi.Output<string>; ipAddress: pulumi.Output<string> } | undefined;
+export let cdn: { baseUrl: pulumi.Output<string>; bucket: pulumi.Output<string>; urlMap: pulumi.Output<string>; ipAddress: pulumi.Output<string> } | null = null;
 
 if (config.cdn) {
   const publishing = accessEnvironments.filter((e) => e.access.cdn === "publish");

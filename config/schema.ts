@@ -498,6 +498,9 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
     uniqueBy(ctx, repo.rulesets, (rs) => rs.name, (i) => [...repoPath, "rulesets", i, "name"], "ruleset name", true);
     uniqueBy(ctx, repo.secrets, (s) => s, (i) => [...repoPath, "secrets", i], "secret", true);
 
+    if (envLike.length > 0 && repo.visibility !== "public" && repo.plan === "free") {
+      issue([...repoPath, "environments"], `environments on a ${repo.visibility} repository need GitHub Pro, Team or Enterprise (this repository's plan is free); make it public or upgrade`);
+    }
     if (repo.rulesets.length > 0 && repo.visibility !== "public" && repo.plan === "free") {
       issue([...repoPath, "rulesets"], `rulesets on a ${repo.visibility} repository need GitHub Pro, Team or Enterprise (this repository's plan is free)`);
     }

@@ -311,3 +311,14 @@ test("a purge schedule that is not a five-field cron is rejected", () => {
     `Pulumi.prod.yaml: release-infra:azure.registry.purge.schedule: "daily" must be a five-field cron expression ("minute hour day-of-month month day-of-week"), e.g. "0 3 * * *"`,
   ]);
 });
+
+test("environments on a private repository of the free plan are rejected", () => {
+  const c = base();
+  const repo = c["release-infra:github"].repositories[0];
+  Object.assign(repo, { plan: "free" });
+  Reflect.deleteProperty(repo.environments[0], "reviewers");
+  Reflect.deleteProperty(repo.environments[0], "waitMinutes");
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[0].environments: environments on a private repository need GitHub Pro, Team or Enterprise (this repository's plan is free); make it public or upgrade",
+  ]);
+});
