@@ -273,7 +273,7 @@ const trustedPublishing = strict({
   /** The package (project) name on the registry. */
   package: z.string().min(1),
   workflow: workflowFile,
-  /** The dedicated GitHub environment the publishing job runs in. */
+  /** The dedicated GitHub environment the publishing job runs in; entries of one job (a monorepo's packages) share it. */
   environment: environmentName,
   deployFrom,
   reviewers: reviewers.optional(),
@@ -281,6 +281,36 @@ const trustedPublishing = strict({
   /** True when the workflow above is a reusable workflow called by another (PyPI rejects those). */
   reusableWorkflow: z.boolean().default(false),
 });
+
+type TrustedPublishingEntry = z.output<typeof trustedPublishing>;
+
+/** What trusted-publishing entries sharing an environment must agree on: the environment is made once, from the first. */
+const SHARED_PUBLISHING_KEYS = ["environment", "registry", "workflow", "deployFrom", "reviewers", "waitMinutes"] as const;
+
+/** A key's value as it shapes the environment: order-free lists, no reviewers and no wait timer alike however written. */
+function sharedValue(entry: TrustedPublishingEntry, key: (typeof SHARED_PUBLISHING_KEYS)[number]): string {
+  const sorted = (list: readonly string[]) => [...new Set(list)].sort();
+  switch (key) {
+    case "deployFrom":
+      return JSON.stringify({ branches: sorted(entry.deployFrom.branches), tags: sorted(entry.deployFrom.tags) });
+    case "reviewers": {
+      const r = entry.reviewers;
+      return r && r.teams.length + r.users.length > 0 ? JSON.stringify({ teams: sorted(r.teams), users: sorted(r.users) }) : "";
+    }
+    case "waitMinutes":
+      return entry.waitMinutes ? String(entry.waitMinutes) : "";
+    default:
+      return entry[key];
+  }
+}
+
+/**
+ * The first key in which a trusted-publishing entry differs from another that names the same
+ * environment (case-insensitively), so one environment cannot serve both; undefined when it can.
+ */
+export function sharedEnvironmentConflict(entry: TrustedPublishingEntry, other: TrustedPublishingEntry): (typeof SHARED_PUBLISHING_KEYS)[number] | undefined {
+  return SHARED_PUBLISHING_KEYS.find((key) => sharedValue(entry, key) !== sharedValue(other, key));
+}
 
 const repository = strict({
   name: repositoryName,
@@ -485,16 +515,57 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
     const gated = !protectionRulesAvailable(repo);
     const gateReason = `is not available on a ${repo.visibility} repository of GitHub's ${repo.plan} plan (required reviewers and wait timers need a public repository or GitHub Enterprise); make the repository public, move to Enterprise, or remove it`;
 
+    // Trusted-publishing entries may share an environment (a monorepo's one release job): the
+    // first entry naming it creates it, later ones must agree with that entry.
+    const publishingEnvironments = new Map<string, number>();
+    repo.trustedPublishing.forEach((tp, i) => {
+      const first = publishingEnvironments.get(tp.environment.toLowerCase());
+      if (first === undefined) {
+        publishingEnvironments.set(tp.environment.toLowerCase(), i);
+        return;
+      }
+      const other = repo.trustedPublishing[first];
+      const key = sharedEnvironmentConflict(tp, other);
+      if (key === undefined) return;
+      const shown = (entry: TrustedPublishingEntry) => (entry[key] === undefined ? "not set" : JSON.stringify(entry[key]));
+      issue(
+        [...repoPath, "trustedPublishing", i, key],
+        `differs from trustedPublishing[${first}] (${shown(tp)} here, ${shown(other)} there), which uses the same environment "${other.environment}": ` +
+          `entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers and waitMinutes; give this entry its own environment otherwise`,
+      );
+    });
+
     const envLike = [
-      ...repo.environments.map((e, i) => ({ name: e.name, path: [...repoPath, "environments", i], reviewers: e.reviewers, waitMinutes: e.waitMinutes })),
-      ...repo.trustedPublishing.map((t, i) => ({ name: t.environment, path: [...repoPath, "trustedPublishing", i], reviewers: t.reviewers, waitMinutes: t.waitMinutes })),
+      ...repo.environments.map((e, i) => ({ name: e.name, path: [...repoPath, "environments", i], reviewers: e.reviewers, waitMinutes: e.waitMinutes, sharing: false })),
+      ...repo.trustedPublishing.map((t, i) => ({
+        name: t.environment,
+        path: [...repoPath, "trustedPublishing", i],
+        reviewers: t.reviewers,
+        waitMinutes: t.waitMinutes,
+        sharing: publishingEnvironments.get(t.environment.toLowerCase()) !== i,
+      })),
     ];
     for (const env of envLike) {
       if (!gated) continue;
       if (env.reviewers && env.reviewers.teams.length + env.reviewers.users.length > 0) issue([...env.path, "reviewers"], gateReason);
       if (env.waitMinutes) issue([...env.path, "waitMinutes"], gateReason);
     }
-    uniqueBy(ctx, envLike, (e) => e.name, (i) => [...envLike[i].path, envLike[i].path.at(-2) === "trustedPublishing" ? "environment" : "name"], "environment name", true);
+    const distinctEnvironments = envLike.filter((e) => !e.sharing);
+    uniqueBy(
+      ctx,
+      distinctEnvironments,
+      (e) => e.name,
+      (i) => [...distinctEnvironments[i].path, distinctEnvironments[i].path.at(-2) === "trustedPublishing" ? "environment" : "name"],
+      "environment name",
+      true,
+    );
+    const packages = new Map<string, number>();
+    repo.trustedPublishing.forEach((tp, i) => {
+      const key = `${tp.registry}:${tp.package.toLowerCase()}`;
+      const first = packages.get(key);
+      if (first === undefined) packages.set(key, i);
+      else issue([...repoPath, "trustedPublishing", i, "package"], `${JSON.stringify(tp.package)} is already published to ${tp.registry} by trustedPublishing[${first}]; list each package once per registry`);
+    });
     uniqueBy(ctx, repo.rulesets, (rs) => rs.name, (i) => [...repoPath, "rulesets", i, "name"], "ruleset name", true);
     uniqueBy(ctx, repo.secrets, (s) => s, (i) => [...repoPath, "secrets", i], "secret", true);
 

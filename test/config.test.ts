@@ -322,3 +322,80 @@ test("environments on a private repository of the free plan are rejected", () =>
     "Pulumi.prod.yaml: release-infra:github.repositories[0].environments: environments on a private repository need GitHub Pro, Team or Enterprise (this repository's plan is free); make it public or upgrade",
   ]);
 });
+
+/** The base repository's trusted-publishing list replaced by `entries` (npm packages of one monorepo by default). */
+function publishing(...entries: Record<string, unknown>[]) {
+  const c = base();
+  const npm = { registry: "npm", workflow: "release.yml", environment: "npm", deployFrom: { branches: ["main"] }, reviewers: { teams: ["release-managers"] } };
+  Object.assign(c["release-infra:github"].repositories[0], { trustedPublishing: entries.map((e) => ({ ...npm, ...e })) });
+  return c;
+}
+const SHARING_RULE =
+  "entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers and waitMinutes; give this entry its own environment otherwise";
+
+test("trusted-publishing entries of several packages may share one environment when registry, workflow and policies agree", () => {
+  assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react" }, { package: "@acme/cli" })), []);
+});
+
+test("entries sharing an environment may list deployFrom patterns and reviewers in any order", () => {
+  const c = publishing(
+    { package: "@acme/core", deployFrom: { branches: ["main", "release/*"] }, reviewers: { teams: ["a", "b"] } },
+    { package: "@acme/react", deployFrom: { branches: ["release/*", "main"] }, reviewers: { teams: ["b", "a"] } },
+  );
+  assert.deepEqual(problems(c), []);
+});
+
+test("entries sharing an environment must spell its name alike", () => {
+  assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react", environment: "NPM" })), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].environment: differs from trustedPublishing[0] ("NPM" here, "npm" there), which uses the same environment "npm": ${SHARING_RULE}`,
+  ]);
+});
+
+test("entries sharing an environment but publishing to different registries name only the first differing key", () => {
+  const c = publishing({ package: "acme" }, { package: "acme", registry: "pypi", workflow: "pypi.yml" });
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].registry: differs from trustedPublishing[0] ("pypi" here, "npm" there), which uses the same environment "npm": ${SHARING_RULE}`,
+  ]);
+});
+
+test("entries sharing an environment must publish from the same workflow", () => {
+  assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react", workflow: "publish.yml" })), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].workflow: differs from trustedPublishing[0] ("publish.yml" here, "release.yml" there), which uses the same environment "npm": ${SHARING_RULE}`,
+  ]);
+});
+
+test("entries sharing an environment must allow the same branches and tags", () => {
+  const c = publishing({ package: "@acme/core" }, { package: "@acme/react" }, { package: "@acme/cli", deployFrom: { tags: ["v*"] } });
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[2].deployFrom: differs from trustedPublishing[0] ({"branches":[],"tags":["v*"]} here, {"branches":["main"],"tags":[]} there), which uses the same environment "npm": ${SHARING_RULE}`,
+  ]);
+});
+
+test("entries sharing an environment must have the same reviewers", () => {
+  assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react", reviewers: undefined })), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].reviewers: differs from trustedPublishing[0] (not set here, {"teams":["release-managers"],"users":[]} there), which uses the same environment "npm": ${SHARING_RULE}`,
+  ]);
+});
+
+test("entries sharing an environment must have the same wait timer", () => {
+  assert.deepEqual(problems(publishing({ package: "@acme/core", waitMinutes: 10 }, { package: "@acme/react" })), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].waitMinutes: differs from trustedPublishing[0] (not set here, 10 there), which uses the same environment "npm": ${SHARING_RULE}`,
+  ]);
+});
+
+test("a shared trusted-publishing environment named like one of environments is one duplicate-name error", () => {
+  assert.deepEqual(problems(publishing({ package: "@acme/core", environment: "production" }, { package: "@acme/react", environment: "production" })), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[0].environment: duplicate environment name "production" (already at index 0); environment names must be unique (case-insensitive)`,
+  ]);
+});
+
+test("the same package listed twice for one registry is rejected", () => {
+  assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react" }, { package: "@acme/core" })), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[2].package: "@acme/core" is already published to npm by trustedPublishing[0]; list each package once per registry`,
+  ]);
+});
+
+test("the same package name on two registries, each in its own environment, is valid", () => {
+  const c = publishing({ package: "acme-sdk" }, { package: "acme-sdk", registry: "pypi", environment: "pypi" });
+  assert.deepEqual(problems(c), []);
+});
