@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as github from "@pulumi/github";
 import * as resources from "@pulumi/azure-native/resources";
-import { loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
+import { loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig, type TrustedPublishingConfig } from "./config/load";
 import type { WIRED_VARIABLES } from "./config/schema";
 import { AksCluster, type Deployer } from "./components/aksCluster";
 import { AzureCiIdentity } from "./components/azureCiIdentity";
@@ -203,7 +203,7 @@ if (config.cdn) {
 // ---------------------------------------------------------------------------------------------
 // GitHub: environments with their wired variables, secrets, rulesets, trusted publishing.
 
-export const trustedPublishers: pulumi.Output<unknown>[] = [];
+const publishing: TrustedPublishing[] = [];
 for (const repo of config.github?.repositories ?? []) {
   const wiredVariables = Object.fromEntries(
     repo.environments.flatMap((env) => {
@@ -212,10 +212,18 @@ for (const repo of config.github?.repositories ?? []) {
     }),
   );
   new RepositoryGovernance(`repo-${repo.name}`, { owner, repository: repo, stage, secrets: config.secrets, wiredVariables });
+  // One environment serves every entry that names it (GitHub compares names case-insensitively).
+  const byEnvironment = new Map<string, TrustedPublishingConfig[]>();
   for (const entry of repo.trustedPublishing) {
-    trustedPublishers.push(new TrustedPublishing(`publishing-${repo.name}-${entry.environment}`, { owner, repository: repo, entry, stage }).publisher);
+    const key = entry.environment.toLowerCase();
+    byEnvironment.set(key, [...(byEnvironment.get(key) ?? []), entry]);
+  }
+  for (const entries of byEnvironment.values()) {
+    publishing.push(new TrustedPublishing(`publishing-${repo.name}-${entries[0].environment}`, { owner, repository: repo, entries, stage }));
   }
 }
+/** What to enter on each package registry, one per package. */
+export const trustedPublishers = pulumi.all(publishing.map((p) => p.publishers)).apply((lists) => lists.flat());
 
 export { stage };
 /** Where each wired environment variable comes from, per `owner/repo:environment`. */

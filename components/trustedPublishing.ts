@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RepositoryConfig, Stage, TrustedPublishingConfig } from "../config/load";
+import { sharedEnvironmentConflict } from "../config/schema";
 import { GithubEnvironment } from "./githubEnvironment";
 
 export interface TrustedPublishingArgs {
@@ -7,8 +8,11 @@ export interface TrustedPublishingArgs {
   owner: string;
   /** The repository the publishing workflow runs in; its plan and visibility gate reviewers. */
   repository: Pick<RepositoryConfig, "name" | "visibility" | "plan">;
-  /** The trusted-publishing entry: registry, package, workflow file, environment, policies, reviewers. */
-  entry: TrustedPublishingConfig;
+  /**
+   * The trusted-publishing entries served by one environment, one per package: the same
+   * environment, registry, workflow file, deployment policies, reviewers and wait timer.
+   */
+  entries: TrustedPublishingConfig[];
   /** prod environments cannot be bypassed by admins. */
   stage: Stage;
 }
@@ -74,53 +78,68 @@ function registrySide(owner: string, repository: string, entry: TrustedPublishin
   }
 }
 
+/** The entry the environment is made from; throws unless every entry can share its environment. */
+function sharedEntry(name: string, entries: TrustedPublishingConfig[]): TrustedPublishingConfig {
+  const [first, ...rest] = entries;
+  if (!first) throw new Error(`${name}: no trusted-publishing entries`);
+  for (const entry of rest) {
+    const key = sharedEnvironmentConflict(entry, first);
+    if (key) throw new Error(`${name}: ${entry.registry} package ${entry.package} differs from ${first.registry} package ${first.package} in ${key}, so they cannot share environment ${first.environment}`);
+  }
+  return first;
+}
+
 /**
- * The GitHub side of OIDC trusted publishing for one package: a dedicated environment with its
- * deployment policies and reviewers, and the exact values to enter on the registry.
+ * The GitHub side of OIDC trusted publishing for the packages one job publishes: a dedicated
+ * environment with its deployment policies and reviewers, and per package the exact values to
+ * enter on the registry.
  */
 export class TrustedPublishing extends pulumi.ComponentResource {
-  /** What to enter on the registry; `environment` resolves once the environment and its policies exist. */
-  public readonly publisher: pulumi.Output<TrustedPublisher>;
+  /** What to enter on the registry, one per entry in order; resolves once the environment and its policies exist. */
+  public readonly publishers: pulumi.Output<TrustedPublisher[]>;
 
   constructor(name: string, args: TrustedPublishingArgs, opts?: pulumi.ComponentResourceOptions) {
+    const shared = sharedEntry(name, args.entries);
     super("release-infra:github:TrustedPublishing", name, {}, opts);
-    const { entry, owner } = args;
+    const { entries, owner } = args;
     const repository = args.repository.name;
 
     const environment = new GithubEnvironment(
       `${name}-env`,
       {
         repository: args.repository,
-        environment: entry.environment,
-        reviewers: entry.reviewers,
+        environment: shared.environment,
+        reviewers: shared.reviewers,
         preventSelfReview: true,
-        waitMinutes: entry.waitMinutes,
-        deployFrom: entry.deployFrom,
+        waitMinutes: shared.waitMinutes,
+        deployFrom: shared.deployFrom,
         stage: args.stage,
       },
       { parent: this },
     );
 
     // Degraded, not broken: config errors already cover what cannot work at all.
-    if (entry.registry === "npm" && args.repository.visibility !== "public") {
+    if (shared.registry === "npm" && args.repository.visibility !== "public") {
       pulumi.log.warn(`${name}: npm generates no provenance for packages published from a ${args.repository.visibility} repository (${owner}/${repository})`, this);
     }
-    if (entry.registry === "nuget" && args.repository.visibility !== "public") {
+    if (shared.registry === "nuget" && args.repository.visibility !== "public") {
       pulumi.log.warn(
         `${name}: a NuGet policy for the ${args.repository.visibility} repository ${owner}/${repository} stays active only 7 days until the first publish through it records the repository's ids`,
         this,
       );
     }
 
-    this.publisher = environment.environment.apply((env) => ({
-      registry: entry.registry,
-      package: entry.package,
-      owner,
-      repository,
-      workflow: entry.workflow,
-      environment: env,
-      ...registrySide(owner, repository, entry),
-    }));
-    this.registerOutputs({ publisher: this.publisher });
+    this.publishers = environment.environment.apply((env) =>
+      entries.map((entry) => ({
+        registry: entry.registry,
+        package: entry.package,
+        owner,
+        repository,
+        workflow: entry.workflow,
+        environment: env,
+        ...registrySide(owner, repository, entry),
+      })),
+    );
+    this.registerOutputs({ publishers: this.publishers });
   }
 }

@@ -24,15 +24,25 @@ function entry(overrides: Partial<TrustedPublishingConfig> = {}): TrustedPublish
 }
 
 function args(overrides: Partial<TrustedPublishingArgs> = {}): TrustedPublishingArgs {
-  return { owner: "acme", repository: PUBLIC, entry: entry(), stage: "prod", ...overrides };
+  return { owner: "acme", repository: PUBLIC, entries: [entry()], stage: "prod", ...overrides };
 }
 
 const publish = (a: TrustedPublishingArgs = args(), preview = false) =>
   build(() => new TrustedPublishing("event-forge-pypi", a), { stack: "prod", preview });
 
+/** The publisher of a component built from a single entry. */
+async function onlyPublisher(component: TrustedPublishing) {
+  const publishers = await valueOf(component.publishers);
+  assert.equal(publishers.length, 1);
+  return publishers[0];
+}
+
+/** npm entries of one monorepo release job, all in environment npm. */
+const npmEntries = (...packages: string[]) => packages.map((pkg) => entry({ registry: "npm", package: pkg, environment: "npm" }));
+
 test("PyPI: the outputs are exactly what the publisher form asks for, with the project's publishing page", async () => {
   const { result } = await publish();
-  const { note, ...publisher } = await valueOf(result.publisher);
+  const { note, ...publisher } = await onlyPublisher(result);
   assert.deepEqual(publisher, {
     registry: "pypi",
     package: "event-forge-inbox-outbox",
@@ -48,15 +58,15 @@ test("PyPI: the outputs are exactly what the publisher form asks for, with the p
 });
 
 test("PyPI: the settings URL uses the normalised project name", async () => {
-  const { result } = await publish(args({ entry: entry({ package: "Event_Forge.Inbox" }) }));
-  const publisher = await valueOf(result.publisher);
+  const { result } = await publish(args({ entries: [entry({ package: "Event_Forge.Inbox" })] }));
+  const publisher = await onlyPublisher(result);
   assert.equal(publisher.settingsUrl, "https://pypi.org/manage/project/event-forge-inbox/settings/publishing/");
   assert.equal(publisher.package, "Event_Forge.Inbox");
 });
 
 test("npm: the outputs name the package access page and the exact npm trust command", async () => {
-  const { result } = await publish(args({ entry: entry({ registry: "npm", package: "@acme/widgets", environment: "npm" }) }));
-  const { note, ...publisher } = await valueOf(result.publisher);
+  const { result } = await publish(args({ entries: npmEntries("@acme/widgets") }));
+  const { note, ...publisher } = await onlyPublisher(result);
   assert.deepEqual(publisher, {
     registry: "npm",
     package: "@acme/widgets",
@@ -71,8 +81,8 @@ test("npm: the outputs name the package access page and the exact npm trust comm
 });
 
 test("NuGet: the outputs point to the account's trusted publishing page", async () => {
-  const { result } = await publish(args({ entry: entry({ registry: "nuget", package: "Acme.EventForge", environment: "nuget" }) }));
-  const { note, ...publisher } = await valueOf(result.publisher);
+  const { result } = await publish(args({ entries: [entry({ registry: "nuget", package: "Acme.EventForge", environment: "nuget" })] }));
+  const { note, ...publisher } = await onlyPublisher(result);
   assert.deepEqual(publisher, {
     registry: "nuget",
     package: "Acme.EventForge",
@@ -105,23 +115,60 @@ test("the publishing job gets a dedicated environment with reviewers by id and a
 
 test("the registry values are known in a preview, so the offline plan can show them", async () => {
   const { result } = await publish(args(), true);
-  const known = await Promise.race([valueOf(result.publisher), new Promise<undefined>((resolve) => setTimeout(resolve, 2000, undefined).unref())]);
-  assert.equal(known?.environment, "pypi");
+  const known = await Promise.race([valueOf(result.publishers), new Promise<undefined>((resolve) => setTimeout(resolve, 2000, undefined).unref())]);
+  assert.equal(known?.[0].environment, "pypi");
 });
 
 test("npm from a private repository warns that no provenance is generated", async () => {
   const repository = { ...PUBLIC, visibility: "private" as const };
-  const { warnings } = await publish(args({ repository, entry: entry({ registry: "npm", reviewers: undefined }) }));
+  const { warnings } = await publish(args({ repository, entries: [entry({ registry: "npm", reviewers: undefined })] }));
   assert.ok(warnings.some((w) => /npm generates no provenance/.test(w)), warnings.join("\n"));
 });
 
 test("NuGet from a private repository warns about the 7-day activation window", async () => {
   const repository = { ...PUBLIC, visibility: "private" as const };
-  const { warnings } = await publish(args({ repository, entry: entry({ registry: "nuget", reviewers: undefined }) }));
+  const { warnings } = await publish(args({ repository, entries: [entry({ registry: "nuget", reviewers: undefined })] }));
   assert.ok(warnings.some((w) => /7 days/.test(w)), warnings.join("\n"));
 });
 
 test("a working public entry produces no warning", async () => {
-  const { warnings } = await publish(args({ entry: entry({ registry: "npm" }) }));
+  const { warnings } = await publish(args({ entries: [entry({ registry: "npm" })] }));
   assert.deepEqual(warnings, []);
+});
+
+test("several packages of one job share one environment and get one publisher each, in entry order", async () => {
+  const { resources, result } = await publish(args({ entries: npmEntries("@acme/core", "@acme/react", "@acme/cli") }));
+  assert.deepEqual(
+    ofType(resources, ENV).map((e) => [e.name, e.plain.environment]),
+    [["event-forge-pypi-env-environment", "npm"]],
+  );
+  const publishers = await valueOf(result.publishers);
+  assert.deepEqual(
+    publishers.map((p) => [p.package, p.environment, p.workflow, p.settingsUrl]),
+    ["@acme/core", "@acme/react", "@acme/cli"].map((pkg) => [pkg, "npm", "release.yml", `https://www.npmjs.com/package/${pkg}/access`]),
+  );
+  for (const p of publishers) {
+    assert.ok(p.note.includes(`npm trust github ${p.package} --repository acme/event-forge --file release.yml --env npm --allow-publish`), p.note);
+  }
+});
+
+test("reordering the entries keeps every child's name", async () => {
+  const names = async (entries: TrustedPublishingConfig[]) => (await publish(args({ entries }))).resources.map((r) => `${r.type} ${r.name}`).sort();
+  const forward = await names(npmEntries("@acme/core", "@acme/react", "@acme/cli"));
+  assert.deepEqual(await names(npmEntries("@acme/cli", "@acme/core", "@acme/react")), forward);
+  assert.ok(forward.length > 1, forward.join("\n"));
+});
+
+test("entries that cannot share an environment throw, naming the differing key, before anything is registered", async () => {
+  const [core, react] = npmEntries("@acme/core", "@acme/react");
+  const { resources, result } = await build(() => {
+    try {
+      return new TrustedPublishing("event-forge-npm", args({ entries: [core, { ...react, workflow: "publish.yml" }] }));
+    } catch (err) {
+      return err;
+    }
+  });
+  assert.ok(result instanceof Error);
+  assert.equal(result.message, "event-forge-npm: npm package @acme/react differs from npm package @acme/core in workflow, so they cannot share environment npm");
+  assert.deepEqual(resources, []);
 });
