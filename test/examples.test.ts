@@ -115,6 +115,20 @@ const secretNames = (doc: PlanDocument) =>
     String(input(r, "secretName")),
   );
 const trustedPublishers = (doc: PlanDocument) => doc.outputs.trustedPublishers as Record<string, string>[];
+const publishersFor = (doc: PlanDocument, registry: string) => trustedPublishers(doc).filter((p) => p.registry === registry);
+/** What an npm publisher output must say for `pkg` published by `owner/repository`'s `workflow` in environment npm. */
+const npmPublisher = (owner: string, repository: string, workflow: string, pkg: string) => ({
+  registry: "npm",
+  package: pkg,
+  owner,
+  repository,
+  workflow,
+  environment: "npm",
+  settingsUrl: `https://www.npmjs.com/package/${pkg}/access`,
+  command: `npm trust github ${pkg} --repository ${owner}/${repository} --file ${workflow} --env npm --allow-publish`,
+});
+/** An npm publisher output in npmPublisher's shape: its note reduced to the `npm trust` command it names. */
+const withCommand = ({ note, ...publisher }: Record<string, string>) => ({ ...publisher, command: /npm trust github \S+ --repository \S+ --file \S+ --env \S+ --allow-publish/.exec(note)?.[0] });
 
 // ---------------------------------------------------------------------------------------------
 // All examples
@@ -232,13 +246,21 @@ test("Mystira: AZURE_CREDENTIALS is replaced by AZURE_CLIENT_ID, AZURE_TENANT_ID
 
 test("Mystira: NUGET_API_KEY is replaced by a NuGet trusted publisher for story-generator-ci.yml in environment nuget", async () => {
   const doc = await planOf(EXAMPLES.mystiraProd);
-  const [publisher] = trustedPublishers(doc);
+  const [publisher] = publishersFor(doc, "nuget");
   assert.deepEqual(
     { registry: publisher.registry, owner: publisher.owner, repository: publisher.repository, workflow: publisher.workflow, environment: publisher.environment },
     { registry: "nuget", owner: "phoenixvc", repository: "Mystira.workspace", workflow: "story-generator-ci.yml", environment: "nuget" },
   );
   assert.deepEqual(policiesOf(doc, "nuget"), ["branch:main"]);
   assert.ok(!secretNames(doc).includes("NUGET_API_KEY"));
+});
+
+test("Mystira: NPM_TOKEN is replaced by an npm trusted publisher for @mystira/publisher from release.yml in environment npm, main only", async () => {
+  const staging = await planOf(EXAMPLES.mystiraStaging);
+  const prod = await planOf(EXAMPLES.mystiraProd);
+  assert.deepEqual(publishersFor(prod, "npm").map(withCommand), [npmPublisher("phoenixvc", "Mystira.workspace", "release.yml", "@mystira/publisher")]);
+  assert.deepEqual(policiesOf(prod, "npm"), ["branch:main"]);
+  assert.ok(![...secretNames(staging), ...secretNames(prod)].includes("NPM_TOKEN"));
 });
 
 test("Mystira: main takes pull requests with one approval", async () => {
@@ -263,7 +285,7 @@ test("Event-Forge: the pypi environment has exactly one custom deployment policy
 });
 
 test("Event-Forge: the trusted-publisher output holds the values to enter on PyPI", async () => {
-  const [publisher] = trustedPublishers(await planOf(EXAMPLES.eventForge));
+  const [publisher] = publishersFor(await planOf(EXAMPLES.eventForge), "pypi");
   assert.deepEqual(
     { ...publisher, note: undefined },
     {
@@ -285,12 +307,27 @@ test("Event-Forge: a pypi deployment waits for a maintainer other than the one w
   assert.equal((input(env, "reviewers") as { teams: unknown[] }[])[0].teams.length, 1);
 });
 
-test("Event-Forge: NPM_TOKEN is a masked secret of the npm environment, which only main may use", async () => {
+test("Event-Forge: each of the five npm packages gets a trusted publisher for release.yml in environment npm", async () => {
+  const publishers = publishersFor(await planOf(EXAMPLES.eventForge), "npm");
+  assert.deepEqual(
+    publishers.map(withCommand),
+    ["core", "typeorm", "mongoose", "rabbitmq", "nestjs"].map((name) => npmPublisher("event-forge", "Event-Forge", "release.yml", `@event-forge/inbox-outbox-${name}`)),
+  );
+});
+
+test("Event-Forge: the five npm packages share one npm environment, which only main may use, without reviewers", async () => {
   const doc = await planOf(EXAMPLES.eventForge);
-  assert.deepEqual(ofType(doc, "github:index/actionsSecret:ActionsSecret"), []);
-  const [secret] = ofType(doc, "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret");
-  assert.deepEqual([input(secret, "secretName"), input(secret, "environment"), input(secret, "value")], ["NPM_TOKEN", "npm", "[secret]"]);
+  const environments = ofType(doc, "github:index/repositoryEnvironment:RepositoryEnvironment").filter((r) => input(r, "environment") === "npm");
+  assert.equal(environments.length, 1);
+  assert.deepEqual(input(environments[0], "deploymentBranchPolicy"), { customBranchPolicies: true, protectedBranches: false });
+  assert.equal(input(environments[0], "reviewers"), undefined);
   assert.deepEqual(policiesOf(doc, "npm"), ["branch:main"]);
+});
+
+test("Event-Forge: no NPM_TOKEN anywhere: no secret, no secret warning, nothing in the plan", async () => {
+  const { doc, stdout } = await planned(EXAMPLES.eventForge);
+  assert.deepEqual(secretNames(doc), []);
+  assert.ok(!stdout.includes("NPM_TOKEN"));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -339,6 +376,16 @@ test("Navi: cdn-production deploys only from v* tags and receives the CDN and wo
     "GCP_WORKLOAD_IDENTITY_PROVIDER",
   ]);
   assert.equal(environmentVariables(doc, "cdn-production").CDN_BASE_URL, "https://cdn.awellhealth.com");
+});
+
+test("Navi: the npm packages publish through trusted publishers in environment npm, only from v* tags, without NPM_TOKEN", async () => {
+  const doc = await planOf(EXAMPLES.navi);
+  assert.deepEqual(
+    publishersFor(doc, "npm").map(withCommand),
+    ["core", "js", "react"].map((name) => npmPublisher("awell-health", "navi", "release.yml", `@awell-health/navi-${name}`)),
+  );
+  assert.deepEqual(policiesOf(doc, "npm"), ["tag:v*"]);
+  assert.ok(!secretNames(doc).includes("NPM_TOKEN"));
 });
 
 test("Navi: only repository admins may create v* release tags", async () => {
