@@ -226,10 +226,7 @@ for (const repo of config.github?.repositories ?? []) {
 export const trustedPublishers = pulumi.all(publishing.map((p) => p.publishers)).apply((lists) => lists.flat());
 
 export { stage };
-/** Where each wired environment variable comes from, per `owner/repo:environment`. */
+/** Each wired environment variable's value and where it comes from, per `owner/repo:environment`. */
 export const wiredVariables = Object.fromEntries(
-  accessEnvironments.map((e) => [
-    `${owner}/${e.repo.name}:${e.env.name}`,
-    Object.fromEntries(Object.entries(wiring.get(e.key) ?? {}).map(([variable, w]) => [variable, w.source])),
-  ]),
+  accessEnvironments.map((e) => [`${owner}/${e.repo.name}:${e.env.name}`, wiring.get(e.key) ?? {}]),
 );

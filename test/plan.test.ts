@@ -148,3 +148,26 @@ test("--all --policy finds no mandatory violation in the committed stacks", () =
     assert.deepEqual(doc.policy.filter((v: { enforcement: string }) => v.enforcement === "mandatory"), []);
   }
 });
+
+test("each environment with access gets the wiring table's variables, with their sources in the outputs", () => {
+  const doc = JSON.parse(plan(["--stack", "prod", "--json"]).stdout);
+  const wired = (repo: string, env: string) =>
+    doc.resources
+      .filter((r: { name: string }) => r.name.startsWith(`repo-${repo}-env-${env}-wired-`))
+      .map((r: { inputs: { variableName: string } }) => r.inputs.variableName)
+      .sort();
+  assert.deepEqual(wired("shop", "production"), [
+    "AKS_CLUSTER_NAME",
+    "AKS_RESOURCE_GROUP",
+    "AZURE_CLIENT_ID",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_TENANT_ID",
+    "K8S_NAMESPACE",
+    "REGISTRY_LOGIN_SERVER",
+  ]);
+  assert.deepEqual(wired("loader", "cdn-production"), ["CDN_BASE_URL", "CDN_BUCKET", "CDN_URL_MAP", "GCP_SERVICE_ACCOUNT", "GCP_WORKLOAD_IDENTITY_PROVIDER"]);
+  const sources = doc.outputs.wiredVariables["acme/shop:production"];
+  assert.equal(sources.AZURE_CLIENT_ID.source, "clientId of ci-shop-production, after its federated credential and 4 role assignment(s)");
+  assert.equal(sources.REGISTRY_LOGIN_SERVER.source, "loginServer of registry acmeprodacr");
+  assert.equal(doc.outputs.wiredVariables["acme/loader:cdn-production"].CDN_BASE_URL.value, "https://cdn.acme.example");
+});
