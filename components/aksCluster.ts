@@ -111,7 +111,17 @@ export class AksCluster extends pulumi.ComponentResource {
     const ref = { resourceGroupName: cluster.resourceGroup, resourceName: cluster.name };
     const managed = containerservice.getManagedClusterOutput(ref, { parent: this });
 
-    this.clusterId = managed.id;
+    // Namespace-scoped Azure RBAC grants are ignored unless the cluster authorizes with Azure RBAC:
+    // fail the preview instead of handing CI an identity that gets Forbidden on its first deploy.
+    this.clusterId = managed.apply((c) => {
+      if (args.deployers.length > 0 && c.aadProfile?.enableAzureRBAC !== true) {
+        throw new Error(
+          `cluster ${cluster.name} (resource group ${cluster.resourceGroup}) does not use Azure RBAC for Kubernetes authorization (aadProfile.enableAzureRBAC), ` +
+            `so the namespace-scoped role assignments for its deployers would have no effect; enable it (az aks update --enable-azure-rbac) or remove the environments' access.namespaces`,
+        );
+      }
+      return c.id;
+    });
     this.clusterName = managed.name;
     this.resourceGroupName = cluster.resourceGroup;
     this.kubeletObjectId = managed.apply((c) => c.identityProfile?.["kubeletidentity"]?.objectId);
@@ -126,7 +136,8 @@ export class AksCluster extends pulumi.ComponentResource {
       {
         kubeconfig: pulumi.secret(kubeconfig),
         // Credentials rotate; only a different cluster should replace the provider and everything on it.
-        clusterIdentifier: this.clusterId,
+        // Lower case: ARM sometimes returns `resourcegroups`, and a changed identifier replaces everything on the provider.
+        clusterIdentifier: this.clusterId.apply((id) => id.toLowerCase()),
       },
       { parent: this },
     );

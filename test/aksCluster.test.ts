@@ -119,9 +119,26 @@ test("a block-style AKS exec kubeconfig is converted as kubelogin convert-kubeco
   assert.equal(doc.getIn(["current-context"]), "acme-prod-aks");
 });
 
-test("the provider's clusterIdentifier is the cluster's resource id, so rotated credentials do not replace it", async () => {
+test("the provider's clusterIdentifier is the cluster's resource id in lower case, so rotated credentials or ARM's casing do not replace it", async () => {
   const { resources } = await buildCluster();
-  assert.equal(provider(resources).plain.clusterIdentifier, CLUSTER_ID);
+  assert.equal(provider(resources).plain.clusterIdentifier, CLUSTER_ID.toLowerCase());
+});
+
+test("a cluster without Azure RBAC for Kubernetes fails the preview when it has deployers", async () => {
+  const { errors } = await buildCluster(
+    { deployers: [deployer("shop-production")] },
+    {
+      expectErrors: true,
+      calls: { "azure-native:containerservice:getManagedCluster": () => ({ id: CLUSTER_ID, name: "acme-prod-aks", aadProfile: { managed: true, enableAzureRBAC: false } }) },
+    },
+  );
+  assert.ok(errors.length > 0);
+  assert.ok(errors.every((e) => e.includes("cluster acme-prod-aks (resource group acme-aks-prod) does not use Azure RBAC for Kubernetes authorization")), errors.join("\n"));
+});
+
+test("a cluster without Azure RBAC is fine when nobody deploys to it through this stack", async () => {
+  const { errors } = await buildCluster({ deployers: [] }, { calls: { "azure-native:containerservice:getManagedCluster": managedCluster({ networkPolicy: "azure" }) } });
+  assert.deepEqual(errors, []);
 });
 
 test("outputs identify the cluster and its kubelet identity from the existing cluster", async () => {

@@ -16,3 +16,16 @@ test("two builds in one process each record only their own resources", async () 
   assert.deepEqual(first.resources.map((r) => r.urn), ["urn:pulumi:dev::release-infra::release-infra:test:Probe::one"]);
   assert.deepEqual(second.resources.map((r) => r.urn), ["urn:pulumi:prod::release-infra::release-infra:test:Probe::two"]);
 });
+
+test("a build whose resources fail to resolve rejects with the error, unless errors are expected", async () => {
+  const failing = () =>
+    new (class extends pulumi.ComponentResource {
+      constructor() {
+        super("release-infra:test:Failing", "failing", {}, {});
+        this.registerOutputs({ broken: pulumi.output("x").apply((): string => { throw new Error("cluster is not usable"); }) });
+      }
+    })();
+  await assert.rejects(build(failing), /cluster is not usable/);
+  const { errors } = await build(failing, { expectErrors: true });
+  assert.ok(errors.some((e) => e.includes("cluster is not usable")));
+});

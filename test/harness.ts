@@ -13,13 +13,15 @@ export interface BuildOptions {
   preview?: boolean;
   /** Data source answers to replace. */
   calls?: Record<string, CallOverride>;
+  /** Return errors (a failed preview) in `errors` instead of rejecting. */
+  expectErrors?: boolean;
 }
 
 /**
  * Runs `create` under fresh Pulumi mocks, waits until every registration has reached the mock
  * engine, and returns what was registered plus what `create` returned.
  */
-export async function build<T>(create: () => T, options: BuildOptions = {}): Promise<{ resources: Built[]; result: T; warnings: string[] }> {
+export async function build<T>(create: () => T, options: BuildOptions = {}): Promise<{ resources: Built[]; result: T; warnings: string[]; errors: string[] }> {
   const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls });
   const warnings: string[] = [];
   const warn = console.warn;
@@ -28,15 +30,28 @@ export async function build<T>(create: () => T, options: BuildOptions = {}): Pro
     if (match) warnings.push(match[1]);
     else warn(...parts);
   };
+  // An error thrown while resolving a resource's inputs fails `pulumi preview`/`up`; under the
+  // mock runtime it surfaces as an unhandled rejection, collected here as the build's errors.
+  const errors: string[] = [];
+  const collect = (err: unknown) => errors.push(err instanceof Error ? err.message : String(err));
+  // The test runner's own listener would fail the test on the first one: set it aside meanwhile.
+  const listeners = process.listeners("unhandledRejection");
+  process.removeAllListeners("unhandledRejection");
+  process.on("unhandledRejection", collect);
   let result: T;
   try {
     result = create();
     await pulumi.runtime.disconnect();
+    // Rejections of outputs registered last (registerOutputs) arrive a few ticks later.
+    await new Promise((resolve) => setTimeout(resolve, 50));
   } finally {
     console.warn = warn;
+    process.off("unhandledRejection", collect);
+    for (const listener of listeners) process.on("unhandledRejection", listener);
   }
+  if (errors.length > 0 && !options.expectErrors) throw new Error(`the build failed:\n${[...new Set(errors)].join("\n")}`);
   const resources = session.resources.map((r) => ({ ...r, plain: plainValue(r.inputs) as Record<string, WireValue> }));
-  return { resources, result, warnings };
+  return { resources, result, warnings, errors };
 }
 
 /** The resolved value of an output (do not use on values that stay unknown in a preview). */
