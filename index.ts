@@ -10,6 +10,7 @@ import { ClusterNamespace } from "./components/clusterNamespace";
 import { ContainerRegistry } from "./components/containerRegistry";
 import { GcpCiIdentity } from "./components/gcpCiIdentity";
 import { GcpWorkloadIdentityPool } from "./components/gcpWorkloadIdentityPool";
+import { immutableEnvironmentSubject } from "./components/githubOidc";
 import { RepositoryGovernance } from "./components/repositoryGovernance";
 import { TrustedPublishing } from "./components/trustedPublishing";
 
@@ -25,9 +26,24 @@ interface AccessEnvironment {
   repo: RepositoryConfig;
   env: EnvironmentConfig;
   access: AccessConfig;
+  /** GitHub's immutable subject for the environment, when the owner and repository ids are configured. */
+  extraSubjects: string[];
 }
+const ownerId = config.github?.ownerId;
 const accessEnvironments: AccessEnvironment[] = (config.github?.repositories ?? []).flatMap((repo) =>
-  repo.environments.flatMap((env) => (env.access ? [{ key: `${repo.name}-${env.name}`, repo, env, access: env.access }] : [])),
+  repo.environments.flatMap((env) =>
+    env.access
+      ? [
+          {
+            key: `${repo.name}-${env.name}`,
+            repo,
+            env,
+            access: env.access,
+            extraSubjects: ownerId !== undefined && repo.id !== undefined ? [immutableEnvironmentSubject(owner, ownerId, repo.name, repo.id, env.name)] : [],
+          },
+        ]
+      : [],
+  ),
 );
 
 type WiredVariable = (typeof WIRED_VARIABLES)[number];
@@ -64,7 +80,15 @@ if (config.azure) {
   for (const e of accessEnvironments.filter((e) => e.access.registry || e.access.namespaces.length > 0)) {
     identities.set(
       e.key,
-      new AzureCiIdentity(`ci-${e.key}`, { owner, repository: e.repo.name, environment: e.env.name, resourceGroupName, location: azure.location, tags }),
+      new AzureCiIdentity(`ci-${e.key}`, {
+        owner,
+        repository: e.repo.name,
+        environment: e.env.name,
+        extraSubjects: e.extraSubjects,
+        resourceGroupName,
+        location: azure.location,
+        tags,
+      }),
     );
   }
   const deployersOf = (cluster: string, namespace?: string): Deployer[] =>
@@ -170,6 +194,7 @@ if (config.cdn) {
           owner,
           repository: e.repo.name,
           environment: e.env.name,
+          extraSubjects: e.extraSubjects,
           poolName: pool.poolName,
           providerName: pool.providerName,
         }),

@@ -9,3 +9,12 @@ export const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
 export function environmentSubject(owner: string, repository: string, environment: string): string {
   return `repo:${owner}/${repository}:environment:${environment}`;
 }
+
+/**
+ * The same subject in GitHub's immutable form, `repo:OWNER@OWNER_ID/REPO@REPO_ID:environment:ENV`,
+ * which repositories created or renamed since mid-2026 send by default (reference/cloud.md §0.10);
+ * clouds match subjects literally, so an identity must trust the form its repository sends.
+ */
+export function immutableEnvironmentSubject(owner: string, ownerId: number, repository: string, repositoryId: number, environment: string): string {
+  return `repo:${owner}@${ownerId}/${repository}@${repositoryId}:environment:${environment}`;
+}

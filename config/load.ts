@@ -126,6 +126,18 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
+  const githubCfg = parsed["release-infra:github"];
+  const withoutIds = (githubCfg?.repositories ?? [])
+    .filter((repo) => repo.environments.some((env) => env.access) && (repo.id === undefined || githubCfg?.ownerId === undefined))
+    .map((repo) => repo.name);
+  if (withoutIds.length > 0) {
+    warnings.push(
+      `${file}: release-infra:github: the CI identities of ${withoutIds.join(", ")} trust only subjects of the form repo:OWNER/REPO:environment:ENV; ` +
+        `a repository created or renamed since mid-2026 sends GitHub's immutable form repo:OWNER@OWNER_ID/REPO@REPO_ID:... by default, ` +
+        `so set release-infra:github.ownerId and the repository's id (gh api repos/OWNER/REPO --jq '.owner.id, .id') to trust that form too`,
+    );
+  }
+
   // The schema requires the provider key whenever its section is set.
   const azure = parsed["release-infra:azure"];
   const cdn = parsed["release-infra:cdn"];

@@ -314,6 +314,8 @@ export function sharedEnvironmentConflict(entry: TrustedPublishingEntry, other: 
 
 const repository = strict({
   name: repositoryName,
+  /** Numeric repository id (`gh api repos/OWNER/REPO --jq .id`): with github.ownerId, CI identities also trust GitHub's immutable subject form. */
+  id: z.number().int().positive().optional(),
   visibility: z.enum(["public", "private", "internal"]),
   /** The GitHub plan of github:owner; gates reviewers, wait timers and rulesets on private repositories. */
   plan: z.enum(["free", "pro", "team", "enterprise"]),
@@ -437,6 +439,8 @@ const cdn = strict({
 });
 
 const github = strict({
+  /** Numeric id of github:owner (`gh api users/OWNER --jq .id`), for GitHub's immutable OIDC subjects. */
+  ownerId: z.number().int().positive().optional(),
   repositories: z.array(repository).default([]),
 });
 
@@ -512,6 +516,10 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
   githubCfg?.repositories.forEach((repo, r) => {
     if (!repo) return;
     const repoPath = ["release-infra:github", "repositories", r];
+    const ownerId = (raw["release-infra:github"] as { ownerId?: unknown } | undefined)?.ownerId;
+    if (repo.id !== undefined && ownerId === undefined) {
+      issue([...repoPath, "id"], "needs release-infra:github.ownerId as well: the immutable OIDC subject is repo:OWNER@OWNER_ID/REPO@REPO_ID:...");
+    }
     const gated = !protectionRulesAvailable(repo);
     const gateReason = `is not available on a ${repo.visibility} repository of GitHub's ${repo.plan} plan (required reviewers and wait timers need a public repository or GitHub Enterprise); make the repository public, move to Enterprise, or remove it`;
 

@@ -22,9 +22,11 @@ const BASE = {
     },
     "release-infra:cdn": { bucket: "acme-cdn-assets", location: "EU", domains: ["cdn.acme.example"], latestPaths: ["/v1/*"] },
     "release-infra:github": {
+      ownerId: 71234567,
       repositories: [
         {
           name: "shop",
+          id: 812345678,
           visibility: "private",
           plan: "enterprise",
           environments: [
@@ -398,4 +400,21 @@ test("the same package listed twice for one registry is rejected", () => {
 test("the same package name on two registries, each in its own environment, is valid", () => {
   const c = publishing({ package: "acme-sdk" }, { package: "acme-sdk", registry: "pypi", environment: "pypi" });
   assert.deepEqual(problems(c), []);
+});
+
+test("a repository id without the owner id is rejected (the immutable subject needs both)", () => {
+  const c = base();
+  Reflect.deleteProperty(c["release-infra:github"], "ownerId");
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[0].id: 812345678 needs release-infra:github.ownerId as well: the immutable OIDC subject is repo:OWNER@OWNER_ID/REPO@REPO_ID:...",
+  ]);
+});
+
+test("the plan warns when identities will trust only the classic OIDC subject form", () => {
+  const c = base();
+  Reflect.deleteProperty(c["release-infra:github"].repositories[0], "id");
+  const { warnings } = parseStackConfig(c, { file: "Pulumi.prod.yaml", stack: "prod", source: "offline-plan" });
+  assert.deepEqual(warnings, [
+    "Pulumi.prod.yaml: release-infra:github: the CI identities of shop trust only subjects of the form repo:OWNER/REPO:environment:ENV; a repository created or renamed since mid-2026 sends GitHub's immutable form repo:OWNER@OWNER_ID/REPO@REPO_ID:... by default, so set release-infra:github.ownerId and the repository's id (gh api repos/OWNER/REPO --jq '.owner.id, .id') to trust that form too",
+  ]);
 });

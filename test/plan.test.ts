@@ -171,3 +171,12 @@ test("each environment with access gets the wiring table's variables, with their
   assert.equal(sources.REGISTRY_LOGIN_SERVER.source, "loginServer of registry acmeprodacr");
   assert.equal(doc.outputs.wiredVariables["acme/loader:cdn-production"].CDN_BASE_URL.value, "https://cdn.acme.example");
 });
+
+test("with owner and repository ids configured, an identity trusts both GitHub subject forms of its environment", () => {
+  const doc = JSON.parse(plan(["--stack", "prod", "--json"]).stdout);
+  const subjects = doc.resources
+    .filter((r: { type: string; parent: string }) => r.type === "azure-native:managedidentity:FederatedIdentityCredential" && r.parent.endsWith("::ci-shop-production"))
+    .map((r: { inputs: { subject: string } }) => r.inputs.subject)
+    .sort();
+  assert.deepEqual(subjects, ["repo:acme/shop:environment:production", "repo:acme@71234567/shop@812345678:environment:production"]);
+});
