@@ -175,16 +175,21 @@ export class CdnSite extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // The name changes with the domains: a new certificate is created before the old one is
-    // deleted, as terraform-google-lb-http does with a random suffix.
-    const certificate = new compute.ManagedSslCertificate(
-      `${name}-certificate`,
-      { name: resourceName(`cert-${shortHash(cdn.domains.join(","))}`), project, managed: { domains: cdn.domains } },
-      { parent: this },
+    // One certificate per domain: adding or removing a domain creates or deletes only that domain's
+    // certificate, while the others stay ACTIVE on the proxy. A single certificate for all domains
+    // would be replaced, and its successor stays PROVISIONING until attached and resolvable, so
+    // HTTPS would break for the unchanged domains too. A target HTTPS proxy takes at most 15.
+    const certificates = cdn.domains.map(
+      (domain) =>
+        new compute.ManagedSslCertificate(
+          `${name}-certificate-${domain}`,
+          { name: resourceName(`cert-${shortHash(domain)}`), project, managed: { domains: [domain] } },
+          { parent: this },
+        ),
     );
     const httpsProxy = new compute.TargetHttpsProxy(
       `${name}-https-proxy`,
-      { name: resourceName("https-proxy"), project, urlMap: urlMap.selfLink, sslCertificates: [certificate.selfLink] },
+      { name: resourceName("https-proxy"), project, urlMap: urlMap.selfLink, sslCertificates: certificates.map((c) => c.selfLink) },
       { parent: this },
     );
     const address = new compute.GlobalAddress(

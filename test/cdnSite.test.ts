@@ -188,7 +188,7 @@ test("every backend coalesces requests, caches 404s briefly and serves stale con
   }
 });
 
-test("HTTPS on :443 serves the URL map with a managed certificate for every domain", async () => {
+test("HTTPS on :443 serves the URL map with every domain's certificate", async () => {
   const { resources } = await site();
   const address = named(resources, T.address, "cdn-address").plain;
   assert.equal(address.ipVersion, "IPV4");
@@ -198,9 +198,10 @@ test("HTTPS on :443 serves the URL map with a managed certificate for every doma
   assert.equal(rule.target, selfLink("targetHttpsProxies", "cdn-navi-com-https-proxy"));
   const proxy = named(resources, T.httpsProxy, "cdn-https-proxy").plain;
   assert.equal(proxy.urlMap, selfLink("urlMaps", "cdn-navi-com-map"));
-  const cert = named(resources, T.cert, "cdn-certificate").plain;
-  assert.deepEqual(proxy.sslCertificates, [selfLink("sslCertificates", String(cert.name))]);
-  assert.deepEqual(cert.managed, { domains: ["cdn.navi.example", "static.navi.example"] });
+  assert.deepEqual(
+    proxy.sslCertificates,
+    CDN.domains.map((domain) => selfLink("sslCertificates", String(named(resources, T.cert, `cdn-certificate-${domain}`).plain.name))),
+  );
 });
 
 test("HTTP on :80 of the same address redirects to HTTPS", async () => {
@@ -217,11 +218,47 @@ test("HTTP on :80 of the same address redirects to HTTPS", async () => {
   assert.equal(redirect.defaultService, undefined);
 });
 
-test("a change of domains gets a certificate under a new name, so it is created before the old one goes", async () => {
-  const before = named((await site()).resources, T.cert, "cdn-certificate").plain.name;
-  const after = named((await site({ cdn: { domains: ["cdn.navi.example"] } })).resources, T.cert, "cdn-certificate").plain.name;
-  assert.notEqual(before, after);
-  assert.match(String(after), /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+test("every domain has a managed certificate of its own, with a valid and distinct name", async () => {
+  const certificates = ofType((await site()).resources, T.cert);
+  assert.deepEqual(
+    certificates.map((c) => [c.name, c.plain.managed]),
+    CDN.domains.map((domain) => [`cdn-certificate-${domain}`, { domains: [domain] }]),
+  );
+  const names = certificates.map((c) => String(c.plain.name));
+  assert.equal(new Set(names).size, names.length);
+  for (const certName of names) assert.match(certName, /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+});
+
+test("certificate names stay within 63 characters and distinct for a bucket name at the limit", async () => {
+  const bucket = `cdn-${"a".repeat(55)}-com`;
+  const names = ofType((await site({ cdn: { bucket } })).resources, T.cert).map((c) => String(c.plain.name));
+  assert.equal(new Set(names).size, CDN.domains.length);
+  for (const certName of names) assert.match(certName, /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+});
+
+test("adding a domain leaves the existing certificates untouched and adds one to the proxy", async () => {
+  const certificates = (resources: Built[]) => ofType(resources, T.cert).map((c) => [c.urn, c.plain.name, c.plain.managed]);
+  const before = (await site()).resources;
+  const after = (await site({ cdn: { domains: [...CDN.domains, "assets.navi.example"] } })).resources;
+  const kept = certificates(before);
+  assert.deepEqual(certificates(after).slice(0, kept.length), kept);
+  assert.equal(certificates(after).length, kept.length + 1);
+  const added = named(after, T.cert, "cdn-certificate-assets.navi.example").plain;
+  assert.deepEqual(added.managed, { domains: ["assets.navi.example"] });
+  assert.deepEqual(named(after, T.httpsProxy, "cdn-https-proxy").plain.sslCertificates, [
+    ...list(named(before, T.httpsProxy, "cdn-https-proxy").plain.sslCertificates),
+    selfLink("sslCertificates", String(added.name)),
+  ]);
+});
+
+test("removing a domain leaves the remaining certificate untouched", async () => {
+  const certificate = (resources: Built[]) => {
+    const c = named(resources, T.cert, "cdn-certificate-static.navi.example");
+    return [c.urn, c.plain.name, c.plain.managed];
+  };
+  const after = (await site({ cdn: { domains: ["static.navi.example"] } })).resources;
+  assert.deepEqual(certificate(after), certificate((await site()).resources));
+  assert.equal(ofType(after, T.cert).length, 1);
 });
 
 test("in prod the bucket is protected and never force-destroyed", async () => {
