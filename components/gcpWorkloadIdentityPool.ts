@@ -3,6 +3,14 @@ import * as iam from "@pulumi/gcp/iam";
 import { gcpName } from "./names";
 import { GITHUB_ISSUER } from "./githubOidc";
 
+/** A repository the pool trusts, pinned by its immutable id. */
+export interface GcpPoolRepository {
+  /** Repository name without the owner, e.g. `navi`. */
+  name: string;
+  /** GitHub's numeric repository id as a string (`gh api repos/OWNER/REPO --jq .id`); may be unknown until apply. */
+  id: pulumi.Input<string>;
+}
+
 export interface GcpWorkloadIdentityPoolArgs {
   /** GCP project of the pool (`gcp:project`). */
   project: string;
@@ -10,10 +18,8 @@ export interface GcpWorkloadIdentityPoolArgs {
   poolId: string;
   /** GitHub organisation or user that owns the repositories (`github:owner`). */
   owner: string;
-  /** Numeric id of the owner; pins the owner immutably when given (a renamed or re-registered login then matches nothing). */
-  ownerId?: pulumi.Input<string>;
-  /** Repositories of `owner` whose workflows may exchange tokens at all (names without the owner). */
-  repositories: string[];
+  /** Repositories of `owner` whose workflows may exchange tokens at all: name without the owner, and numeric repository id as a string. */
+  repositories: GcpPoolRepository[];
 }
 
 /**
@@ -50,15 +56,18 @@ export class GcpWorkloadIdentityPool extends pulumi.ComponentResource {
     );
 
     // Google rejects a GitHub provider without a condition, and google-github-actions/auth says
-    // "Always add an Attribute Condition" (reference/cloud.md §0.8, §4.3). The owner is pinned by its
-    // immutable numeric id where known (auth's docs/SECURITY_CONSIDERATIONS.md), else by login.
-    const repositories = args.repositories.map((r) => JSON.stringify(`${args.owner}/${r}`)).join(", ");
+    // "Always add an Attribute Condition" (reference/cloud.md §0.8, §4.3). Repositories are pinned by
+    // their immutable ids (auth's docs/SECURITY_CONSIDERATIONS.md): a deleted and re-registered owner
+    // login or repository name gets new ids and matches nothing. The ids come from GitHub, which
+    // works for organisation and user owners alike.
+    const names = args.repositories.map((r) => JSON.stringify(`${args.owner}/${r.name}`)).join(", ");
     this.attributeCondition = pulumi
-      .output(args.ownerId)
-      .apply((ownerId) =>
+      .all(args.repositories.map((r) => r.id))
+      .apply((ids) =>
         [
-          ownerId === undefined ? `assertion.repository_owner == ${JSON.stringify(args.owner)}` : `assertion.repository_owner_id == ${JSON.stringify(ownerId)}`,
-          `assertion.repository in [${repositories}]`,
+          `assertion.repository_owner == ${JSON.stringify(args.owner)}`,
+          `assertion.repository_id in [${ids.map((id) => JSON.stringify(id)).join(", ")}]`,
+          `assertion.repository in [${names}]`,
         ].join(" && "),
       );
 

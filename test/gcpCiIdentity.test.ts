@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import * as github from "@pulumi/github";
+import * as iam from "@pulumi/gcp/iam";
 import { GcpCiIdentity } from "../components/gcpCiIdentity";
 import { GcpWorkloadIdentityPool, type GcpWorkloadIdentityPoolArgs } from "../components/gcpWorkloadIdentityPool";
 import { placeholderNumber } from "../scripts/mocks";
@@ -16,7 +18,15 @@ const T = {
   saMember: "gcp:serviceaccount/iAMMember:IAMMember",
 };
 
-const POOL: GcpWorkloadIdentityPoolArgs = { project: PROJECT, poolId: "github-prod", owner: "acme", ownerId: "4242", repositories: ["navi", "shop"] };
+const POOL: GcpWorkloadIdentityPoolArgs = {
+  project: PROJECT,
+  poolId: "github-prod",
+  owner: "acme",
+  repositories: [
+    { name: "navi", id: "777" },
+    { name: "shop", id: pulumi.output("888") },
+  ],
+};
 
 function pool(args: Partial<GcpWorkloadIdentityPoolArgs> = {}) {
   return build(() => new GcpWorkloadIdentityPool("github", { ...POOL, ...args }), { stack: "prod" });
@@ -45,20 +55,40 @@ test("the provider trusts GitHub Actions' issuer only", async () => {
   assert.equal(provider.workloadIdentityPoolId, "github-prod");
 });
 
-test("the attribute condition pins the owner by id and the listed repositories", async () => {
+test("the attribute condition pins the owner and each listed repository by id and by name", async () => {
   const { resources } = await pool();
   assert.equal(
     named(resources, T.provider, "github-github").plain.attributeCondition,
-    `assertion.repository_owner_id == "4242" && assertion.repository in ["acme/navi", "acme/shop"]`,
+    `assertion.repository_owner == "acme" && assertion.repository_id in ["777", "888"] && assertion.repository in ["acme/navi", "acme/shop"]`,
   );
 });
 
-test("without an owner id the attribute condition pins the owner by login", async () => {
-  const { resources } = await pool({ ownerId: undefined });
-  assert.equal(
-    named(resources, T.provider, "github-github").plain.attributeCondition,
-    `assertion.repository_owner == "acme" && assertion.repository in ["acme/navi", "acme/shop"]`,
+test("the attribute condition output is the provider's condition", async () => {
+  const { resources, result } = await pool();
+  assert.equal(await valueOf(result.attributeCondition), named(resources, T.provider, "github-github").plain.attributeCondition);
+});
+
+test("repository ids from GitHub's repository data source pin the condition", async () => {
+  const { resources } = await pool({
+    repositories: ["navi", "shop"].map((name) => ({ name, id: github.getRepositoryOutput({ fullName: `acme/${name}` }).repoId.apply(String) })),
+  });
+  const ids = ["navi", "shop"].map((name) => JSON.stringify(String(placeholderNumber("repository", `acme/${name}`))));
+  const condition = String(named(resources, T.provider, "github-github").plain.attributeCondition);
+  assert.ok(condition.includes(`assertion.repository_id in [${ids.join(", ")}]`), condition);
+});
+
+test("repository ids unknown in a preview leave the condition unknown, not the preview failed", async () => {
+  const { resources } = await build(
+    () => {
+      // A resource's id is unknown until apply in a preview: stands in for an id known only then.
+      const unknownId = new iam.WorkloadIdentityPool("unknown-id", { workloadIdentityPoolId: "unknown-id" }).id;
+      return new GcpWorkloadIdentityPool("github", { ...POOL, repositories: [{ name: "navi", id: unknownId }] });
+    },
+    { stack: "prod", preview: true },
   );
+  const provider = named(resources, T.provider, "github-github").plain;
+  assert.equal(provider.attributeCondition, "[unknown]");
+  assert.deepEqual(provider.oidc, { issuerUri: "https://token.actions.githubusercontent.com" });
 });
 
 test("the subject and the claims the condition uses are mapped", async () => {
@@ -66,7 +96,7 @@ test("the subject and the claims the condition uses are mapped", async () => {
   const mapping = named(resources, T.provider, "github-github").plain.attributeMapping;
   assert.ok(mapping !== null && typeof mapping === "object" && !Array.isArray(mapping));
   assert.equal(mapping["google.subject"], "assertion.sub");
-  for (const claim of ["repository", "repository_owner", "repository_owner_id", "environment"]) {
+  for (const claim of ["repository", "repository_id", "repository_owner", "environment"]) {
     assert.equal(mapping[`attribute.${claim}`], `assertion.${claim}`, claim);
   }
 });
