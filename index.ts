@@ -182,9 +182,11 @@ if (config.cdn) {
       project: config.cdn.project,
       poolId: `github-${stack}`,
       owner,
-      // Pins the owner by its immutable id, so a deleted and re-registered login cannot publish.
-      ownerId: github.getOrganizationOutput({ name: owner }).id,
-      repositories: [...new Set(publishing.map((e) => e.repo.name))],
+      // Pinned by immutable repository id, so a deleted and re-created repository cannot publish.
+      repositories: [...new Map(publishing.map((e) => [e.repo.name, e.repo])).values()].map((repo) => ({
+        name: repo.name,
+        id: repo.id !== undefined ? String(repo.id) : github.getRepositoryOutput({ fullName: `${owner}/${repo.name}` }).repoId.apply(String),
+      })),
     });
     for (const e of publishing) {
       identities.set(

@@ -421,7 +421,10 @@ const cdn = strict({
   bucket: bucketName,
   /** GCS location: a multi-region (EU, US, ASIA), dual-region or region. */
   location: pattern(/^[A-Za-z0-9-]+$/, "must be a GCS location such as EU, US or europe-west1"),
-  domains: z.array(hostname).min(1, { message: "must list at least one domain for the managed certificate" }),
+  domains: z
+    .array(hostname)
+    .min(1, { message: "must list at least one domain for the managed certificate" })
+    .max(15, { message: "a target HTTPS proxy takes at most 15 certificates (one per domain)" }),
   corsOrigins: z.array(httpsOrigin).default([]),
   /** Latest-pointer paths, cached briefly (e.g. `/v1/*`); everything else is versioned and immutable. */
   latestPaths: z.array(urlPathPattern).default([]),

@@ -148,7 +148,8 @@ export const roleAssignmentPrincipalType: ResourceValidationPolicy = {
 
 const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
 const AZURE_AUDIENCE = "api://AzureADTokenExchange";
-const ENVIRONMENT_SUBJECT = /^repo:[A-Za-z0-9-]+\/[A-Za-z0-9._-]+:environment:[^:*]+$/;
+// Classic `repo:OWNER/REPO:environment:ENV` or GitHub's immutable `repo:OWNER@ID/REPO@ID:environment:ENV`.
+const ENVIRONMENT_SUBJECT = /^repo:[A-Za-z0-9-]+(@\d+)?\/[A-Za-z0-9._-]+(@\d+)?:environment:[^:*]+$/;
 
 export const federatedCredentialGithubEnvironment: ResourceValidationPolicy = {
   name: "azure-federated-credential-github-environment",

@@ -231,7 +231,7 @@ test("Mystira: the namespaces live on the existing clusters mys-staging and mys-
     `${cluster("mys-staging-rg", "mys-staging")}/namespaces/mystira-dev`,
     `${cluster("mys-staging-rg", "mys-staging")}/namespaces/mystira-staging`,
   ]);
-  assert.equal(input(named(await planOf(EXAMPLES.mystiraProd), "mys-prod-k8s"), "clusterIdentifier"), cluster("mys-prod-rg", "mys-prod"));
+  assert.equal(input(named(await planOf(EXAMPLES.mystiraProd), "mys-prod-k8s"), "clusterIdentifier"), cluster("mys-prod-rg", "mys-prod").toLowerCase());
 });
 
 test("Mystira: AZURE_CREDENTIALS is replaced by AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_SUBSCRIPTION_ID variables per environment", async () => {

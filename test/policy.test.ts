@@ -174,6 +174,14 @@ test("a federated credential for a GitHub environment passes", () => {
   assert.deepEqual(violations(p.federatedCredentialGithubEnvironment, FIC, credential), []);
 });
 
+test("a federated credential for a GitHub environment in the immutable subject form passes", () => {
+  assert.deepEqual(violations(p.federatedCredentialGithubEnvironment, FIC, { ...credential, subject: "repo:acme@71234567/shop@812345678:environment:production" }), []);
+});
+
+test("a branch subject in the immutable form is still a violation", () => {
+  assert.equal(violations(p.federatedCredentialGithubEnvironment, FIC, { ...credential, subject: "repo:acme@71234567/shop@812345678:ref:refs/heads/main" }).length, 1);
+});
+
 test("a federated credential with a branch subject is a violation", () => {
   const found = violations(p.federatedCredentialGithubEnvironment, FIC, { ...credential, subject: "repo:acme/shop:ref:refs/heads/main" });
   assert.equal(found.length, 1);
