@@ -101,10 +101,12 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], 
         at(issue.path, `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}`);
         break;
       case "too_small":
-        at(issue.path, issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : issue.origin === "string" ? `must not be empty` : `must be at least ${issue.minimum}, got ${describe(value)}`);
+        if (!issue.message.startsWith("Too small")) at(issue.path, issue.message);
+        else at(issue.path, issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : issue.origin === "string" ? `must not be empty` : `must be at least ${issue.minimum}, got ${describe(value)}`);
         break;
       case "too_big":
-        at(issue.path, issue.origin === "array" ? `must list at most ${issue.maximum} item(s)` : `must be at most ${issue.maximum}, got ${describe(value)}`);
+        if (!issue.message.startsWith("Too big")) at(issue.path, issue.message);
+        else at(issue.path, issue.origin === "array" ? `must list at most ${issue.maximum} item(s)` : `must be at most ${issue.maximum}, got ${describe(value)}`);
         break;
       case "invalid_union":
         at(issue.path, `has an unexpected form, got ${describe(value)}`);

@@ -418,3 +418,9 @@ test("the plan warns when identities will trust only the classic OIDC subject fo
     "Pulumi.prod.yaml: release-infra:github: the CI identities of shop trust only subjects of the form repo:OWNER/REPO:environment:ENV; a repository created or renamed since mid-2026 sends GitHub's immutable form repo:OWNER@OWNER_ID/REPO@REPO_ID:... by default, so set release-infra:github.ownerId and the repository's id (gh api repos/OWNER/REPO --jq '.owner.id, .id') to trust that form too",
   ]);
 });
+
+test("more CDN domains than a target HTTPS proxy takes certificates for are rejected", () => {
+  const c = base();
+  c["release-infra:cdn"].domains = Array.from({ length: 16 }, (_, i) => `cdn${i}.acme.example`);
+  assert.deepEqual(problems(c), ["Pulumi.prod.yaml: release-infra:cdn.domains: a target HTTPS proxy takes at most 15 certificates (one per domain)"]);
+});
