@@ -43,6 +43,8 @@ export interface MockOptions {
   preview: boolean;
   /** Replace the placeholder answer of a data source token. */
   calls?: Record<string, CallOverride>;
+  /** Repository names every team the placeholder getTeam answers for can access; default none. */
+  teamRepositories?: string[];
 }
 
 export interface MockSession {
@@ -103,6 +105,18 @@ function kubeconfig(cluster: string, resourceGroup: string): string {
 
 const rgId = (rg: unknown) => `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${str(rg, "<resource-group>")}`;
 
+/** The getTeam placeholder: a team that can access `repositories` (names, without the owner). */
+function teamPlaceholder(repositories: string[]): CallOverride {
+  return (a) => ({
+    id: String(placeholderNumber("team", str(a.slug, ""))),
+    nodeId: `<node id of team ${str(a.slug, "")}>`,
+    slug: a.slug,
+    name: a.slug,
+    repositories,
+    repositoriesDetaileds: repositories.map((repoName) => ({ repoId: placeholderNumber("repository", repoName), repoName, roleName: "<role>" })),
+  });
+}
+
 /** Placeholder answers of the data sources the program calls, keyed by function token. */
 const PLACEHOLDERS: Record<string, CallOverride> = {
   "azure-native:authorization:getClientConfig": () => ({
@@ -144,12 +158,6 @@ const PLACEHOLDERS: Record<string, CallOverride> = {
         value: Buffer.from(kubeconfig(str(a.resourceName, "<cluster>"), str(a.resourceGroupName, "<resource-group>"))).toString("base64"),
       },
     ],
-  }),
-  "github:index/getTeam:getTeam": (a) => ({
-    id: String(placeholderNumber("team", str(a.slug, ""))),
-    nodeId: `<node id of team ${str(a.slug, "")}>`,
-    slug: a.slug,
-    name: a.slug,
   }),
   "github:index/getUser:getUser": (a) => ({
     id: String(placeholderNumber("user", str(a.username, ""))),
@@ -260,7 +268,7 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
  */
 export function installMocks(options: MockOptions): MockSession {
   const session: MockSession = { resources: [], invokes: [] };
-  const calls = { ...PLACEHOLDERS, ...(options.calls ?? {}) };
+  const calls: Record<string, CallOverride> = { ...PLACEHOLDERS, "github:index/getTeam:getTeam": teamPlaceholder(options.teamRepositories ?? []), ...(options.calls ?? {}) };
   pulumi.runtime.setMocks(
     {
       call(args) {

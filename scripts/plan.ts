@@ -135,7 +135,9 @@ export async function planStack(file: string, stack: string, display: string, po
   const pulumi = await import("@pulumi/pulumi");
   process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
   process.env.RELEASE_INFRA_CONFIG_FILE = display;
-  const session = installMocks({ stack, preview: true });
+  // Offline the plan cannot see team access: it assumes reviewer teams can access the stack's repositories.
+  const teamRepositories = stackConfig.github?.repositories.map((r) => r.name) ?? [];
+  const session = installMocks({ stack, preview: true, teamRepositories });
   const { config, secretKeys } = engineConfig(values);
   pulumi.runtime.setAllConfig(config, secretKeys);
 

@@ -13,6 +13,8 @@ export interface BuildOptions {
   preview?: boolean;
   /** Data source answers to replace. */
   calls?: Record<string, CallOverride>;
+  /** Repository names the placeholder teams can access; default none. */
+  teamRepositories?: string[];
   /** Return errors (a failed preview) in `errors` instead of rejecting. */
   expectErrors?: boolean;
 }
@@ -22,7 +24,7 @@ export interface BuildOptions {
  * engine, and returns what was registered plus what `create` returned.
  */
 export async function build<T>(create: () => T, options: BuildOptions = {}): Promise<{ resources: Built[]; result: T; warnings: string[]; errors: string[] }> {
-  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls });
+  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls, teamRepositories: options.teamRepositories });
   const warnings: string[] = [];
   const warn = console.warn;
   console.warn = (...parts: unknown[]) => {
