@@ -35,10 +35,26 @@ export class GithubEnvironment extends pulumi.ComponentResource {
     const teams = args.reviewers?.teams ?? [];
     const users = args.reviewers?.users ?? [];
     const hasReviewers = teams.length + users.length > 0;
+    // GitHub silently drops a reviewer team without access to the repository, so the environment
+    // would deploy unapproved: fail the preview instead. Granting access is the team owner's call.
+    const teamId = (slug: string) =>
+      // "immediate" lists members through GraphQL: the REST member listing leaves its page cursor
+      // behind, and the repository listing that follows would skip pages for teams of >100 members.
+      github.getTeamOutput({ slug, membershipType: "immediate" }, { parent: this }).apply((team) => {
+        const repo = args.repository.name.toLowerCase();
+        if (!team.repositoriesDetaileds.some((r) => r.repoName.toLowerCase() === repo)) {
+          throw new Error(
+            `team ${slug} has no access to ${args.repository.name}: GitHub would silently drop it as a required reviewer of environment ${args.environment}; give the team at least read access to the repository`,
+          );
+        }
+        return Number(team.id);
+      });
+    const teamIds = teams.map(teamId);
     const reviewers = hasReviewers
       ? [
           {
-            teams: teams.map((slug) => github.getTeamOutput({ slug, summaryOnly: true }, { parent: this }).id.apply(Number)),
+            teams: teamIds,
+            // User reviewers must be collaborators of the repository too (or GitHub drops them the same way); not checked.
             users: users.map((username) => github.getUserOutput({ username }, { parent: this }).id.apply(Number)),
           },
         ]
@@ -61,13 +77,17 @@ export class GithubEnvironment extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Dependents take the name through the reviewer check too: when it fails the environment is never
+    // registered, and they fail with the check instead of waiting forever (as they would under mocks).
+    const environmentName = pulumi.all([environment.environment, pulumi.all(teamIds)]).apply(([env]) => env);
+
     // The policy endpoint answers 404 until the environment has custom policies enabled.
     const policy = (kind: "branch" | "tag", pattern: string) =>
       new github.RepositoryEnvironmentDeploymentPolicy(
         `${name}-${kind}-${pattern}`,
         {
           repository: args.repository.name,
-          environment: environment.environment,
+          environment: environmentName,
           ...(kind === "branch" ? { branchPattern: pattern } : { tagPattern: pattern }),
         },
         { parent: this, dependsOn: [environment] },
@@ -77,7 +97,7 @@ export class GithubEnvironment extends pulumi.ComponentResource {
       ...args.deployFrom.tags.map((p) => policy("tag", p)),
     ];
 
-    this.environment = pulumi.all([environment.environment, ...policies.map((p) => p.environment)]).apply(([env]) => env);
+    this.environment = pulumi.all([environmentName, ...policies.map((p) => p.environment)]).apply(([env]) => env);
     this.registerOutputs({ environment: this.environment });
   }
 }

@@ -78,7 +78,8 @@ function args(overrides: Partial<RepositoryGovernanceArgs> = {}): RepositoryGove
   };
 }
 
-const govern = (a: RepositoryGovernanceArgs = args(), stack = "prod") => build(() => new RepositoryGovernance("shop", a), { stack });
+const govern = (a: RepositoryGovernanceArgs = args(), stack = "prod") =>
+  build(() => new RepositoryGovernance("shop", a), { stack, teamRepositories: [a.repository.name] });
 
 test("environment reviewers are the numeric ids of the configured team slugs and user logins", async () => {
   const { resources } = await govern();
@@ -88,6 +89,31 @@ test("environment reviewers are the numeric ids of the configured team slugs and
   ]);
   assert.equal(env.plain.preventSelfReview, true);
   assert.equal(env.plain.waitTimer, 5);
+});
+
+test("a reviewer team without access to the repository fails the build, and the environment is not registered without it", async () => {
+  const { resources, errors } = await build(() => new RepositoryGovernance("shop", args()), {
+    stack: "prod",
+    preview: true,
+    teamRepositories: ["storefront"],
+    expectErrors: true,
+  });
+  const message =
+    "team release-managers has no access to shop: GitHub would silently drop it as a required reviewer of environment production; give the team at least read access to the repository";
+  assert.ok(errors.length > 0);
+  assert.ok(errors.every((e) => e.includes(message)), errors.join("\n"));
+  assert.deepEqual(ofType(resources, ENV).map((r) => r.name), ["shop-env-staging-environment"]);
+});
+
+test("a reviewer team's access to the repository is matched regardless of case, as GitHub matches repository names", async () => {
+  const { resources } = await build(() => new RepositoryGovernance("shop", args()), {
+    stack: "prod",
+    calls: {
+      "github:index/getTeam:getTeam": () => ({ id: "4242", slug: "release-managers", repositoriesDetaileds: [{ repoId: 1, repoName: "Shop", roleName: "pull" }] }),
+    },
+  });
+  const env = named(resources, ENV, "shop-env-production-environment");
+  assert.deepEqual(env.plain.reviewers, [{ teams: [4242], users: [placeholderNumber("user", "octocat")] }]);
 });
 
 test("environments without reviewers or wait timer send no reviewer fields", async () => {
@@ -306,7 +332,7 @@ test("reordering environments, rulesets and patterns keeps every child's name", 
 });
 
 test("in a preview, secrets and variables name their environment, so the offline plan shows where they go", async () => {
-  const { resources } = await build(() => new RepositoryGovernance("shop", args()), { stack: "prod", preview: true });
+  const { resources } = await build(() => new RepositoryGovernance("shop", args()), { stack: "prod", preview: true, teamRepositories: ["shop"] });
   assert.equal(named(resources, ENV_SECRET, "shop-env-production-secret-SLACK_WEBHOOK").plain.environment, "production");
   assert.equal(named(resources, ENV_VARIABLE, "shop-env-production-var-HEALTH_CHECK_RETRIES").plain.environment, "production");
 });

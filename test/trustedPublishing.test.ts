@@ -28,7 +28,7 @@ function args(overrides: Partial<TrustedPublishingArgs> = {}): TrustedPublishing
 }
 
 const publish = (a: TrustedPublishingArgs = args(), preview = false) =>
-  build(() => new TrustedPublishing("event-forge-pypi", a), { stack: "prod", preview });
+  build(() => new TrustedPublishing("event-forge-pypi", a), { stack: "prod", preview, teamRepositories: [a.repository.name] });
 
 /** The publisher of a component built from a single entry. */
 async function onlyPublisher(component: TrustedPublishing) {
@@ -111,6 +111,19 @@ test("the publishing job gets a dedicated environment with reviewers by id and a
       ["event-forge-pypi-env-tag-v*", "pypi", "v*"],
     ],
   );
+});
+
+test("a reviewer team without access to the repository fails the build instead of leaving publishing unapproved", async () => {
+  const { resources, errors } = await build(() => new TrustedPublishing("event-forge-pypi", args()), {
+    stack: "prod",
+    preview: true,
+    expectErrors: true,
+  });
+  const message =
+    "team release-managers has no access to event-forge: GitHub would silently drop it as a required reviewer of environment pypi; give the team at least read access to the repository";
+  assert.ok(errors.length > 0);
+  assert.ok(errors.every((e) => e.includes(message)), errors.join("\n"));
+  assert.deepEqual(ofType(resources, ENV), []);
 });
 
 test("the registry values are known in a preview, so the offline plan can show them", async () => {
