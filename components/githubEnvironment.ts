@@ -4,6 +4,8 @@ import type { EnvironmentConfig, RepositoryConfig, Stage } from "../config/load"
 import { protectionRulesAvailable } from "../config/schema";
 
 export interface GithubEnvironmentArgs {
+  /** The organisation or user that owns the repository (github:owner), for messages. */
+  owner: string;
   /** The repository (of the provider's owner) the environment belongs to; its plan and visibility gate the protection rules. */
   repository: Pick<RepositoryConfig, "name" | "visibility" | "plan">;
   /** The environment name as GitHub shows it. */
@@ -44,7 +46,7 @@ export class GithubEnvironment extends pulumi.ComponentResource {
         const repo = args.repository.name.toLowerCase();
         if (!team.repositoriesDetaileds.some((r) => r.repoName.toLowerCase() === repo)) {
           throw new Error(
-            `team ${slug} has no access to ${args.repository.name}: GitHub would silently drop it as a required reviewer of environment ${args.environment}; give the team at least read access to the repository`,
+            `team ${slug} has no access to ${args.owner}/${args.repository.name}: GitHub would silently drop it as a required reviewer of environment ${args.environment}; give the team at least read access to the repository`,
           );
         }
         return Number(team.id);

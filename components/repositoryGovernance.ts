@@ -56,6 +56,7 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
       const environment = new GithubEnvironment(
         prefix,
         {
+          owner: args.owner,
           repository: repo,
           environment: env.name,
           reviewers: env.reviewers,

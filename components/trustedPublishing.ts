@@ -107,6 +107,7 @@ export class TrustedPublishing extends pulumi.ComponentResource {
     const environment = new GithubEnvironment(
       `${name}-env`,
       {
+        owner,
         repository: args.repository,
         environment: shared.environment,
         reviewers: shared.reviewers,

@@ -99,7 +99,7 @@ test("a reviewer team without access to the repository fails the build, and the 
     expectErrors: true,
   });
   const message =
-    "team release-managers has no access to shop: GitHub would silently drop it as a required reviewer of environment production; give the team at least read access to the repository";
+    "team release-managers has no access to acme/shop: GitHub would silently drop it as a required reviewer of environment production; give the team at least read access to the repository";
   assert.ok(errors.length > 0);
   assert.ok(errors.every((e) => e.includes(message)), errors.join("\n"));
   assert.deepEqual(ofType(resources, ENV).map((r) => r.name), ["shop-env-staging-environment"]);

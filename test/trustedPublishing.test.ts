@@ -120,7 +120,7 @@ test("a reviewer team without access to the repository fails the build instead o
     expectErrors: true,
   });
   const message =
-    "team release-managers has no access to event-forge: GitHub would silently drop it as a required reviewer of environment pypi; give the team at least read access to the repository";
+    "team release-managers has no access to acme/event-forge: GitHub would silently drop it as a required reviewer of environment pypi; give the team at least read access to the repository";
   assert.ok(errors.length > 0);
   assert.ok(errors.every((e) => e.includes(message)), errors.join("\n"));
   assert.deepEqual(ofType(resources, ENV), []);
