@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { keyPath } from "./errors";
 import { isQuantity, quantityValue } from "./quantity";
 
 /**
@@ -516,6 +517,17 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
   }
 
   const clustersByName = new Map((azureCfg?.clusters ?? []).map((cl) => [cl.name, cl]));
+  // Each environment with access names its identities `<repo>-<env>`; "a-b"/"c" and "a"/"b-c" would collide.
+  const accessKeys = (githubCfg?.repositories ?? []).flatMap((repo, r) =>
+    (repo?.environments ?? []).flatMap((env, e) => (env.access ? [{ key: `${repo?.name}-${env.name}`.toLowerCase(), path: ["release-infra:github", "repositories", r, "environments", e, "name"] }] : [])),
+  );
+  const firstWithKey = new Map<string, PropertyKey[]>();
+  for (const { key, path } of accessKeys) {
+    const first = firstWithKey.get(key);
+    if (first) issue(path, `gives the CI identities the same name "${key}" as ${keyPath(first)}; rename one of the environments`);
+    else firstWithKey.set(key, path.slice(0, -1));
+  }
+
   githubCfg?.repositories.forEach((repo, r) => {
     if (!repo) return;
     const repoPath = ["release-infra:github", "repositories", r];

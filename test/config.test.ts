@@ -424,3 +424,16 @@ test("more CDN domains than a target HTTPS proxy takes certificates for are reje
   c["release-infra:cdn"].domains = Array.from({ length: 16 }, (_, i) => `cdn${i}.acme.example`);
   assert.deepEqual(problems(c), ["Pulumi.prod.yaml: release-infra:cdn.domains: a target HTTPS proxy takes at most 15 certificates (one per domain)"]);
 });
+
+test("two environments with access whose identities would get the same name are rejected", () => {
+  const c = base();
+  const repos = c["release-infra:github"].repositories;
+  repos[0].name = "shop-api";
+  repos[0].environments[0].name = "prod";
+  repos.push({ ...structuredClone(repos[0]), name: "shop", trustedPublishing: [] });
+  repos[1].environments[0].name = "api-prod";
+  Reflect.deleteProperty(repos[1], "id");
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[1].environments[0].name: "api-prod" gives the CI identities the same name "shop-api-prod" as release-infra:github.repositories[0].environments[0]; rename one of the environments`,
+  ]);
+});
