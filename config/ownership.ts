@@ -2,16 +2,23 @@ import type { StackConfig } from "./load";
 
 /**
  * What a stack manages. Two stacks that manage the same object flap forever (each `pulumi up`
- * undoes the other), so every object here must belong to exactly one stack file.
+ * undoes the other, and destroying one removes what the other still needs), so every object here
+ * must belong to exactly one stack file.
  */
 export function ownedObjects(config: StackConfig): string[] {
   const owned: string[] = [];
   const { azure, cdn, github } = config;
   if (azure) {
     owned.push(`Azure resource group ${azure.resourceGroup}`);
-    if (azure.registry && !azure.registry.existing) owned.push(`container registry ${azure.registry.name}`);
+    const registry = azure.registry;
+    if (registry && !registry.existing) owned.push(`container registry ${registry.name}`);
     for (const cluster of azure.clusters) {
-      for (const ns of cluster.namespaces) owned.push(`Kubernetes namespace ${ns.name} on cluster ${cluster.resourceGroup}/${cluster.name}`);
+      const clusterName = `${cluster.resourceGroup}/${cluster.name}`.toLowerCase();
+      for (const ns of cluster.namespaces) owned.push(`Kubernetes namespace ${ns.name} on cluster ${clusterName}`);
+      // The assignment is named from registry, kubelet and role: a second stack would create (and on destroy delete) the same one.
+      if (cluster.pullFromRegistry && registry) {
+        owned.push(`AcrPull of the kubelet of cluster ${clusterName} on container registry ${registry.name} (set pullFromRegistry: false in all but one stack)`);
+      }
     }
   }
   if (cdn) owned.push(`CDN bucket ${cdn.bucket}`);
@@ -19,7 +26,7 @@ export function ownedObjects(config: StackConfig): string[] {
     // GitHub compares these names case-insensitively, and so do we.
     const full = `${github?.owner}/${repo.name}`.toLowerCase();
     for (const env of repo.environments) owned.push(`GitHub environment ${full}:${env.name.toLowerCase()}`);
-    for (const tp of repo.trustedPublishing) owned.push(`GitHub environment ${full}:${tp.environment.toLowerCase()}`);
+    for (const tp of new Set(repo.trustedPublishing.map((t) => t.environment.toLowerCase()))) owned.push(`GitHub environment ${full}:${tp}`);
     for (const rs of repo.rulesets) owned.push(`GitHub ruleset ${full}:${rs.name.toLowerCase()}`);
     for (const s of repo.secrets) owned.push(`GitHub repository secret ${full}:${s.toUpperCase()}`);
     for (const v of Object.keys(repo.variables)) owned.push(`GitHub repository variable ${full}:${v.toUpperCase()}`);
@@ -38,4 +45,36 @@ export function ownershipConflicts(stacks: { file: string; config: StackConfig }
     .filter(([, files]) => files.length > 1)
     .map(([object, files]) => `${files.join(" and ")}: both manage ${object}; exactly one stack may own it`)
     .sort();
+}
+
+/**
+ * References to a registry another stack creates, checked against where that stack creates it:
+ * a wrong resource group plans fine alone and fails at the first `pulumi up` (404).
+ */
+export function registryReferenceProblems(stacks: { file: string; config: StackConfig }[]): string[] {
+  const created = new Map<string, { file: string; resourceGroup: string }>();
+  for (const { file, config } of stacks) {
+    const registry = config.azure?.registry;
+    if (config.azure && registry && !registry.existing) created.set(registry.name, { file, resourceGroup: config.azure.resourceGroup });
+  }
+  const problems: string[] = [];
+  const check = (file: string, key: string, name: string, resourceGroup: string) => {
+    const owner = created.get(name);
+    if (owner && owner.file !== file && owner.resourceGroup.toLowerCase() !== resourceGroup.toLowerCase()) {
+      problems.push(`${file}: ${key}: registry ${name} is created by ${owner.file} in resource group ${owner.resourceGroup}, not ${resourceGroup}; set resourceGroup: ${owner.resourceGroup}`);
+    }
+  };
+  for (const { file, config } of stacks) {
+    const azure = config.azure;
+    const registry = azure?.registry;
+    if (!azure || !registry) continue;
+    if (registry.existing) check(file, "release-infra:azure.registry.resourceGroup", registry.name, registry.resourceGroup ?? azure.resourceGroup);
+    for (const source of registry.importFrom) check(file, `release-infra:azure.registry.importFrom[${source.name}].resourceGroup`, source.name, source.resourceGroup);
+  }
+  return problems.sort();
+}
+
+/** Everything wrong between stack files: shared objects, and references that miss what another stack creates. */
+export function crossStackProblems(stacks: { file: string; config: StackConfig }[]): string[] {
+  return [...ownershipConflicts(stacks), ...registryReferenceProblems(stacks)];
 }

@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { ownershipConflicts } from "../config/ownership";
-import type { PlanDocument, PlannedResource } from "../scripts/plan";
-import { validateStackFile } from "../scripts/plan";
+import type { PlanDocument, PlannedResource } from "../scripts/lib/planStack";
+import { validateStackFile } from "../scripts/lib/stackFile";
 
 // The seed systems (../shared/seeds/) as example stacks: each is planned once, all in parallel,
 // and every test reads the cached plan.
