@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { mayBeSecret } from "./secretShapes";
 
 /** An invalid stack config: one line per problem, `<file>: <key path>: <what is wrong and what is allowed>`. */
 export class ConfigError extends Error {
@@ -14,6 +15,39 @@ export function keyPath(path: readonly PropertyKey[]): string {
   for (const part of path) {
     if (typeof part === "number") out += `[${part}]`;
     else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+/** How a list item names itself in a key path: its name, package, or cluster/namespace. */
+function identity(item: unknown): string | undefined {
+  if (item === null || typeof item !== "object") return undefined;
+  const { name, package: pkg, cluster, namespace } = item as Record<string, unknown>;
+  if (typeof name === "string" && name !== "") return name;
+  if (typeof pkg === "string" && pkg !== "") return pkg;
+  if (typeof cluster === "string" && typeof namespace === "string") return `${cluster}/${namespace}`;
+  return undefined;
+}
+
+/**
+ * The key path by the names the user wrote: `release-infra:github.repositories[web-sdk].environments[cdn-production].reviewers`.
+ * A list item without a name of its own, or whose name is listed twice, keeps its position.
+ */
+export function namedKeyPath(path: readonly PropertyKey[], root: unknown): string {
+  let out = "";
+  let current: unknown = root;
+  for (const part of path) {
+    if (typeof part === "number") {
+      const list = Array.isArray(current) ? current : [];
+      const name = identity(list[part]);
+      const unique = name !== undefined && list.filter((item) => identity(item) === name).length === 1 && !mayBeSecret(name);
+      out += unique ? `[${name}]` : `[${part}]`;
+    } else {
+      // A key the user wrote (a variable or secret name) may itself be a pasted secret.
+      const key = mayBeSecret(String(part)) ? "<key that may be a secret, not shown>" : String(part);
+      out += out === "" ? key : `.${key}`;
+    }
+    current = current !== null && typeof current === "object" ? (current as Record<PropertyKey, unknown>)[part] : undefined;
   }
   return out;
 }
@@ -60,7 +94,15 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "an object";
+  if (typeof value === "string" && mayBeSecret(value)) return "a string that may be a secret (not shown)";
   return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** The allowed value the user probably meant: the same one in other case, or a close spelling. */
+function suggestValue(value: unknown, allowed: readonly unknown[]): string | undefined {
+  if (typeof value !== "string") return undefined;
+  const strings = allowed.filter((v): v is string => typeof v === "string");
+  return strings.find((v) => v.toLowerCase() === value.toLowerCase()) ?? closest(value, strings);
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
@@ -86,7 +128,7 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], 
   const lines: string[] = [];
   for (const issue of issues) {
     const at = (path: readonly PropertyKey[], message: string) =>
-      lines.push(`${file}: ${path.length ? keyPath(path) : "config"}: ${message}`);
+      lines.push(`${file}: ${path.length ? namedKeyPath(path, input) : "config"}: ${message}`);
     const value = valueAt(input, issue.path);
     switch (issue.code) {
       case "unrecognized_keys": {
@@ -97,9 +139,11 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], 
       case "invalid_type":
         at(issue.path, value === undefined ? `is required (${EXPECTED[issue.expected] ?? issue.expected})` : `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${describe(value)}`);
         break;
-      case "invalid_value":
-        at(issue.path, `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}`);
+      case "invalid_value": {
+        const suggestion = suggestValue(value, issue.values);
+        at(issue.path, `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}${suggestion ? `; did you mean ${JSON.stringify(suggestion)}?` : ""}`);
         break;
+      }
       case "too_small":
         if (!issue.message.startsWith("Too small")) at(issue.path, issue.message);
         else at(issue.path, issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : issue.origin === "string" ? `must not be empty` : `must be at least ${issue.minimum}, got ${describe(value)}`);
@@ -112,13 +156,13 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], 
         at(issue.path, `has an unexpected form, got ${describe(value)}`);
         break;
       case "invalid_key":
-        at(issue.path, issue.issues.map((i) => `key ${JSON.stringify(String(issue.path.at(-1) ?? ""))} ${i.message}`).join("; "));
+        at(issue.path, issue.issues.map((i) => `key ${mayBeSecret(String(issue.path.at(-1) ?? "")) ? "(not shown: it may be a secret)" : JSON.stringify(String(issue.path.at(-1) ?? ""))} ${i.message}`).join("; "));
         break;
       default:
-        // Show the offending scalar first, unless the message already quotes it.
+        // Show the offending scalar first, unless the message already quotes it or it may be a secret.
         at(
           issue.path,
-          value !== undefined && value !== null && typeof value !== "object" && !issue.message.includes(JSON.stringify(value))
+          value !== undefined && value !== null && typeof value !== "object" && !issue.message.includes(JSON.stringify(value)) && !(typeof value === "string" && mayBeSecret(value))
             ? `${JSON.stringify(value)} ${issue.message}`
             : issue.message,
         );

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { closest, ConfigError, formatIssues, keyPath } from "./errors";
-import { stackConfigSchema } from "./schema";
+import { closest, ConfigError, formatIssues, namedKeyPath } from "./errors";
+import { STAGES, stackConfigSchema } from "./schema";
+import { mayBeSecret } from "./secretShapes";
 
 type Parsed = z.output<typeof stackConfigSchema>;
 
-export type Stage = Parsed["release-infra:stage"];
+export type Stage = NonNullable<Parsed["release-infra:stage"]>;
 export type AzureConfig = NonNullable<Parsed["release-infra:azure"]>;
 export type RegistryConfig = NonNullable<AzureConfig["registry"]>;
 export type ClusterConfig = AzureConfig["clusters"][number];
@@ -58,14 +59,14 @@ function isSecure(value: unknown): value is { secure: string } {
   return typeof value === "object" && value !== null && "secure" in value;
 }
 
-/** Every place a secret name is used, as `[key path, name]`. */
-function secretReferences(config: Parsed): [string, string][] {
+/** Every place a secret name is used, as `[key path, name]`; paths by the names in `input`. */
+function secretReferences(config: Parsed, input: unknown): [string, string][] {
   const refs: [string, string][] = [];
   config["release-infra:github"]?.repositories.forEach((repo, r) => {
     const base = ["release-infra:github", "repositories", r];
-    repo.secrets.forEach((name, i) => refs.push([keyPath([...base, "secrets", i]), name]));
+    repo.secrets.forEach((name, i) => refs.push([namedKeyPath([...base, "secrets", i], input), name]));
     repo.environments.forEach((env, e) =>
-      env.secrets.forEach((name, i) => refs.push([keyPath([...base, "environments", e, "secrets", i]), name])),
+      env.secrets.forEach((name, i) => refs.push([namedKeyPath([...base, "environments", e, "secrets", i], input), name])),
     );
   });
   return refs;
@@ -85,22 +86,20 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
     if (KNOWN_KEYS.includes(key)) input[key] = value;
     else if (key.startsWith(NAMESPACE)) problems.push(`${file}: ${key}: ${unknownTopLevelKey(key)}`);
   }
-  const stages = ["dev", "staging", "prod"];
-  if (input["release-infra:stage"] === undefined) {
-    if (stages.includes(stack)) input["release-infra:stage"] = stack;
-    else problems.push(`${file}: release-infra:stage: is required because the stack name "${stack}" is not dev, staging or prod; set one of them`);
+  const defaultStage = STAGES.find((s) => s === stack);
+  if (input["release-infra:stage"] === undefined && defaultStage === undefined) {
+    problems.push(`${file}: release-infra:stage: is required because the stack name "${stack}" is not dev, staging or prod; set one of them`);
   }
 
   const result = stackConfigSchema.safeParse(input);
-  if (!result.success) {
-    const stageReported = problems.some((p) => p.startsWith(`${file}: release-infra:stage:`));
-    problems.push(...formatIssues(file, result.error.issues, input).filter((line) => !(stageReported && line.startsWith(`${file}: release-infra:stage:`))));
-  }
+  if (!result.success) problems.push(...formatIssues(file, result.error.issues, input));
 
   const secrets: Record<string, pulumi.Output<string>> = {};
   const rawSecrets = input["release-infra:secrets"];
   if (rawSecrets !== null && typeof rawSecrets === "object") {
     for (const [name, value] of Object.entries(rawSecrets)) {
+      // A key that looks like a token is reported by the schema without repeating it.
+      if (mayBeSecret(name)) continue;
       if (isSecure(value)) {
         // Only the offline plan sees ciphertext; the engine hands the program decrypted values.
         secrets[name] = pulumi.secret("[secret]");
@@ -114,7 +113,7 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const parsed = result.data;
 
-  for (const [path, name] of secretReferences(parsed)) {
+  for (const [path, name] of secretReferences(parsed, input)) {
     if (secrets[name]) continue;
     const message = `release-infra:secrets.${name}: is not set but ${path} uses it; run: pulumi config set --secret --path 'release-infra:secrets.${name}' --stack ${stack}`;
     if (source === "offline-plan") {
@@ -145,7 +144,8 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
   return {
     config: {
       stack,
-      stage: parsed["release-infra:stage"],
+      // Checked above: a stack not named like a stage sets one.
+      stage: parsed["release-infra:stage"] ?? defaultStage ?? "prod",
       tags: parsed["release-infra:tags"],
       azure: azure && { ...azure, location: parsed["azure-native:location"] ?? "" },
       cdn: cdn && { ...cdn, project: parsed["gcp:project"] ?? "" },

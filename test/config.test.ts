@@ -83,7 +83,7 @@ test("importFrom naming the registry itself is rejected", () => {
   const c = base();
   Object.assign(c["release-infra:azure"].registry, { importFrom: [{ name: "acmeprodacr", resourceGroup: "acme-release-prod" }] });
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:azure.registry.importFrom[0].name: "acmeprodacr" is this registry itself; importFrom lists the registries images are promoted from`,
+    `Pulumi.prod.yaml: release-infra:azure.registry.importFrom[acmeprodacr].name: "acmeprodacr" is this registry itself; importFrom lists the registries images are promoted from`,
   ]);
 });
 
@@ -122,8 +122,8 @@ test("namespace names must be DNS-1123 labels and not kube-*", () => {
   nsList[0].name = "Shop_Prod";
   nsList.push({ ...nsList[0], name: "kube-shop" });
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[0].name: "Shop_Prod" must be a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit`,
-    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[1].name: "kube-shop" must not start with "kube-" (reserved for Kubernetes system namespaces)`,
+    `Pulumi.prod.yaml: release-infra:azure.clusters[acme-prod-aks].namespaces[Shop_Prod].name: "Shop_Prod" must be a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit`,
+    `Pulumi.prod.yaml: release-infra:azure.clusters[acme-prod-aks].namespaces[kube-shop].name: "kube-shop" must not start with "kube-" (reserved for Kubernetes system namespaces)`,
   ]);
 });
 
@@ -131,7 +131,7 @@ test("a quota that is not a Kubernetes quantity is rejected", () => {
   const c = base();
   c["release-infra:azure"].clusters[0].namespaces[0].quota.memory = "16GB";
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[0].quota.memory: "16GB" must be a Kubernetes quantity such as "500m", "2", "512Mi" or "16Gi"`,
+    `Pulumi.prod.yaml: release-infra:azure.clusters[acme-prod-aks].namespaces[shop].quota.memory: "16GB" must be a Kubernetes quantity such as "500m", "2", "512Mi" or "16Gi"`,
   ]);
 });
 
@@ -139,7 +139,7 @@ test("container defaults larger than the quota are rejected", () => {
   const c = base();
   c["release-infra:azure"].clusters[0].namespaces[0].containerDefaults.cpu = "9";
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[0].containerDefaults.cpu: "9" is larger than the namespace quota of 8: no pod with default resources could start`,
+    `Pulumi.prod.yaml: release-infra:azure.clusters[acme-prod-aks].namespaces[shop].containerDefaults.cpu: "9" is larger than the namespace quota of 8: no pod with default resources could start`,
   ]);
 });
 
@@ -173,8 +173,8 @@ test("reviewers and wait timers on a private repository of the team plan explain
   const reason =
     "is not available on a private repository of GitHub's team plan (required reviewers and wait timers need a public repository or GitHub Enterprise); make the repository public, move to Enterprise, or remove it";
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].reviewers: ${reason}`,
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].waitMinutes: 5 ${reason}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].reviewers: ${reason}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].waitMinutes: 5 ${reason}`,
   ]);
 });
 
@@ -185,8 +185,8 @@ test("access naming an undeclared cluster or namespace lists what is declared", 
     { cluster: "acme-prod-aks", namespace: "web" },
   ];
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].access.namespaces[0].cluster: "other-aks" is not a cluster of release-infra:azure.clusters (declared: acme-prod-aks)`,
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].access.namespaces[1].namespace: "web" is not a namespace of cluster acme-prod-aks (declared: shop)`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].access.namespaces[other-aks/shop].cluster: "other-aks" is not a cluster of release-infra:azure.clusters (declared: acme-prod-aks)`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].access.namespaces[acme-prod-aks/web].namespace: "web" is not a namespace of cluster acme-prod-aks (declared: shop)`,
   ]);
 });
 
@@ -194,7 +194,7 @@ test("duplicate environment names are rejected case-insensitively, across truste
   const c = base();
   c["release-infra:github"].repositories[0].trustedPublishing[0].environment = "Production";
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[0].environment: duplicate environment name "Production" (already at index 0); environment names must be unique (case-insensitive)`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[acme-sdk].environment: duplicate environment name "Production" (listed twice); environment names must be unique (case-insensitive)`,
   ]);
 });
 
@@ -203,7 +203,7 @@ test("duplicate namespace names on one cluster are rejected", () => {
   const nsList = c["release-infra:azure"].clusters[0].namespaces;
   nsList.push({ ...nsList[0] });
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:azure.clusters[0].namespaces[1].name: duplicate namespace "shop" (already at index 0); namespaces must be unique`,
+    `Pulumi.prod.yaml: release-infra:azure.clusters[acme-prod-aks].namespaces[1].name: duplicate namespace "shop" (listed twice); namespaces must be unique`,
   ]);
 });
 
@@ -211,7 +211,7 @@ test("a trusted-publishing workflow given as a path is rejected", () => {
   const c = base();
   c["release-infra:github"].repositories[0].trustedPublishing[0].workflow = ".github/workflows/release.yml";
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[0].workflow: ".github/workflows/release.yml" must be the workflow file name only (e.g. "release.yml"), not a path: registries match the file name in .github/workflows`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[acme-sdk].workflow: ".github/workflows/release.yml" must be the workflow file name only (e.g. "release.yml"), not a path: registries match the file name in .github/workflows`,
   ]);
 });
 
@@ -219,7 +219,7 @@ test("a PyPI trusted publisher in a reusable workflow is rejected", () => {
   const c = base();
   Object.assign(c["release-infra:github"].repositories[0].trustedPublishing[0], { reusableWorkflow: true });
   assert.deepEqual(problems(c), [
-    "Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[0].reusableWorkflow: true is not accepted by PyPI: a trusted publisher must be the top-level workflow file, not a reusable workflow",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[acme-sdk].reusableWorkflow: true is not accepted by PyPI: a trusted publisher must be the top-level workflow file, not a reusable workflow",
   ]);
 });
 
@@ -227,7 +227,7 @@ test("an environment without deployment branches or tags is rejected", () => {
   const c = base();
   c["release-infra:github"].repositories[0].environments[0].deployFrom = { branches: [] };
   assert.deepEqual(problems(c), [
-    "Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].deployFrom: must list at least one branch or tag: an environment without deployment policies lets any ref deploy",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].deployFrom: must list at least one branch or tag: an environment without deployment policies lets any ref deploy",
   ]);
 });
 
@@ -235,7 +235,7 @@ test("a wired variable set by hand on an environment with access is rejected", (
   const c = base();
   Object.assign(c["release-infra:github"].repositories[0].environments[0], { variables: { AZURE_CLIENT_ID: "abc" } });
   assert.deepEqual(problems(c), [
-    "Pulumi.prod.yaml: release-infra:github.repositories[0].environments[0].variables.AZURE_CLIENT_ID: \"abc\" is set by release-infra from the environment's access (wired from the cloud components); remove it here",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].variables.AZURE_CLIENT_ID: \"abc\" is set by release-infra from the environment's access (wired from the cloud components); remove it here",
   ]);
 });
 
@@ -277,7 +277,7 @@ test("a referenced secret that is not set stops a real update with the exact com
   const c = base();
   Reflect.deleteProperty(c["release-infra:secrets"], "SLACK_WEBHOOK");
   assert.deepEqual(problems(c, "engine"), [
-    "Pulumi.prod.yaml: release-infra:secrets.SLACK_WEBHOOK: is not set but release-infra:github.repositories[0].environments[0].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.SLACK_WEBHOOK' --stack prod",
+    "Pulumi.prod.yaml: release-infra:secrets.SLACK_WEBHOOK: is not set but release-infra:github.repositories[shop].environments[production].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.SLACK_WEBHOOK' --stack prod",
   ]);
 });
 
@@ -286,7 +286,7 @@ test("a referenced secret that is not set is only a warning in the offline plan"
   Reflect.deleteProperty(c["release-infra:secrets"], "SLACK_WEBHOOK");
   const { warnings } = parseStackConfig(c, { file: "Pulumi.prod.yaml", stack: "prod", source: "offline-plan" });
   assert.deepEqual(warnings, [
-    "Pulumi.prod.yaml: release-infra:secrets.SLACK_WEBHOOK: is not set but release-infra:github.repositories[0].environments[0].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.SLACK_WEBHOOK' --stack prod",
+    "Pulumi.prod.yaml: release-infra:secrets.SLACK_WEBHOOK: is not set but release-infra:github.repositories[shop].environments[production].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.SLACK_WEBHOOK' --stack prod",
   ]);
 });
 
@@ -321,7 +321,7 @@ test("environments on a private repository of the free plan are rejected", () =>
   Reflect.deleteProperty(repo.environments[0], "reviewers");
   Reflect.deleteProperty(repo.environments[0], "waitMinutes");
   assert.deepEqual(problems(c), [
-    "Pulumi.prod.yaml: release-infra:github.repositories[0].environments: environments on a private repository need GitHub Pro, Team or Enterprise (this repository's plan is free); make it public or upgrade",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments: environments on a private repository need GitHub Pro, Team or Enterprise (this repository's plan is free); make it public or upgrade",
   ]);
 });
 
@@ -349,51 +349,51 @@ test("entries sharing an environment may list deployFrom patterns and reviewers 
 
 test("entries sharing an environment must spell its name alike", () => {
   assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react", environment: "NPM" })), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].environment: differs from trustedPublishing[0] ("NPM" here, "npm" there), which uses the same environment "npm": ${SHARING_RULE}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[@acme/react].environment: differs from the npm package @acme/core ("NPM" here, "npm" there), which uses the same environment "npm": ${SHARING_RULE}`,
   ]);
 });
 
 test("entries sharing an environment but publishing to different registries name only the first differing key", () => {
   const c = publishing({ package: "acme" }, { package: "acme", registry: "pypi", workflow: "pypi.yml" });
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].registry: differs from trustedPublishing[0] ("pypi" here, "npm" there), which uses the same environment "npm": ${SHARING_RULE}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[1].registry: differs from the npm package acme ("pypi" here, "npm" there), which uses the same environment "npm": ${SHARING_RULE}`,
   ]);
 });
 
 test("entries sharing an environment must publish from the same workflow", () => {
   assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react", workflow: "publish.yml" })), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].workflow: differs from trustedPublishing[0] ("publish.yml" here, "release.yml" there), which uses the same environment "npm": ${SHARING_RULE}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[@acme/react].workflow: differs from the npm package @acme/core ("publish.yml" here, "release.yml" there), which uses the same environment "npm": ${SHARING_RULE}`,
   ]);
 });
 
 test("entries sharing an environment must allow the same branches and tags", () => {
   const c = publishing({ package: "@acme/core" }, { package: "@acme/react" }, { package: "@acme/cli", deployFrom: { tags: ["v*"] } });
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[2].deployFrom: differs from trustedPublishing[0] ({"branches":[],"tags":["v*"]} here, {"branches":["main"],"tags":[]} there), which uses the same environment "npm": ${SHARING_RULE}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[@acme/cli].deployFrom: differs from the npm package @acme/core ({"branches":[],"tags":["v*"]} here, {"branches":["main"],"tags":[]} there), which uses the same environment "npm": ${SHARING_RULE}`,
   ]);
 });
 
 test("entries sharing an environment must have the same reviewers", () => {
   assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react", reviewers: undefined })), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].reviewers: differs from trustedPublishing[0] (not set here, {"teams":["release-managers"],"users":[]} there), which uses the same environment "npm": ${SHARING_RULE}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[@acme/react].reviewers: differs from the npm package @acme/core (not set here, {"teams":["release-managers"],"users":[]} there), which uses the same environment "npm": ${SHARING_RULE}`,
   ]);
 });
 
 test("entries sharing an environment must have the same wait timer", () => {
   assert.deepEqual(problems(publishing({ package: "@acme/core", waitMinutes: 10 }, { package: "@acme/react" })), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[1].waitMinutes: differs from trustedPublishing[0] (not set here, 10 there), which uses the same environment "npm": ${SHARING_RULE}`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[@acme/react].waitMinutes: differs from the npm package @acme/core (not set here, 10 there), which uses the same environment "npm": ${SHARING_RULE}`,
   ]);
 });
 
 test("a shared trusted-publishing environment named like one of environments is one duplicate-name error", () => {
   assert.deepEqual(problems(publishing({ package: "@acme/core", environment: "production" }, { package: "@acme/react", environment: "production" })), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[0].environment: duplicate environment name "production" (already at index 0); environment names must be unique (case-insensitive)`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[@acme/core].environment: duplicate environment name "production" (listed twice); environment names must be unique (case-insensitive)`,
   ]);
 });
 
 test("the same package listed twice for one registry is rejected", () => {
   assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react" }, { package: "@acme/core" })), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[0].trustedPublishing[2].package: "@acme/core" is already published to npm by trustedPublishing[0]; list each package once per registry`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[2].package: "@acme/core" is listed twice for npm; list each package once per registry`,
   ]);
 });
 
@@ -406,7 +406,7 @@ test("a repository id without the owner id is rejected (the immutable subject ne
   const c = base();
   Reflect.deleteProperty(c["release-infra:github"], "ownerId");
   assert.deepEqual(problems(c), [
-    "Pulumi.prod.yaml: release-infra:github.repositories[0].id: 812345678 needs release-infra:github.ownerId as well: the immutable OIDC subject is repo:OWNER@OWNER_ID/REPO@REPO_ID:...",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].id: 812345678 needs release-infra:github.ownerId as well: the immutable OIDC subject is repo:OWNER@OWNER_ID/REPO@REPO_ID:...",
   ]);
 });
 
@@ -434,6 +434,91 @@ test("two environments with access whose identities would get the same name are 
   repos[1].environments[0].name = "api-prod";
   Reflect.deleteProperty(repos[1], "id");
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:github.repositories[1].environments[0].name: "api-prod" gives the CI identities the same name "shop-api-prod" as release-infra:github.repositories[0].environments[0]; rename one of the environments`,
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[api-prod].name: "api-prod" gives the CI identities the same name "shop-api-prod" as environment prod of repository shop-api; rename one of the environments`,
   ]);
+});
+
+test("error paths name repositories, environments and namespaces by the names the user wrote", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].environments[0].deployFrom = { branches: [] };
+  c["release-infra:azure"].clusters[0].namespaces[0].quota.cpu = "lots";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.clusters[acme-prod-aks].namespaces[shop].quota.cpu: "lots" must be a Kubernetes quantity such as "500m", "2", "512Mi" or "16Gi"`,
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].deployFrom: must list at least one branch or tag: an environment without deployment policies lets any ref deploy",
+  ]);
+});
+
+test("an enum value in the wrong case suggests the allowed spelling", () => {
+  const c = base();
+  c["release-infra:azure"].registry.sku = "premium";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:azure.registry.sku: must be one of "Basic", "Standard", "Premium", got string "premium"; did you mean "Premium"?`,
+  ]);
+});
+
+test("a misspelt enum value suggests the closest allowed value", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].visibility = "privat";
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].visibility: must be one of "public", "private", "internal", got string "privat"; did you mean "private"?`,
+  ]);
+});
+
+const GITHUB_TOKEN_VALUE = "ghp_R2d2C3poB88AsWx9qLmZ0kTyU7vHn4Jf1EeP";
+
+test("a token pasted into a secrets list is an error that never repeats it", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].environments[0].secrets = [GITHUB_TOKEN_VALUE];
+  const lines = problems(c);
+  assert.deepEqual(lines, [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].secrets[0]: looks like a secret value, not a secret name (not shown); list the name here and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'",
+  ]);
+  assert.ok(!lines.join("\n").includes(GITHUB_TOKEN_VALUE));
+});
+
+test("a token used as a key of release-infra:secrets is never repeated", () => {
+  const c = base();
+  Object.assign(c["release-infra:secrets"], { [GITHUB_TOKEN_VALUE]: "plain" });
+  const lines = problems(c);
+  assert.equal(lines.length, 1);
+  assert.ok(!lines.join("\n").includes(GITHUB_TOKEN_VALUE), lines.join("\n"));
+  assert.match(lines[0], /^Pulumi\.prod\.yaml: release-infra:secrets\.<key that may be a secret, not shown>: key \(not shown: it may be a secret\) /);
+});
+
+test("a value of the wrong type that may be a secret is described without repeating it", () => {
+  const c = base();
+  Object.assign(c["release-infra:azure"].registry, { sku: GITHUB_TOKEN_VALUE });
+  const [line] = problems(c);
+  assert.equal(line, `Pulumi.prod.yaml: release-infra:azure.registry.sku: must be one of "Basic", "Standard", "Premium", got a string that may be a secret (not shown)`);
+});
+
+test("a Slack webhook URL in variables is an error naming the key, not the URL", () => {
+  const c = base();
+  const url = "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx";
+  Object.assign(c["release-infra:github"].repositories[0].environments[0], { variables: { SLACK_WEBHOOK_URL: url } });
+  const lines = problems(c);
+  assert.deepEqual(lines, [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].variables.SLACK_WEBHOOK_URL: looks like a Slack webhook URL (the URL is the credential) (not shown): variables are stored and shown in plain text; list the name under secrets instead and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'",
+  ]);
+  assert.ok(!lines.join("\n").includes("abcdefghijklmnopqrstuvwx"));
+});
+
+test("a URL with a password or a token in repository variables is an error", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { variables: { DATABASE_URL: "postgres://app:s3cret@db.internal:5432/app", NPM_KEY: `x ${GITHUB_TOKEN_VALUE}` } });
+  assert.deepEqual(
+    problems(c).map((l) => l.replace(/ \(not shown\).*/, "")),
+    [
+      "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables.DATABASE_URL: looks like a URL with a password",
+      "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables.NPM_KEY: looks like a GitHub token",
+    ],
+  );
+});
+
+test("ordinary variable values pass: URLs without credentials, ids, numbers", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0].environments[0], {
+    variables: { HEALTH_URL: "https://shop.acme.example/health?probe=1", TENANT: "6dae42f8-4368-4678-94ff-3960e28e3630", RETRIES: "5", COMMIT: "0123456789abcdef0123456789abcdef01234567" },
+  });
+  assert.deepEqual(problems(c), []);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseStackConfig } from "../config/load";
-import { ownershipConflicts } from "../config/ownership";
+import { crossStackProblems, ownershipConflicts } from "../config/ownership";
 
 /** A stack file's config: one repository `shop` of acme with what `repo` adds. */
 function stack(file: string, stage: string, repo: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -68,4 +68,47 @@ test("two stacks creating one registry are rejected", () => {
   assert.deepEqual(ownershipConflicts([stack("Pulumi.a.yaml", "dev", {}, azure("rg-a")), stack("Pulumi.b.yaml", "prod", {}, azure("rg-b"))]), [
     "Pulumi.a.yaml and Pulumi.b.yaml: both manage container registry acmeacr; exactly one stack may own it",
   ]);
+});
+
+const aks = (registry: Record<string, unknown>, group: string) => ({
+  "azure-native:location": "westeurope",
+  "release-infra:azure": { resourceGroup: group, registry, clusters: [{ name: "mys-prod", resourceGroup: "mys-aks", pullFromRegistry: true }] },
+});
+
+test("two stacks granting one cluster's kubelet AcrPull on the same registry are rejected", () => {
+  assert.deepEqual(
+    crossStackProblems([
+      stack("Pulumi.prod.yaml", "prod", {}, aks({ name: "mysprodacr", sku: "Premium" }, "mys-release-prod")),
+      stack("Pulumi.staging.yaml", "staging", {}, aks({ name: "mysprodacr", existing: true, resourceGroup: "mys-release-prod" }, "mys-release-staging")),
+    ]),
+    [
+      "Pulumi.prod.yaml and Pulumi.staging.yaml: both manage AcrPull of the kubelet of cluster mys-aks/mys-prod on container registry mysprodacr (set pullFromRegistry: false in all but one stack); exactly one stack may own it",
+    ],
+  );
+});
+
+test("a stack referencing another stack's registry in the wrong resource group is rejected, naming where it is created", () => {
+  const azure = (registry: Record<string, unknown>, group: string) => ({ "azure-native:location": "westeurope", "release-infra:azure": { resourceGroup: group, registry } });
+  assert.deepEqual(
+    crossStackProblems([
+      stack("Pulumi.prod.yaml", "prod", {}, azure({ name: "acmeprodacr", sku: "Premium" }, "acme-release-prod")),
+      stack("Pulumi.staging.yaml", "staging", {}, azure({ name: "acmeprodacr", existing: true }, "acme-release-staging")),
+    ]),
+    [
+      "Pulumi.staging.yaml: release-infra:azure.registry.resourceGroup: registry acmeprodacr is created by Pulumi.prod.yaml in resource group acme-release-prod, not acme-release-staging; set resourceGroup: acme-release-prod",
+    ],
+  );
+});
+
+test("a promotion source in the wrong resource group is rejected", () => {
+  const azure = (registry: Record<string, unknown>, group: string) => ({ "azure-native:location": "westeurope", "release-infra:azure": { resourceGroup: group, registry } });
+  assert.deepEqual(
+    crossStackProblems([
+      stack("Pulumi.staging.yaml", "staging", {}, azure({ name: "acmestagingacr", sku: "Standard" }, "acme-release-staging")),
+      stack("Pulumi.prod.yaml", "prod", {}, azure({ name: "acmeprodacr", sku: "Premium", importFrom: [{ name: "acmestagingacr", resourceGroup: "acme-staging" }] }, "acme-release-prod")),
+    ]),
+    [
+      "Pulumi.prod.yaml: release-infra:azure.registry.importFrom[acmestagingacr].resourceGroup: registry acmestagingacr is created by Pulumi.staging.yaml in resource group acme-release-staging, not acme-staging; set resourceGroup: acme-release-staging",
+    ],
+  );
 });

@@ -1,0 +1,151 @@
+import { z } from "zod";
+import { isQuantity, quantityValue } from "../quantity";
+import { pattern, resourceGroupName, strict, uniqueBy } from "./common";
+
+/** `release-infra:azure`: the resource group, the container registry and namespaces on existing AKS clusters. */
+
+/** ACR: 5-50 alphanumerics; lower case because the login server is lower case. */
+export const registryName = pattern(/^[a-z0-9]{5,50}$/, "must be 5-50 lowercase letters or digits (no hyphens)");
+
+/** DNS-1123 label; `kube-` is reserved for Kubernetes system namespaces. */
+const namespaceName = pattern(
+  /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+  "must be a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+)
+  .refine((n) => !n.startsWith("kube-"), { message: `must not start with "kube-" (reserved for Kubernetes system namespaces)` })
+  .refine((n) => n !== "default", { message: `must not be "default" (shared by every workload; give the environment its own namespace)` });
+
+/** AKS cluster names: 1-63 letters, digits, '_' and '-', starting and ending with a letter or digit. */
+export const clusterName = pattern(
+  /^[a-zA-Z0-9]([-_a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/,
+  "must be 1-63 letters, digits, '-' or '_', starting and ending with a letter or digit",
+);
+export { namespaceName };
+
+/** Five-field cron as ACR task timer triggers take it. */
+const cron = z.string().superRefine((c, ctx) => {
+  const fields = c.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    ctx.addIssue({ code: "custom", message: `must be a five-field cron expression ("minute hour day-of-month month day-of-week"), e.g. "0 3 * * *"` });
+  } else if (!fields.every((f) => /^[\d*,/-]+$|^[A-Za-z]{3}$/.test(f))) {
+    ctx.addIssue({ code: "custom", message: "each cron field may only use digits, '*', ',', '-', '/' or a three-letter name" });
+  }
+});
+
+const quantity = pattern(/^\S+$/, "must be a Kubernetes quantity").refine(isQuantity, {
+  message: `must be a Kubernetes quantity such as "500m", "2", "512Mi" or "16Gi"`,
+});
+
+export const namespace = strict({
+  name: namespaceName.describe("Namespace name: a DNS-1123 label, not kube-* or default."),
+  podSecurity: z
+    .enum(["privileged", "baseline", "restricted"])
+    .default("restricted")
+    .describe("Pod Security Admission level, enforced and also used for audit and warn (privileged is rejected in prod by the policy pack)."),
+  quota: strict({
+    cpu: quantity.describe("Total CPU requests and limits of the namespace, e.g. \"8\"."),
+    memory: quantity.describe("Total memory requests and limits of the namespace, e.g. \"16Gi\"."),
+    pods: z.number().int().min(1).max(10000).describe("Most pods the namespace may run."),
+  }).describe("ResourceQuota of the namespace."),
+  containerDefaults: strict({
+    cpu: quantity.describe("CPU request and limit of a container that sets none, e.g. \"250m\"."),
+    memory: quantity.describe("Memory request and limit of a container that sets none, e.g. \"256Mi\"."),
+  }).describe("LimitRange defaults, so pods without resources still fit the quota."),
+  network: z
+    .enum(["default-deny", "allow-all"])
+    .default("default-deny")
+    .describe("default-deny: NetworkPolicies allow only same-namespace traffic and DNS; allow-all: no policies."),
+}).superRefine((ns, ctx) => {
+  for (const resource of ["cpu", "memory"] as const) {
+    const perContainer = quantityValue(ns.containerDefaults[resource]);
+    const total = quantityValue(ns.quota[resource]);
+    if (perContainer !== undefined && total !== undefined && perContainer > total) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["containerDefaults", resource],
+        message: `is larger than the namespace quota of ${ns.quota[resource]}: no pod with default resources could start`,
+      });
+    }
+  }
+});
+
+export const cluster = strict({
+  name: clusterName.describe("Name of the existing AKS cluster."),
+  resourceGroup: resourceGroupName.describe("Resource group of the cluster."),
+  pullFromRegistry: z.boolean().default(false).describe("Grant AcrPull on this stack's registry to the cluster's kubelet identity."),
+  namespaces: z.array(namespace).default([]).describe("Namespaces this stack creates and owns on the cluster."),
+});
+
+export const registry = strict({
+  name: registryName.describe("Registry name: 5-50 lowercase letters or digits, globally unique (the login server is <name>.azurecr.io)."),
+  existing: z.boolean().default(false).describe("true: another stack owns the registry; this stack only grants access to it."),
+  resourceGroup: resourceGroupName.optional().describe("Resource group of an existing registry (default: release-infra:azure.resourceGroup)."),
+  sku: z.enum(["Basic", "Standard", "Premium"]).optional().describe("Registry SKU; required for a registry this stack creates."),
+  untaggedRetentionDays: z.number().int().min(0).max(365).optional().describe("Days untagged manifests are kept before ACR deletes them (Premium only), 0-365."),
+  zoneRedundant: z.boolean().optional().describe("Zone redundancy (Premium only; set at creation)."),
+  importFrom: z
+    .array(
+      strict({
+        name: registryName.describe("Name of the registry images are promoted from."),
+        resourceGroup: resourceGroupName.describe("Its resource group."),
+      }),
+    )
+    .default([])
+    .describe("Registries whose images are promoted into this one with az acr import."),
+  purge: strict({
+    schedule: cron.describe("When the purge runs: five-field cron in UTC, e.g. \"0 3 * * *\"."),
+    olderThanDays: z.number().int().min(0).max(3650).describe("Delete tags older than this many days (acr purge --ago)."),
+    untaggedOnly: z.boolean().default(false).describe("Delete only untagged manifests, never tags."),
+    filter: pattern(/^[^\s:'"]+:[^\s'"]+$/, `must be "<repository regex>:<tag regex>" without spaces or quotes, e.g. ".*:.*"`)
+      .default(".*:.*")
+      .describe("acr purge --filter: <repository regex>:<tag regex>."),
+  })
+    .optional()
+    .describe("A scheduled ACR task that runs acr purge on this registry."),
+}).superRefine((r, ctx) => {
+  if (r.existing) {
+    for (const key of ["sku", "untaggedRetentionDays", "zoneRedundant", "purge"] as const) {
+      if (r[key] !== undefined) {
+        ctx.addIssue({ code: "custom", path: [key], message: `cannot be set on an existing registry (another stack owns it; set it there)` });
+      }
+    }
+    if (r.importFrom.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["importFrom"], message: "cannot be set on an existing registry (another stack owns it; set it there)" });
+    }
+    return;
+  }
+  if (r.resourceGroup !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["resourceGroup"], message: "is only for an existing registry; a registry this stack creates lives in release-infra:azure.resourceGroup" });
+  }
+  if (r.sku === undefined) {
+    ctx.addIssue({ code: "custom", path: ["sku"], message: "is required for a registry this stack creates: Basic, Standard or Premium" });
+  } else if (r.sku !== "Premium") {
+    if (r.untaggedRetentionDays !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["untaggedRetentionDays"], message: `requires sku Premium (this registry is ${r.sku}): ACR's retention policy is a Premium feature` });
+    }
+    if (r.zoneRedundant !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["zoneRedundant"], message: `requires sku Premium (this registry is ${r.sku}): zone redundancy is set explicitly only on Premium` });
+    }
+  }
+  r.importFrom.forEach((source, i) => {
+    if (source.name === r.name) {
+      ctx.addIssue({ code: "custom", path: ["importFrom", i, "name"], message: `"${r.name}" is this registry itself; importFrom lists the registries images are promoted from` });
+    }
+  });
+  uniqueBy(ctx, r.importFrom, (s) => s.name, (i) => ["importFrom", i, "name"], "registry");
+});
+
+export const azure = strict({
+  resourceGroup: resourceGroupName.describe("Resource group created and owned by this stack (registry, CI identities)."),
+  registry: registry.optional().describe("The stack's container registry."),
+  clusters: z.array(cluster).default([]).describe("Existing AKS clusters this stack adds namespaces to."),
+}).superRefine((a, ctx) => {
+  // Environments refer to clusters by name, so names must be unique even across resource groups.
+  uniqueBy(ctx, a.clusters, (cl) => cl.name, (i) => ["clusters", i, "name"], "cluster");
+  a.clusters.forEach((cl, i) => {
+    uniqueBy(ctx, cl.namespaces, (n) => n.name, (j) => ["clusters", i, "namespaces", j, "name"], "namespace");
+    if (cl.pullFromRegistry && !a.registry) {
+      ctx.addIssue({ code: "custom", path: ["clusters", i, "pullFromRegistry"], message: "requires release-infra:azure.registry (there is no registry to pull from)" });
+    }
+  });
+});

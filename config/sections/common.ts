@@ -1,0 +1,75 @@
+import { z } from "zod";
+import { mayBeSecret } from "../secretShapes";
+
+/** Schema helpers and name rules shared by the sections of the stack config. */
+
+/** A strict object: unknown keys are errors, and the error remembers which keys were allowed. */
+export function strict<T extends z.ZodRawShape>(shape: T) {
+  const allowed = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code !== "unrecognized_keys") return undefined;
+      Object.assign(issue, { allowed });
+      return `unknown key`;
+    },
+  });
+}
+
+export function pattern(regex: RegExp, rule: string) {
+  return z.string().regex(regex, { message: rule });
+}
+
+/**
+ * Adds an issue for every value that occurs more than once (case-insensitively when asked).
+ * The issue sits at the later occurrence; messages never repeat a value that may be a secret.
+ */
+export function uniqueBy<T>(
+  ctx: z.core.$RefinementCtx,
+  items: readonly T[],
+  key: (item: T) => string,
+  path: (index: number) => PropertyKey[],
+  what: string,
+  caseInsensitive = false,
+) {
+  const seen = new Set<string>();
+  items.forEach((item, index) => {
+    const raw = key(item);
+    const k = caseInsensitive ? raw.toLowerCase() : raw;
+    if (!seen.has(k)) {
+      seen.add(k);
+      return;
+    }
+    ctx.addIssue({
+      code: "custom",
+      path: path(index),
+      message: `duplicate ${what}${mayBeSecret(raw) ? "" : ` "${raw}"`} (listed twice); ${what}s must be unique${caseInsensitive ? " (case-insensitive)" : ""}`,
+    });
+  });
+}
+
+/** The value of `schema` for `value` when valid on its own, else undefined. */
+export function valid<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | undefined {
+  const result = schema.safeParse(value);
+  return result.success ? result.data : undefined;
+}
+
+/** https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules (Microsoft.Resources) */
+export const resourceGroupName = pattern(
+  /^[-\w.()]{0,89}[-\w()]$/,
+  "must be 1-90 letters, digits, '_', '-', '.', '(' or ')' and must not end with '.'",
+);
+
+/** A branch or tag name pattern as GitHub matches it (fnmatch on the short name). */
+export const refPattern = pattern(/^\S+$/, "must be a non-empty branch or tag pattern without spaces");
+
+/** https://docs.github.com/actions/security-guides/using-secrets-in-github-actions#naming-your-secrets */
+export const actionsName = (what: string) =>
+  pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, `${what} names must be letters, digits or '_' and must not start with a digit`)
+    .refine((n) => !n.toUpperCase().startsWith("GITHUB_"), { message: `${what} names must not start with "GITHUB_" (reserved by GitHub)` })
+    .refine((n) => !mayBeSecret(n), {
+      message: `looks like a secret value, not a ${what} name (not shown); list the name here${what === "secret" ? " and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'" : ""}`,
+    });
+
+/** GCP label keys and values, also valid as Azure tags. https://cloud.google.com/compute/docs/labeling-resources */
+export const labelKey = pattern(/^[a-z][a-z0-9_-]{0,62}$/, "must be a GCP label key: 1-63 lowercase letters, digits, '_' or '-', starting with a letter");
+export const labelValue = pattern(/^[a-z0-9_-]{0,63}$/, "must be a GCP label value: at most 63 lowercase letters, digits, '_' or '-'");
