@@ -4,23 +4,23 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { ownershipConflicts } from "../config/ownership";
+import { crossStackProblems } from "../config/ownership";
 import type { PlanDocument, PlannedResource } from "../scripts/lib/planStack";
 import { validateStackFile } from "../scripts/lib/stackFile";
 
-// The seed systems (../shared/seeds/) as example stacks: each is planned once, all in parallel,
-// and every test reads the cached plan.
+// The example systems, from the test's own copies of their stack files (a fork may change or
+// delete examples/): each is planned once, all in parallel, and every test reads the cached plan.
 const ROOT = path.resolve(__dirname, "..");
 const PLAN = path.join(ROOT, "scripts", "plan.ts");
 
 const EXAMPLES = {
-  mystiraProd: "examples/mystira/Pulumi.prod.yaml",
-  mystiraStaging: "examples/mystira/Pulumi.staging.yaml",
-  eventForge: "examples/event-forge/Pulumi.prod.yaml",
-  navi: "examples/navi/Pulumi.prod.yaml",
-  azora: "examples/azora/Pulumi.staging.yaml",
-  consolidatedStaging: "examples/consolidated/Pulumi.staging.yaml",
-  consolidatedProd: "examples/consolidated/Pulumi.prod.yaml",
+  mystiraProd: "test/fixtures/systems/mystira/Pulumi.prod.yaml",
+  mystiraStaging: "test/fixtures/systems/mystira/Pulumi.staging.yaml",
+  eventForge: "test/fixtures/systems/event-forge/Pulumi.prod.yaml",
+  navi: "test/fixtures/systems/navi/Pulumi.prod.yaml",
+  azora: "test/fixtures/systems/azora/Pulumi.staging.yaml",
+  consolidatedStaging: "test/fixtures/systems/consolidated/Pulumi.staging.yaml",
+  consolidatedProd: "test/fixtures/systems/consolidated/Pulumi.prod.yaml",
 } as const;
 
 const AZORA_SECRETS = ["STAGING_DATABASE_URL", "DOCKER_USERNAME", "DOCKER_PASSWORD", "STAGING_HOST", "STAGING_USER", "STAGING_KEY", "SLACK_WEBHOOK"];
@@ -131,7 +131,7 @@ const npmPublisher = (owner: string, repository: string, workflow: string, pkg: 
 const withCommand = ({ note, ...publisher }: Record<string, string>) => ({ ...publisher, command: /npm trust github \S+ --repository \S+ --file \S+ --env \S+ --allow-publish/.exec(note)?.[0] });
 
 // ---------------------------------------------------------------------------------------------
-// All examples
+// All example systems
 
 test("every example plans (exit 0) as the stack its file name says", async () => {
   for (const file of Object.values(EXAMPLES)) {
@@ -151,9 +151,10 @@ test("no example violates a mandatory policy of the policy pack", async () => {
 
 test("no two stack files of one system manage the same object", () => {
   for (const dir of ["mystira", "event-forge", "navi", "azora", "consolidated"]) {
-    const files = fs.readdirSync(path.join(ROOT, "examples", dir)).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
-    const configs = files.map((f) => ({ file: f, config: validateStackFile(path.join(ROOT, "examples", dir, f), f.split(".")[1], f).config }));
-    assert.deepEqual(ownershipConflicts(configs), [], dir);
+    const folder = path.join(ROOT, "test", "fixtures", "systems", dir);
+    const files = fs.readdirSync(folder).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
+    const configs = files.map((f) => ({ file: f, config: validateStackFile(path.join(folder, f), f.split(".")[1], f).config }));
+    assert.deepEqual(crossStackProblems(configs), [], dir);
   }
 });
 
@@ -171,7 +172,7 @@ test("the examples set no secret value: each unset secret is a warning with its 
 });
 
 // ---------------------------------------------------------------------------------------------
-// Mystira (seed 000)
+// Mystira
 
 test("Mystira: the prod stack creates mysprodacr with the admin user and anonymous pull off, protected", async () => {
   const registries = ofType(await planOf(EXAMPLES.mystiraProd), "azure-native:containerregistry:Registry");
@@ -276,7 +277,7 @@ test("Mystira: the production environment deploys only from main", async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Event-Forge (seed 001)
+// Event-Forge
 
 test("Event-Forge: the pypi environment has exactly one custom deployment policy, branch main", async () => {
   const doc = await planOf(EXAMPLES.eventForge);
@@ -331,7 +332,7 @@ test("Event-Forge: no NPM_TOKEN anywhere: no secret, no secret warning, nothing 
 });
 
 // ---------------------------------------------------------------------------------------------
-// Navi (seed 002)
+// Navi
 
 test("Navi: versioned paths are served with Cache-Control public, max-age=31536000, immutable", async () => {
   const backend = named(await planOf(EXAMPLES.navi), "cdn-immutable").inputs;
@@ -396,9 +397,9 @@ test("Navi: only repository admins may create v* release tags", async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Azora (seed 003)
+// Azora
 
-test("Azora: the staging environment holds the seed's seven secrets, each masked", async () => {
+test("Azora: the staging environment holds the team's seven secrets, each masked", async () => {
   const secrets = ofType(await planOf(EXAMPLES.azora), "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret");
   assert.deepEqual(secrets.map((s) => input(s, "secretName")).sort(), [...AZORA_SECRETS].sort());
   for (const s of secrets) {
@@ -437,7 +438,7 @@ test("Azora: main requires the status checks, up to date, before anything merges
 });
 
 // ---------------------------------------------------------------------------------------------
-// Consolidated staging-to-production pipeline (seed 004)
+// Consolidated staging-to-production pipeline
 
 test("consolidated: the promote identity has the importer role on both the production and the staging registry", async () => {
   const importer = roleAssignments(await planOf(EXAMPLES.consolidatedProd), ACR_IMPORTER);

@@ -14,12 +14,14 @@ function plan(args: string[], cwd = ROOT) {
 }
 
 const fixture = (...parts: string[]) => path.join(ROOT, "test", "fixtures", ...parts);
+/** The tests' own organisation (three stacks), so a fork with other stack files stays green. */
+const ORG = fixture("org");
 
 test("plan --json prints one document with the contract's fields for every resource", () => {
-  const run = plan(["--stack", "prod", "--json"]);
+  const run = plan(["--stack", "prod", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
-  assert.deepEqual(Object.keys(doc).sort(), ["outputs", "project", "resources", "stack", "warnings"]);
+  assert.deepEqual(Object.keys(doc).sort(), ["invokes", "outputs", "project", "resources", "stack", "warnings"]);
   assert.equal(doc.project, "release-infra");
   assert.equal(doc.stack, "prod");
   assert.ok(doc.resources.length > 0);
@@ -33,24 +35,24 @@ test("plan --json prints one document with the contract's fields for every resou
 });
 
 test("the plan is deterministic: the same input gives byte-identical JSON", () => {
-  const first = plan(["--stack", "prod", "--json"]);
-  const second = plan(["--stack", "prod", "--json"]);
+  const first = plan(["--stack", "prod", "--json"], ORG);
+  const second = plan(["--stack", "prod", "--json"], ORG);
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, second.stdout);
 });
 
 test("--config takes the stack name from a Pulumi.<name>.yaml file", () => {
-  const run = plan(["--config", path.join(ROOT, "Pulumi.staging.yaml"), "--json"]);
+  const run = plan(["--config", path.join(ORG, "Pulumi.staging.yaml"), "--json"]);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(JSON.parse(run.stdout).stack, "staging");
 });
 
 test("an unset secret is a plan warning naming the command to set it", () => {
-  const run = plan(["--stack", "staging", "--json"]);
+  const run = plan(["--stack", "staging", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   assert.ok(
     JSON.parse(run.stdout).warnings.includes(
-      "Pulumi.staging.yaml: release-infra:secrets.STAGING_DATABASE_URL: is not set but release-infra:github.repositories[0].environments[0].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.STAGING_DATABASE_URL' --stack staging",
+      "Pulumi.staging.yaml: release-infra:secrets.STAGING_DATABASE_URL: is not set but release-infra:github.repositories[shop].environments[staging].secrets[0] uses it; run: pulumi config set --secret --path 'release-infra:secrets.STAGING_DATABASE_URL' --stack staging",
     ),
   );
 });
@@ -89,9 +91,46 @@ test("a missing file exits 2", () => {
 });
 
 test("an unknown stack exits 2 listing the stacks there are", () => {
-  const run = plan(["--stack", "qa"]);
+  const run = plan(["--stack", "qa"], ORG);
   assert.equal(run.code, 2);
-  assert.equal(run.stderr, `Pulumi.qa.yaml: unknown stack "qa"; stacks here: dev, prod, staging\n`);
+  assert.equal(run.stderr, `Pulumi.qa.yaml: unknown stack "qa" (stacks here: dev, prod, staging; --config plans a file elsewhere)\n`);
+});
+
+test("an unknown stack that starts like a known one gets a did-you-mean", () => {
+  const run = plan(["--stack", "production"], ORG);
+  assert.equal(run.code, 2);
+  assert.equal(run.stderr, `Pulumi.production.yaml: unknown stack "production"; did you mean --stack prod? (stacks here: dev, prod, staging; --config plans a file elsewhere)\n`);
+});
+
+test("a file name given to --stack exits 2 suggesting the stack name or --config", () => {
+  const run = plan(["--stack", "Pulumi.prod.yaml"], ORG);
+  assert.equal(run.code, 2);
+  assert.equal(run.stderr, "--stack Pulumi.prod.yaml: takes a stack name, not a file; did you mean --stack prod or --config Pulumi.prod.yaml?\n");
+});
+
+test("--help prints the usage and options and exits 0", () => {
+  const run = plan(["--help"]);
+  assert.equal(run.code, 0);
+  for (const option of ["--stack", "--config", "--all", "--json", "--policy"]) assert.match(run.stdout, new RegExp(`^\\s+(npm run plan -- )?${option}\\b`, "m"), option);
+});
+
+test("a directory given to --config exits 2 with one line and no stack trace", () => {
+  const run = plan(["--config", "test/fixtures"]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stderr, "test/fixtures: is a directory; --config takes a stack file such as test/fixtures/Pulumi.prod.yaml, and --all plans every stack file of the current directory\n");
+});
+
+test("one YAML slip is one line, not the parser's follow-on errors", () => {
+  const run = plan(["--config", fixture("stacks", "Pulumi.indentation.yaml")]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stderr.split("\n").filter(Boolean).length, 1, run.stderr);
+  assert.match(run.stderr, /^test\/fixtures\/stacks\/Pulumi\.indentation\.yaml: YAML: .+ at line \d+, column \d+\n$/);
+});
+
+test("run through npm from another folder, --all plans the stack files of that folder", () => {
+  const run = spawnSync("npm", ["run", "-s", "plan", "--", "--all", "--json"], { cwd: ORG, encoding: "utf8", env: { ...process.env, npm_lifecycle_event: "" } });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout).stacks.map((s: { stack: string }) => s.stack), ["dev", "prod", "staging"]);
 });
 
 test("--all rejects two stack files that manage the same GitHub environment, naming both", () => {
@@ -104,8 +143,8 @@ test("--all rejects two stack files that manage the same GitHub environment, nam
   );
 });
 
-test("--all plans every committed stack and finds no ownership overlap", () => {
-  const run = plan(["--all", "--json"]);
+test("--all plans every stack of a folder and finds no ownership overlap", () => {
+  const run = plan(["--all", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
   assert.deepEqual(doc.stacks.map((s: { stack: string }) => s.stack), ["dev", "prod", "staging"]);
@@ -141,8 +180,8 @@ test("--policy exits 5 and lists the violation when a prod namespace allows priv
   assert.match(run.stdout, /^ {2}mandatory k8s-namespace-pod-security kubernetes:core\/v1:Namespace::acme-prod-aks-ingress-namespace: .*privileged/m);
 });
 
-test("--all --policy finds no mandatory violation in the committed stacks", () => {
-  const run = plan(["--all", "--policy", "--json"]);
+test("--all --policy finds no mandatory violation in a compliant organisation", () => {
+  const run = plan(["--all", "--policy", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   for (const doc of JSON.parse(run.stdout).stacks) {
     assert.deepEqual(doc.policy.filter((v: { enforcement: string }) => v.enforcement === "mandatory"), []);
@@ -150,7 +189,7 @@ test("--all --policy finds no mandatory violation in the committed stacks", () =
 });
 
 test("each environment with access gets the wiring table's variables, with their sources in the outputs", () => {
-  const doc = JSON.parse(plan(["--stack", "prod", "--json"]).stdout);
+  const doc = JSON.parse(plan(["--stack", "prod", "--json"], ORG).stdout);
   const wired = (repo: string, env: string) =>
     doc.resources
       .filter((r: { name: string }) => r.name.startsWith(`repo-${repo}-env-${env}-wired-`))
@@ -173,7 +212,7 @@ test("each environment with access gets the wiring table's variables, with their
 });
 
 test("with owner and repository ids configured, an identity trusts both GitHub subject forms of its environment", () => {
-  const doc = JSON.parse(plan(["--stack", "prod", "--json"]).stdout);
+  const doc = JSON.parse(plan(["--stack", "prod", "--json"], ORG).stdout);
   const subjects = doc.resources
     .filter((r: { type: string; parent: string }) => r.type === "azure-native:managedidentity:FederatedIdentityCredential" && r.parent.endsWith("::ci-shop-production"))
     .map((r: { inputs: { subject: string } }) => r.inputs.subject)
