@@ -8,7 +8,7 @@ import { isQuantity, quantityValue } from "./quantity";
  * below are inferred from it, and `stack-config.schema.json` is generated from it.
  */
 
-/** Environment variables release-infra sets on every environment with `access` (DESIGN.md, wiring). */
+/** Environment variables release-infra sets on every environment with `access` (docs/configuration.md, wired variables). */
 export const WIRED_VARIABLES = [
   "AZURE_CLIENT_ID",
   "AZURE_TENANT_ID",
@@ -177,7 +177,8 @@ const refPattern = pattern(/^\S+$/, "must be a non-empty branch or tag pattern w
 
 /**
  * Whether GitHub offers environment protection rules (required reviewers, wait timers, admin
- * bypass) on a repository: Free, Pro and Team only on public ones (github-publishing.md §0.1).
+ * bypass) on a repository: Free, Pro and Team only on public ones
+ * (https://docs.github.com/actions/reference/workflows-and-actions/deployments-and-environments).
  */
 export function protectionRulesAvailable(repository: { visibility: string; plan: string }): boolean {
   return repository.visibility === "public" || repository.plan === "enterprise";
