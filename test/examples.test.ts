@@ -8,7 +8,7 @@ import { ownershipConflicts } from "../config/ownership";
 import type { PlanDocument, PlannedResource } from "../scripts/lib/planStack";
 import { validateStackFile } from "../scripts/lib/stackFile";
 
-// The seed systems (../shared/seeds/) as example stacks: each is planned once, all in parallel,
+// The example systems (examples/<system>/, docs/examples.md): each is planned once, all in parallel,
 // and every test reads the cached plan.
 const ROOT = path.resolve(__dirname, "..");
 const PLAN = path.join(ROOT, "scripts", "plan.ts");
@@ -171,7 +171,7 @@ test("the examples set no secret value: each unset secret is a warning with its 
 });
 
 // ---------------------------------------------------------------------------------------------
-// Mystira (seed 000)
+// Mystira
 
 test("Mystira: the prod stack creates mysprodacr with the admin user and anonymous pull off, protected", async () => {
   const registries = ofType(await planOf(EXAMPLES.mystiraProd), "azure-native:containerregistry:Registry");
@@ -276,7 +276,7 @@ test("Mystira: the production environment deploys only from main", async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Event-Forge (seed 001)
+// Event-Forge
 
 test("Event-Forge: the pypi environment has exactly one custom deployment policy, branch main", async () => {
   const doc = await planOf(EXAMPLES.eventForge);
@@ -331,7 +331,7 @@ test("Event-Forge: no NPM_TOKEN anywhere: no secret, no secret warning, nothing 
 });
 
 // ---------------------------------------------------------------------------------------------
-// Navi (seed 002)
+// Navi
 
 test("Navi: versioned paths are served with Cache-Control public, max-age=31536000, immutable", async () => {
   const backend = named(await planOf(EXAMPLES.navi), "cdn-immutable").inputs;
@@ -396,7 +396,7 @@ test("Navi: only repository admins may create v* release tags", async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Azora (seed 003)
+// Azora
 
 test("Azora: the staging environment holds the seed's seven secrets, each masked", async () => {
   const secrets = ofType(await planOf(EXAMPLES.azora), "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret");
@@ -437,7 +437,7 @@ test("Azora: main requires the status checks, up to date, before anything merges
 });
 
 // ---------------------------------------------------------------------------------------------
-// Consolidated staging-to-production pipeline (seed 004)
+// Consolidated staging-to-production pipeline
 
 test("consolidated: the promote identity has the importer role on both the production and the staging registry", async () => {
   const importer = roleAssignments(await planOf(EXAMPLES.consolidatedProd), ACR_IMPORTER);
