@@ -14,7 +14,7 @@ import { immutableEnvironmentSubject } from "./components/githubOidc";
 import { RepositoryGovernance } from "./components/repositoryGovernance";
 import { TrustedPublishing } from "./components/trustedPublishing";
 
-// Config in, components out, outputs of one component wired into inputs of another (DESIGN.md).
+// Config in, components out, outputs of one component wired into inputs of another.
 const config = loadStackConfig();
 const { stack, stage, tags } = config;
 const owner = config.github?.owner ?? "";

@@ -5,7 +5,11 @@ import { Provider } from "@pulumi/kubernetes/provider";
 import type { ClusterConfig } from "../config/load";
 import { grantRole } from "./roleAssignment";
 
-/** Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes (cloud.md §2.2). */
+/**
+ * Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes
+ * (https://learn.microsoft.com/azure/aks/manage-azure-rbac; ids from
+ * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers).
+ */
 export const AKS_ROLES = {
   /** "Azure Kubernetes Service Cluster User Role": fetch the user kubeconfig, nothing inside the cluster. */
   clusterUser: "4abbcc35-e782-43d8-92c5-2d3f1bd2253f",

@@ -31,7 +31,8 @@ export interface AzureCiIdentityArgs {
  * repository environment may use through OIDC (no secrets), via a federated credential whose
  * subject is `repo:OWNER/REPO:environment:ENV`.
  *
- * GitHub "immutable subject claims" (reference/cloud.md §0.10): repositories created or renamed
+ * GitHub "immutable subject claims"
+ * (https://docs.github.com/actions/reference/security/oidc#immutable-subject-claims): repositories created or renamed
  * after the cut-over (mid-2026) emit `repo:OWNER@OWNER_ID/REPO@REPO_ID:...` instead. Entra ID matches
  * the subject literally, so such a repository's token fails with AADSTS700213 until its subject is
  * added here (`extraSubjects`); check with

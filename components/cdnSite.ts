@@ -95,8 +95,8 @@ export class CdnSite extends pulumi.ComponentResource {
     // Public read, the way Google's backend-bucket guide sets it up: allUsers may read objects
     // (https://cloud.google.com/cdn/docs/setting-up-cdn-with-bucket). Private bucket access
     // (https://cloud.google.com/cdn/docs/configure-private-bucket-access) would close direct reads,
-    // but its service-agent grant is not verified here (reference/cloud.md §5), and the bundles are
-    // public anyway. Consequence: objects are also readable at storage.googleapis.com, without the
+    // but its service-agent grant is not verified here, and the bundles are public anyway.
+    // Consequence: objects are also readable at storage.googleapis.com, without the
     // edge's cache headers; an org policy enforcing public access prevention makes this grant fail.
     const publicRead = new storage.BucketIAMMember(
       `${name}-public-read`,
@@ -104,7 +104,7 @@ export class CdnSite extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Cache policy per path class, enforced by the edge (reference/cloud.md §3.4, pulumi.md §5.4):
+    // Cache policy per path class, enforced by the edge:
     // - FORCE_CACHE_ALL ignores the origin's Cache-Control (https://cloud.google.com/cdn/docs/caching#cache-modes);
     //   defaultTtl then "will overwrite the TTL set in all responses", so an object stays at the edge
     //   at most that long, and the client gets "the lesser of client_ttl and default_ttl ... for the

@@ -4,7 +4,12 @@ import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import type { AccessConfig, RegistryConfig, Stage } from "../config/load";
 import { grantRole } from "./roleAssignment";
 
-/** Built-in role definition ids (AVM `builtInRoleNames`; reference/cloud.md §1.5, §1.6). */
+/**
+ * Built-in role definition ids: AVM `builtInRoleNames` (Azure/bicep-registry-modules,
+ * avm/res/container-registry/registry/main.bicep) and
+ * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers; the importer
+ * role is what https://learn.microsoft.com/azure/container-registry/container-registry-import-images asks for.
+ */
 const ROLES = {
   acrpull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   acrpush: "8311e382-0749-4cb8-b61a-304f252e45ec",

@@ -27,7 +27,8 @@ export interface GcpCiIdentityArgs {
  * `principalSet`, so other environments and branches of the same repository cannot use it.
  *
  * The subject must match `google.subject` (= the token's `sub`) exactly, and Google limits it to
- * 127 bytes. Repositories using GitHub's immutable subject claims (reference/cloud.md §0.10) emit
+ * 127 bytes. Repositories using GitHub's immutable subject claims
+ * (https://docs.github.com/actions/reference/security/oidc#immutable-subject-claims) emit
  * `repo:OWNER@OWNER_ID/REPO@REPO_ID:...`; add that form through `extraSubjects`.
  */
 export class GcpCiIdentity extends pulumi.ComponentResource {

@@ -55,9 +55,10 @@ export class GcpWorkloadIdentityPool extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Google rejects a GitHub provider without a condition, and google-github-actions/auth says
-    // "Always add an Attribute Condition" (reference/cloud.md §0.8, §4.3). Repositories are pinned by
-    // their immutable ids (auth's docs/SECURITY_CONSIDERATIONS.md): a deleted and re-registered owner
+    // Google rejects a GitHub provider without a condition
+    // (https://cloud.google.com/iam/docs/workload-identity-federation-with-deployment-pipelines#conditions),
+    // and google-github-actions/auth's README says "Always add an Attribute Condition". Repositories
+    // are pinned by their immutable ids (auth's docs/SECURITY_CONSIDERATIONS.md): a deleted and re-registered owner
     // login or repository name gets new ids and matches nothing. The ids come from GitHub, which
     // works for organisation and user owners alike.
     const names = args.repositories.map((r) => JSON.stringify(`${args.owner}/${r.name}`)).join(", ");

@@ -12,7 +12,8 @@ export function environmentSubject(owner: string, repository: string, environmen
 
 /**
  * The same subject in GitHub's immutable form, `repo:OWNER@OWNER_ID/REPO@REPO_ID:environment:ENV`,
- * which repositories created or renamed since mid-2026 send by default (reference/cloud.md §0.10);
+ * which repositories created or renamed since mid-2026 send by default
+ * (https://docs.github.com/actions/reference/security/oidc#immutable-subject-claims);
  * clouds match subjects literally, so an identity must trust the form its repository sends.
  */
 export function immutableEnvironmentSubject(owner: string, ownerId: number, repository: string, repositoryId: number, environment: string): string {

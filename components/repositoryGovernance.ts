@@ -4,7 +4,7 @@ import type { RepositoryConfig, RulesetConfig, Stage } from "../config/load";
 import type { WIRED_VARIABLES } from "../config/schema";
 import { GithubEnvironment } from "./githubEnvironment";
 
-/** A variable release-infra wires into an environment from the cloud components (DESIGN.md, wiring). */
+/** A variable release-infra wires into an environment from the cloud components (docs/configuration.md, wired variables). */
 export type WiredVariable = (typeof WIRED_VARIABLES)[number];
 
 /** GitHub's role id of the built-in repository admin role, as ruleset bypass actors name it. */

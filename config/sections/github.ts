@@ -5,7 +5,7 @@ import { clusterName, namespaceName } from "./azure";
 
 /** `release-infra:github`: repositories with their environments, secrets, variables, rulesets and trusted publishing. */
 
-/** Environment variables release-infra sets on every environment with `access` (README, "What each GitHub environment receives"). */
+/** Environment variables release-infra sets on every environment with `access` (docs/configuration.md, wired variables). */
 export const WIRED_VARIABLES = [
   "AZURE_CLIENT_ID",
   "AZURE_TENANT_ID",
