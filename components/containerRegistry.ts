@@ -7,16 +7,88 @@ import { grantRole } from "./roleAssignment";
 /**
  * Built-in role definition ids: AVM `builtInRoleNames` (Azure/bicep-registry-modules,
  * avm/res/container-registry/registry/main.bicep) and
- * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers; the importer
- * role is what https://learn.microsoft.com/azure/container-registry/container-registry-import-images asks for.
+ * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers.
  */
-const ROLES = {
+export const REGISTRY_ROLES = {
   acrpull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   acrpush: "8311e382-0749-4cb8-b61a-304f252e45ec",
-  /** "Container Registry Data Importer and Data Reader": what `az acr import` needs on source and target. */
+  /**
+   * "Container Registry Data Importer and Data Reader": triggers `az acr import` into the registry it is
+   * granted on. Its importImage/action accepts any source (another ACR, Docker Hub, any registry with
+   * credentials), so it is granted on the promotion target only, never on a source.
+   */
   importer: "577a9874-89fd-4f24-9dbd-b5034d0ad23a",
+  /**
+   * "Reader" on a promotion source: `az acr import --registry <source id>` resolves the source by its
+   * resource id (Microsoft.ContainerRegistry/registries/read) and pulls from it; Reader's `*\/read` covers
+   * both, including registries/pull/read, AcrPull's one action. Read-only: no push, no import into the
+   * source. The import page asked for exactly this ("read from the source registry (Reader role)",
+   * MicrosoftDocs/azure-docs articles/container-registry/container-registry-import-images.md) before it
+   * switched to the importer role, which would also let the identity import into the source.
+   */
+  reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
 } as const;
-type Role = keyof typeof ROLES;
+type Role = keyof typeof REGISTRY_ROLES;
+
+/**
+ * The first stable ARM API version whose registry GET returns `roleAssignmentMode` (2025-04-01 has
+ * none; azure-rest-api-specs specification/containerregistry/.../Registry/Registry.models.tsp). The
+ * Registry type of azure-native 3.x uses 2023-01-01-preview and cannot set or read the mode, and its
+ * generic `resources.getResource` always sends the resources API version (pulumi/pulumi-azure-native#4109),
+ * so the mode is read with a plain ARM request.
+ */
+export const ROLE_ASSIGNMENT_MODE_API_VERSION = "2025-11-01";
+const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
+
+/** What ARM says about a registry's role-assignment mode: absent (404), or the mode (undefined: ARM sent none). */
+type RegistryMode = { found: false } | { found: true; mode: string | undefined };
+
+async function readRegistryMode(armEndpoint: string, registryId: string, token: string): Promise<RegistryMode> {
+  const url = `${armEndpoint}${registryId}?api-version=${ROLE_ASSIGNMENT_MODE_API_VERSION}`;
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (response.status === 404) return { found: false };
+  const body: unknown = await response.json();
+  if (!response.ok) {
+    const error = typeof body === "object" && body !== null && "error" in body ? JSON.stringify(body.error) : `HTTP ${response.status}`;
+    throw new Error(`reading the role-assignment mode of registry ${registryId} failed: ${error}`);
+  }
+  const properties = typeof body === "object" && body !== null && "properties" in body ? body.properties : undefined;
+  const mode = typeof properties === "object" && properties !== null && "roleAssignmentMode" in properties ? properties.roleAssignmentMode : undefined;
+  return { found: true, mode: typeof mode === "string" ? mode : undefined };
+}
+
+/** The preview-failing message for a registry in ABAC mode, with the fix. */
+export function abacModeMessage(registryName: string, resourceGroup: string): string {
+  return (
+    `registry ${registryName} (resource group ${resourceGroup}) uses the role-assignment mode AbacRepositoryPermissions ("RBAC Registry + ABAC Repository Permissions"), ` +
+    `where Azure does not honour AcrPull or AcrPush and ACR tasks lose their default access to the registry: the kubelet pulls, CI pushes and the purge task this stack grants would fail (ImagePullBackOff, 401). ` +
+    `Switch it to RBAC-only with az acr update --name ${registryName} --resource-group ${resourceGroup} --role-assignment-mode rbac once nothing relies on ABAC-mode role assignments, ` +
+    `or manage its access outside release-infra (https://learn.microsoft.com/azure/container-registry/container-registry-rbac-abac-repository-permissions)`
+  );
+}
+
+/** The commands that promote one image from a source registry into the target by digest, then lock the tag. */
+export interface PromotionCommand {
+  /** Registry the image is promoted from. */
+  source: string;
+  /** Registry the image is promoted into. */
+  target: string;
+  /** `az acr import` of `<repository>@sha256:<digest>` (the digest E2E verified), as the promoting identity. */
+  importCommand: string;
+  /** `az acr repository update --write-enabled false`: makes the promoted tag immutable (needs a registry owner). */
+  lockCommand: string;
+}
+
+/** The promotion commands for a target registry and one source (placeholders in angle brackets). */
+export function promotionCommand(target: string, source: { name: string; id: string }): PromotionCommand {
+  return {
+    source: source.name,
+    target,
+    // No --force: an existing target tag makes the import fail instead of being overwritten.
+    importCommand: `az acr import --name ${target} --registry ${source.id} --source <repository>@sha256:<digest> --image <repository>:<version>`,
+    lockCommand: `az acr repository update --name ${target} --image <repository>:<version> --write-enabled false --delete-enabled false`,
+  };
+}
 
 /** A principal that may pull from or push to the registry. */
 export interface RegistryPrincipal {
@@ -28,7 +100,7 @@ export interface RegistryPrincipal {
 
 /** A CI identity and what it may do on the registry. */
 export interface CiRegistryPrincipal extends RegistryPrincipal {
-  /** pull: AcrPull; push: AcrPush; promote: importer role on this registry and on every `importFrom` source. */
+  /** pull: AcrPull; push: AcrPush; promote: importer role on this registry, Reader on every `importFrom` source. */
   access: NonNullable<AccessConfig["registry"]>;
 }
 
@@ -47,18 +119,26 @@ export interface ContainerRegistryArgs {
   kubeletPrincipals: RegistryPrincipal[];
   /** CI identities and their access. */
   ciPrincipals: CiRegistryPrincipal[];
+  /** Azure Resource Manager endpoint the role-assignment mode is read from (default: the public cloud's). */
+  armEndpoint?: string;
 }
 
-/** The `acr purge` command of the scheduled task (acr-cli: `--untagged` and `--untagged-only` are exclusive). */
+/**
+ * The `acr purge` command of the scheduled task (Azure/acr-cli cmd/acr/purge.go: `--untagged` and
+ * `--untagged-only` are exclusive; `--keep` keeps the latest N of the tags that would be deleted, per
+ * repository, so it only applies when tags are deleted).
+ */
 export function purgeCommand(purge: NonNullable<RegistryConfig["purge"]>): string {
-  const mode = purge.untaggedOnly ? "--untagged-only" : "--untagged";
-  return `acr purge --filter '${purge.filter}' --ago ${purge.olderThanDays}d ${mode}`;
+  if (purge.untaggedOnly) return `acr purge --filter '${purge.filter}' --ago ${purge.olderThanDays}d --untagged-only`;
+  return `acr purge --filter '${purge.filter}' --ago ${purge.olderThanDays}d --keep ${purge.keep} --untagged`;
 }
 
 /**
  * The stack's Azure Container Registry (or a reference to one another stack owns) and who may use
- * it: AcrPull for AKS kubelets, AcrPull/AcrPush for CI, and the importer role on target and sources
- * for promotion with `az acr import`. Every grant is scoped to a registry, never wider.
+ * it: AcrPull for AKS kubelets, AcrPull/AcrPush for CI, and for promotion with `az acr import` the
+ * importer role on this registry and Reader on each source. Every grant is scoped to a registry,
+ * never wider, and waits for a check that the registry is in the legacy role-assignment mode in
+ * which these roles apply.
  */
 export class ContainerRegistry extends pulumi.ComponentResource {
   /** ARM id of the registry. */
@@ -71,6 +151,10 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   public readonly ciAssignmentIds: Record<string, pulumi.Output<string>[]>;
   /** Ids of each kubelet's AcrPull assignment, by principal name. */
   public readonly kubeletAssignmentIds: Record<string, pulumi.Output<string>[]>;
+  /** Per `importFrom` source, the commands that promote an image by digest; empty without sources. */
+  public readonly promotion: pulumi.Output<PromotionCommand[]>;
+  /** Ids of this registry and of each source, once ARM confirmed they are in the legacy role-assignment mode. */
+  public readonly checkedRegistryIds: pulumi.Output<string[]>;
 
   constructor(name: string, args: ContainerRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:azure:ContainerRegistry", name, args, opts);
@@ -82,29 +166,45 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       pulumi.interpolate`/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${registryName}`;
     const targetScope = scopeOf(rgName, cfg.name);
 
+    // Every grant's scope resolves only after ARM confirmed the registry's role-assignment mode.
+    const token = authorization.getClientTokenOutput({}, { parent: this }).token;
+    const armEndpoint = args.armEndpoint ?? PUBLIC_ARM_ENDPOINT;
+    const inLegacyMode = (scope: pulumi.Input<string>, registryName: string, resourceGroup: pulumi.Input<string>, mayBeAbsent: boolean) =>
+      pulumi.all([scope, resourceGroup, token]).apply(([id, group, bearer]) =>
+        pulumi.output(readRegistryMode(armEndpoint, id, bearer)).apply((state) => {
+          if (!state.found && !mayBeAbsent) throw new Error(`registry ${registryName} (resource group ${group}) does not exist`);
+          if (state.found && state.mode === "AbacRepositoryPermissions") throw new Error(abacModeMessage(registryName, group));
+          return id;
+        }),
+      );
+
     let target: { scope: pulumi.Output<string>; dependsOn: pulumi.Resource[] };
     if (cfg.existing) {
       const existing = containerregistry.getRegistryOutput({ registryName: cfg.name, resourceGroupName: rgName }, { parent: this });
       this.registryId = existing.id;
       this.loginServer = existing.loginServer;
       this.registryName = existing.name;
-      target = { scope: existing.id, dependsOn: [] };
+      target = { scope: inLegacyMode(existing.id, cfg.name, rgName, false), dependsOn: [] };
     } else {
       const registry = this.createRegistry(name, args);
       this.registryId = registry.id;
       this.loginServer = registry.loginServer;
       this.registryName = registry.name;
-      target = { scope: targetScope, dependsOn: [registry] };
-      if (cfg.purge) this.createPurgeTask(name, args, cfg.purge, registry);
+      // A preview reads the registry by name: absent means new, present (adopted, or created by an
+      // earlier update) is checked. An update checks again once the registry exists, before any grant.
+      const checked = pulumi.runtime.isDryRun() ? targetScope : pulumi.all([targetScope, registry.id]).apply(([scope]) => scope);
+      target = { scope: inLegacyMode(checked, cfg.name, rgName, true), dependsOn: [registry] };
+      if (cfg.purge) this.createPurgeTask(name, args, cfg.purge, registry, target.scope);
     }
     this.resourceGroupName = pulumi.output(rgName);
 
-    const sources = cfg.importFrom.map((source) => ({
-      name: source.name,
-      guidScope: scopeOf(source.resourceGroup, source.name),
+    const sources = cfg.importFrom.map((source) => {
       // Read, not built: a missing source registry fails the preview instead of the first promotion.
-      scope: containerregistry.getRegistryOutput({ registryName: source.name, resourceGroupName: source.resourceGroup }, { parent: this }).id,
-    }));
+      const id = containerregistry.getRegistryOutput({ registryName: source.name, resourceGroupName: source.resourceGroup }, { parent: this }).id;
+      return { name: source.name, id, guidScope: scopeOf(source.resourceGroup, source.name), scope: inLegacyMode(id, source.name, source.resourceGroup, false) };
+    });
+    this.checkedRegistryIds = pulumi.all([target.scope, ...sources.map((source) => source.scope)]);
+    this.promotion = pulumi.all(sources.map((source) => source.id)).apply((ids) => sources.map((source, i) => promotionCommand(cfg.name, { name: source.name, id: ids[i] })));
 
     const assign = (
       logicalName: string,
@@ -120,10 +220,11 @@ export class ContainerRegistry extends pulumi.ComponentResource {
         {
           principalId: principal.principalId,
           principalKey,
-          roleId: ROLES[role],
+          roleId: REGISTRY_ROLES[role],
           scope,
-          // From config names only, so the name is stable and known in a preview.
-          nameScope: guidScope,
+          // From config names only, so the name is stable and known in a preview; it waits for the
+          // mode check too, so a failed check fails every input of the grant alike.
+          nameScope: pulumi.all([guidScope, scope]).apply(([name]) => name),
           subscriptionId,
           description: `release-infra: ${role} for ${principalKey}`,
         },
@@ -144,7 +245,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       if (ci.access === "promote") {
         this.ciAssignmentIds[ci.name] = [
           assign(`${prefix}-importer-${cfg.name}`, ci, key, "importer", target.scope, targetScope, target.dependsOn),
-          ...sources.map((source) => assign(`${prefix}-importer-${source.name}`, ci, key, "importer", source.scope, source.guidScope, [])),
+          ...sources.map((source) => assign(`${prefix}-reader-${source.name}`, ci, key, "reader", source.scope, source.guidScope, [])),
         ];
       } else {
         const role: Role = ci.access === "push" ? "acrpush" : "acrpull";
@@ -153,12 +254,15 @@ export class ContainerRegistry extends pulumi.ComponentResource {
     }
 
     this.registerOutputs({
+      // First: outputs are serialized in order, and a failed mode check must not wait behind grants it prevented.
+      checkedRegistryIds: this.checkedRegistryIds,
       registryId: this.registryId,
       loginServer: this.loginServer,
       registryName: this.registryName,
       resourceGroupName: this.resourceGroupName,
       ciAssignmentIds: this.ciAssignmentIds,
       kubeletAssignmentIds: this.kubeletAssignmentIds,
+      promotion: this.promotion,
     });
   }
 
@@ -175,7 +279,9 @@ export class ContainerRegistry extends pulumi.ComponentResource {
         sku: { name: cfg.sku },
         adminUserEnabled: false,
         anonymousPullEnabled: false,
-        // Trusted services: `az acr import` and ACR Tasks keep working if networking is restricted later.
+        // Trusted services: `az acr import` keeps working if networking is restricted later (ACR is on
+        // the trusted-services list of https://learn.microsoft.com/azure/container-registry/allow-access-trusted-services;
+        // ACR Tasks are not, so the purge task needs the registry reachable from its agents).
         networkRuleBypassOptions: "AzureServices",
         // Premium-only settings; no trustPolicy: content trust is deprecated and Azure rejects enabling it.
         zoneRedundancy: premium && cfg.zoneRedundant !== undefined ? (cfg.zoneRedundant ? "Enabled" : "Disabled") : undefined,
@@ -194,6 +300,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
     args: ContainerRegistryArgs,
     purge: NonNullable<RegistryConfig["purge"]>,
     registry: containerregistry.Registry,
+    checkedScope: pulumi.Output<string>,
   ): containerregistry.Task {
     // The task YAML `az acr task create --cmd` would generate; JSON strings are valid YAML scalars.
     const taskYaml = [
@@ -204,11 +311,13 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       "    timeout: 3600",
       "",
     ].join("\n");
+    // No managed identity: in the legacy role-assignment mode (checked first, hence checkedScope) a
+    // task has data-plane access to its own registry without one; in ABAC mode it would not.
     return new containerregistry.Task(
       `${name}-purge`,
       {
         taskName: "acr-purge",
-        registryName: args.registry.name,
+        registryName: checkedScope.apply(() => args.registry.name),
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         platform: { os: "Linux" },

@@ -117,8 +117,23 @@ function teamPlaceholder(repositories: string[]): CallOverride {
   });
 }
 
+/**
+ * Pseudo-token of a plain Azure Resource Manager GET the program sends itself (with the token of
+ * getClientToken) for what azure-native cannot read; recorded and answered like a data source, with
+ * inputs `{ path, apiVersion }`. An answer `{ error: { code } }` is an ARM error (ResourceNotFound: 404).
+ */
+export const ARM_GET = "azure-rest:GET";
+const ARM_ENDPOINT = "https://management.azure.com";
+
 /** Placeholder answers of the data sources the program calls, keyed by function token. */
 const PLACEHOLDERS: Record<string, CallOverride> = {
+  "azure-native:authorization:getClientToken": () => ({ token: "<arm-token>" }),
+  // Registries answer in the legacy role-assignment mode, the one AcrPull and AcrPush apply in.
+  [ARM_GET]: (a) => {
+    const path = str(a.path, "");
+    if (!/\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+$/i.test(path)) throw new Error(`the offline plan has no placeholder for GET ${path}; add one to scripts/mocks.ts`);
+    return { id: path, name: path.split("/").pop(), properties: { roleAssignmentMode: "LegacyRegistryPermissions" } };
+  },
   "azure-native:authorization:getClientConfig": () => ({
     clientId: "<deployer-client-id>",
     objectId: "<deployer-object-id>",
@@ -262,6 +277,22 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
   };
 }
 
+const realFetch = globalThis.fetch;
+
+/** Answers the program's ARM requests from `calls[ARM_GET]`; every other request goes out as usual. */
+function mockArm(session: MockSession, calls: Record<string, CallOverride>): typeof fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.origin !== ARM_ENDPOINT) return realFetch(input, init);
+    const inputs = { path: decodeURIComponent(url.pathname), apiVersion: url.searchParams.get("api-version") ?? "" };
+    session.invokes.push({ token: ARM_GET, inputs });
+    const body = calls[ARM_GET](inputs);
+    const code = typeof body.error === "object" && body.error !== null && "code" in body.error ? String(body.error.code) : undefined;
+    const status = code === undefined ? 200 : code === "ResourceNotFound" ? 404 : 400;
+    return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+  };
+}
+
 /**
  * Installs the mock runtime for project `release-infra`. Call before the program or a component
  * module is loaded. Data sources without a placeholder fail loudly, naming the token.
@@ -269,6 +300,7 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
 export function installMocks(options: MockOptions): MockSession {
   const session: MockSession = { resources: [], invokes: [] };
   const calls: Record<string, CallOverride> = { ...PLACEHOLDERS, "github:index/getTeam:getTeam": teamPlaceholder(options.teamRepositories ?? []), ...(options.calls ?? {}) };
+  globalThis.fetch = mockArm(session, calls);
   pulumi.runtime.setMocks(
     {
       call(args) {

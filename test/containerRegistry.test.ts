@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { RegistryConfig } from "../config/load";
-import { ContainerRegistry, type ContainerRegistryArgs } from "../components/containerRegistry";
-import { SUBSCRIPTION_ID } from "../scripts/mocks";
+import { ConfigError } from "../config/errors";
+import { parseStackConfig, type RegistryConfig } from "../config/load";
+import { ContainerRegistry, ROLE_ASSIGNMENT_MODE_API_VERSION, type ContainerRegistryArgs } from "../components/containerRegistry";
+import { ARM_GET, SUBSCRIPTION_ID, type CallOverride } from "../scripts/mocks";
 import { build, named, ofType, valueOf, type Built } from "./harness";
 
 const REGISTRY = "azure-native:containerregistry:Registry";
@@ -11,6 +12,7 @@ const TASK = "azure-native:containerregistry:Task";
 const ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec";
 const IMPORTER = "577a9874-89fd-4f24-9dbd-b5034d0ad23a";
+const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const registryId = (rg: string, name: string) =>
@@ -125,16 +127,95 @@ test("push gets AcrPush and pull gets AcrPull, on this registry only", async () 
   assert.deepEqual(grants(resources, "reader-principal"), [`${roleDefinition(ACR_PULL)} @ ${target}`]);
 });
 
-test("promote gets the importer role on the target and on every source registry", async () => {
+test("promote gets the importer role on the target only and read-only Reader on every source registry", async () => {
   const { resources } = await build(() => new ContainerRegistry("acr", promoting));
   assert.deepEqual(
     grants(resources, "promoter-principal"),
     [
       `${roleDefinition(IMPORTER)} @ ${registryId("acme-release-prod", "acmeprodacr")}`,
-      `${roleDefinition(IMPORTER)} @ ${registryId("acme-release-qa", "acmeqaacr")}`,
-      `${roleDefinition(IMPORTER)} @ ${registryId("acme-release-staging", "acmestagingacr")}`,
+      `${roleDefinition(READER)} @ ${registryId("acme-release-qa", "acmeqaacr")}`,
+      `${roleDefinition(READER)} @ ${registryId("acme-release-staging", "acmestagingacr")}`,
     ].sort(),
   );
+});
+
+test("the promotion output imports by digest from each source, by its resource id, without --force, and locks the tag", async () => {
+  const { result } = await build(() => new ContainerRegistry("acr", promoting));
+  assert.deepEqual(await valueOf(result.promotion), [
+    {
+      source: "acmestagingacr",
+      target: "acmeprodacr",
+      importCommand: `az acr import --name acmeprodacr --registry ${registryId("acme-release-staging", "acmestagingacr")} --source <repository>@sha256:<digest> --image <repository>:<version>`,
+      lockCommand: "az acr repository update --name acmeprodacr --image <repository>:<version> --write-enabled false --delete-enabled false",
+    },
+    {
+      source: "acmeqaacr",
+      target: "acmeprodacr",
+      importCommand: `az acr import --name acmeprodacr --registry ${registryId("acme-release-qa", "acmeqaacr")} --source <repository>@sha256:<digest> --image <repository>:<version>`,
+      lockCommand: "az acr repository update --name acmeprodacr --image <repository>:<version> --write-enabled false --delete-enabled false",
+    },
+  ]);
+});
+
+/** An ARM answer that puts the named registries in ABAC mode (and reports the others absent when asked). */
+function armRegistries(abac: string[], absent: string[] = []): CallOverride {
+  return (a) => {
+    const name = String(a.path).split("/").pop() ?? "";
+    if (absent.includes(name)) return { error: { code: "ResourceNotFound", message: `registry ${name} not found` } };
+    return { id: a.path, name, properties: { roleAssignmentMode: abac.includes(name) ? "AbacRepositoryPermissions" : "LegacyRegistryPermissions" } };
+  };
+}
+
+test("the role-assignment mode of the target and of every source is read from ARM at the API version that returns it", async () => {
+  const paths: string[] = [];
+  const record: CallOverride = (a) => {
+    paths.push(`${String(a.path)}?api-version=${String(a.apiVersion)}`);
+    return armRegistries([])(a);
+  };
+  await build(() => new ContainerRegistry("acr", promoting), { calls: { [ARM_GET]: record } });
+  assert.deepEqual([...new Set(paths)].sort(), [
+    `${registryId("acme-release-prod", "acmeprodacr")}?api-version=${ROLE_ASSIGNMENT_MODE_API_VERSION}`,
+    `${registryId("acme-release-qa", "acmeqaacr")}?api-version=${ROLE_ASSIGNMENT_MODE_API_VERSION}`,
+    `${registryId("acme-release-staging", "acmestagingacr")}?api-version=${ROLE_ASSIGNMENT_MODE_API_VERSION}`,
+  ]);
+});
+
+test("an existing registry in ABAC mode fails the preview with the fix", async () => {
+  const cfg = registryConfig({ existing: true, sku: undefined, resourceGroup: "acme-release-shared" });
+  const { errors } = await build(
+    () => new ContainerRegistry("acr", args({ registry: cfg, ciPrincipals: [{ name: "shop-production", principalId: "shop-principal", access: "push" }] })),
+    { preview: true, expectErrors: true, calls: { [ARM_GET]: armRegistries(["acmeprodacr"]) } },
+  );
+  assert.ok(errors.length > 0);
+  for (const e of errors) {
+    assert.match(e, /registry acmeprodacr \(resource group acme-release-shared\) uses the role-assignment mode AbacRepositoryPermissions/);
+    assert.match(e, /az acr update --name acmeprodacr --resource-group acme-release-shared --role-assignment-mode rbac/);
+  }
+});
+
+test("a promotion source in ABAC mode fails the preview", async () => {
+  const { errors } = await build(() => new ContainerRegistry("acr", promoting), { preview: true, expectErrors: true, calls: { [ARM_GET]: armRegistries(["acmeqaacr"]) } });
+  assert.ok(errors.some((e) => e.includes("registry acmeqaacr (resource group acme-release-qa) uses the role-assignment mode AbacRepositoryPermissions")), errors.join("\n"));
+});
+
+test("a registry this stack creates that already exists in ABAC mode (adopted) fails the preview", async () => {
+  const { errors } = await build(() => new ContainerRegistry("acr", promoting), { preview: true, expectErrors: true, calls: { [ARM_GET]: armRegistries(["acmeprodacr"]) } });
+  assert.ok(errors.some((e) => e.includes("registry acmeprodacr (resource group acme-release-prod) uses the role-assignment mode AbacRepositoryPermissions")), errors.join("\n"));
+});
+
+test("a registry this stack creates that does not exist yet previews with its grants", async () => {
+  const { resources, errors } = await build(() => new ContainerRegistry("acr", promoting), { preview: true, calls: { [ARM_GET]: armRegistries([], ["acmeprodacr"]) } });
+  assert.deepEqual(errors, []);
+  assert.equal(named(resources, ASSIGNMENT, "acr-ci-shop-production-acrpush").plain.scope, registryId("acme-release-prod", "acmeprodacr"));
+});
+
+test("a missing existing registry fails instead of granting on nothing", async () => {
+  const cfg = registryConfig({ existing: true, sku: undefined });
+  const { errors } = await build(
+    () => new ContainerRegistry("acr", args({ registry: cfg, ciPrincipals: [{ name: "shop-production", principalId: "shop-principal", access: "push" }] })),
+    { preview: true, expectErrors: true, calls: { [ARM_GET]: armRegistries([], ["acmeprodacr"]) } },
+  );
+  assert.ok(errors.some((e) => e.includes("registry acmeprodacr (resource group acme-release-prod) does not exist")), errors.join("\n"));
 });
 
 test("each kubelet identity gets AcrPull on the registry", async () => {
@@ -177,7 +258,7 @@ test("in a preview, grants on a new registry show their target and name and wait
 });
 
 test("purge creates a scheduled ACR task on the registry that runs acr purge with the configured filter", async () => {
-  const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 7, untaggedOnly: false, filter: "shop:.*" } });
+  const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 7, keep: 3, untaggedOnly: false, filter: "shop:.*" } });
   const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
   const task = named(resources, TASK, "acr-purge");
   assert.equal(task.plain.registryName, "acmeprodacr");
@@ -189,11 +270,18 @@ test("purge creates a scheduled ACR task on the registry that runs acr purge wit
   const step = task.plain.step as { type: string; encodedTaskContent: string };
   assert.equal(step.type, "EncodedTask");
   const yaml = Buffer.from(step.encodedTaskContent, "base64").toString("utf8");
-  assert.match(yaml, /^version: v1\.1\.0\nsteps:\n  - cmd: "acr purge --filter 'shop:\.\*' --ago 7d --untagged"\n/);
+  assert.match(yaml, /^version: v1\.1\.0\nsteps:\n  - cmd: "acr purge --filter 'shop:\.\*' --ago 7d --keep 3 --untagged"\n/);
+});
+
+test("purge keeps the configured number of latest tags per repository", async () => {
+  const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 3, keep: 5, untaggedOnly: false, filter: ".*:.*" } });
+  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
+  const step = named(resources, TASK, "acr-purge").plain.step as { encodedTaskContent: string };
+  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "acr purge --filter '\.\*:\.\*' --ago 3d --keep 5 --untagged"/);
 });
 
 test("purge with untaggedOnly deletes only untagged manifests, no tags", async () => {
-  const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 1, untaggedOnly: true, filter: ".*:.*" } });
+  const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 1, keep: 3, untaggedOnly: true, filter: ".*:.*" } });
   const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
   const step = named(resources, TASK, "acr-purge").plain.step as { encodedTaskContent: string };
   const yaml = Buffer.from(step.encodedTaskContent, "base64").toString("utf8");
@@ -215,4 +303,45 @@ test("outputs resolve to the registry and each principal's assignment ids", asyn
   const pushIds = await Promise.all(result.ciAssignmentIds["shop-production"].map(valueOf));
   assert.match(pushIds[0], /\/registries\/acmeprodacr\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}$/);
   assert.equal(result.kubeletAssignmentIds["acme-prod-aks"].length, 1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Purge rules of the stack config (config/sections/azure.ts)
+
+function registryProblems(purge: Record<string, unknown>): string[] {
+  const values = {
+    "azure-native:location": "westeurope",
+    "release-infra:azure": { resourceGroup: "acme-release-staging", registry: { name: "acmestagingacr", sku: "Standard", purge: { schedule: "0 3 * * *", ...purge } } },
+  };
+  try {
+    parseStackConfig(values, { file: "Pulumi.staging.yaml", stack: "staging", source: "offline-plan" });
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+}
+
+test("purge keeps the latest 3 tags per repository unless told otherwise", () => {
+  const { config } = parseStackConfig(
+    { "azure-native:location": "westeurope", "release-infra:azure": { resourceGroup: "rg", registry: { name: "acmestagingacr", sku: "Standard", purge: { schedule: "0 3 * * *", olderThanDays: 7 } } } },
+    { file: "Pulumi.staging.yaml", stack: "staging", source: "offline-plan" },
+  );
+  assert.equal(config.azure?.registry?.purge?.keep, 3);
+});
+
+test("olderThanDays 0 without untaggedOnly is a config error naming the key", () => {
+  assert.deepEqual(registryProblems({ olderThanDays: 0 }), [
+    "Pulumi.staging.yaml: release-infra:azure.registry.purge.olderThanDays: is 0 without untaggedOnly: every run would delete every tag but the kept ones, including images a namespace still runs; use at least 1, or untaggedOnly: true",
+  ]);
+});
+
+test("olderThanDays 0 with untaggedOnly is accepted", () => {
+  assert.deepEqual(registryProblems({ olderThanDays: 0, untaggedOnly: true }), []);
+});
+
+test("purge.keep must keep at least one tag", () => {
+  const problems = registryProblems({ olderThanDays: 7, keep: 0 });
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /release-infra:azure\.registry\.purge\.keep: must be at least 1/);
 });

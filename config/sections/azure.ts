@@ -43,29 +43,40 @@ export const namespace = strict({
     .default("restricted")
     .describe("Pod Security Admission level, enforced and also used for audit and warn (privileged is rejected in prod by the policy pack)."),
   quota: strict({
-    cpu: quantity.describe("Total CPU requests and limits of the namespace, e.g. \"8\"."),
-    memory: quantity.describe("Total memory requests and limits of the namespace, e.g. \"16Gi\"."),
+    cpu: quantity.describe("Total CPU requests of the namespace, e.g. \"8\" (CPU limits are not capped: they throttle, and the scheduler places pods by request)."),
+    memory: quantity.describe("Total memory requests and total memory limits of the namespace, each, e.g. \"16Gi\"."),
     pods: z.number().int().min(1).max(10000).describe("Most pods the namespace may run."),
   }).describe("ResourceQuota of the namespace."),
   containerDefaults: strict({
-    cpu: quantity.describe("CPU request and limit of a container that sets none, e.g. \"250m\"."),
-    memory: quantity.describe("Memory request and limit of a container that sets none, e.g. \"256Mi\"."),
+    cpu: quantity.describe("CPU request of a container that sets none, e.g. \"250m\". No CPU limit is defaulted: a default limit below a container's own request would get the pod rejected."),
+    memory: quantity.describe("Memory request of a container that sets none, e.g. \"256Mi\"."),
+    memoryLimit: quantity
+      .optional()
+      .describe("Memory limit of a container that sets none (default: twice memory). A container that requests more memory than this must set its own limit."),
   }).describe("LimitRange defaults, so pods without resources still fit the quota."),
   network: z
     .enum(["default-deny", "allow-all"])
     .default("default-deny")
     .describe("default-deny: NetworkPolicies allow only same-namespace traffic and DNS; allow-all: no policies."),
 }).superRefine((ns, ctx) => {
-  for (const resource of ["cpu", "memory"] as const) {
-    const perContainer = quantityValue(ns.containerDefaults[resource]);
-    const total = quantityValue(ns.quota[resource]);
-    if (perContainer !== undefined && total !== undefined && perContainer > total) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["containerDefaults", resource],
-        message: `is larger than the namespace quota of ${ns.quota[resource]}: no pod with default resources could start`,
-      });
+  const tooLarge = (path: "cpu" | "memory" | "memoryLimit", value: string | undefined, total: string) => {
+    const perContainer = value === undefined ? undefined : quantityValue(value);
+    const quota = quantityValue(total);
+    if (perContainer !== undefined && quota !== undefined && perContainer > quota) {
+      ctx.addIssue({ code: "custom", path: ["containerDefaults", path], message: `is larger than the namespace quota of ${total}: no pod with default resources could start` });
     }
+  };
+  tooLarge("cpu", ns.containerDefaults.cpu, ns.quota.cpu);
+  tooLarge("memory", ns.containerDefaults.memory, ns.quota.memory);
+  tooLarge("memoryLimit", ns.containerDefaults.memoryLimit, ns.quota.memory);
+  const request = quantityValue(ns.containerDefaults.memory);
+  const limit = ns.containerDefaults.memoryLimit === undefined ? undefined : quantityValue(ns.containerDefaults.memoryLimit);
+  if (request !== undefined && limit !== undefined && limit < request) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["containerDefaults", "memoryLimit"],
+      message: `is below the default memory request ${ns.containerDefaults.memory}: the API server rejects a LimitRange whose default request exceeds its default limit`,
+    });
   }
 });
 
@@ -94,8 +105,15 @@ export const registry = strict({
     .describe("Registries whose images are promoted into this one with az acr import."),
   purge: strict({
     schedule: cron.describe("When the purge runs: five-field cron in UTC, e.g. \"0 3 * * *\"."),
-    olderThanDays: z.number().int().min(0).max(3650).describe("Delete tags older than this many days (acr purge --ago)."),
-    untaggedOnly: z.boolean().default(false).describe("Delete only untagged manifests, never tags."),
+    olderThanDays: z.number().int().min(0).max(3650).describe("Delete tags (or, with untaggedOnly, untagged manifests) older than this many days (acr purge --ago); 0 only with untaggedOnly."),
+    keep: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(3)
+      .describe("Keep the latest N tags of each repository even when they are older than olderThanDays (acr purge --keep), so the image a quiet environment still runs survives; default 3. Ignored with untaggedOnly."),
+    untaggedOnly: z.boolean().default(false).describe("Delete only untagged manifests, never tags. Images pulled by digest whose tag has moved are untagged too, and get deleted."),
     filter: pattern(/^[^\s:'"]+:[^\s'"]+$/, `must be "<repository regex>:<tag regex>" without spaces or quotes, e.g. ".*:.*"`)
       .default(".*:.*")
       .describe("acr purge --filter: <repository regex>:<tag regex>."),
@@ -103,6 +121,13 @@ export const registry = strict({
     .optional()
     .describe("A scheduled ACR task that runs acr purge on this registry."),
 }).superRefine((r, ctx) => {
+  if (r.purge && r.purge.olderThanDays === 0 && !r.purge.untaggedOnly) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["purge", "olderThanDays"],
+      message: "is 0 without untaggedOnly: every run would delete every tag but the kept ones, including images a namespace still runs; use at least 1, or untaggedOnly: true",
+    });
+  }
   if (r.existing) {
     for (const key of ["sku", "untaggedRetentionDays", "zoneRedundant", "purge"] as const) {
       if (r[key] !== undefined) {
