@@ -111,6 +111,7 @@ if (config.azure) {
           namespace,
           provider: aks.provider,
           clusterId: aks.clusterId,
+          deployerRole: aks.deployerRole,
           stage,
           stack,
           deployers: deployersOf(cluster.name, namespace.name),

@@ -3,7 +3,7 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerservice from "@pulumi/azure-native/containerservice";
 import { Provider } from "@pulumi/kubernetes/provider";
 import type { ClusterConfig } from "../config/load";
-import { grantRole } from "./roleAssignment";
+import { deterministicGuid, grantRole } from "./roleAssignment";
 
 /**
  * Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes
@@ -17,6 +17,60 @@ export const AKS_ROLES = {
   rbacWriter: "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb",
 } as const;
 
+const K8S = "Microsoft.ContainerService/managedClusters";
+
+/**
+ * The permissions of "Azure Kubernetes Service RBAC Writer" (a7ffa36f, as listed in
+ * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers) with
+ * NetworkPolicies read-only: the Writer may delete the namespace's default-deny policies, the
+ * deployer must not. ResourceQuotas and LimitRanges are read-only in the Writer already.
+ */
+export const NAMESPACE_DEPLOYER_PERMISSIONS = {
+  actions: [
+    "Microsoft.Authorization/*/read",
+    "Microsoft.Resources/subscriptions/operationresults/read",
+    "Microsoft.Resources/subscriptions/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+  ],
+  dataActions: [
+    `${K8S}/apps/controllerrevisions/read`,
+    `${K8S}/apps/daemonsets/*`,
+    `${K8S}/apps/deployments/*`,
+    `${K8S}/apps/replicasets/*`,
+    `${K8S}/apps/statefulsets/*`,
+    `${K8S}/autoscaling/horizontalpodautoscalers/*`,
+    `${K8S}/batch/cronjobs/*`,
+    `${K8S}/coordination.k8s.io/leases/read`,
+    `${K8S}/coordination.k8s.io/leases/write`,
+    `${K8S}/coordination.k8s.io/leases/delete`,
+    `${K8S}/discovery.k8s.io/endpointslices/read`,
+    `${K8S}/batch/jobs/*`,
+    `${K8S}/configmaps/*`,
+    `${K8S}/endpoints/*`,
+    `${K8S}/events.k8s.io/events/read`,
+    `${K8S}/events/*`,
+    `${K8S}/extensions/daemonsets/*`,
+    `${K8S}/extensions/deployments/*`,
+    `${K8S}/extensions/ingresses/*`,
+    `${K8S}/extensions/networkpolicies/read`,
+    `${K8S}/extensions/replicasets/*`,
+    `${K8S}/limitranges/read`,
+    `${K8S}/metrics.k8s.io/pods/read`,
+    `${K8S}/metrics.k8s.io/nodes/read`,
+    `${K8S}/namespaces/read`,
+    `${K8S}/networking.k8s.io/ingresses/*`,
+    `${K8S}/networking.k8s.io/networkpolicies/read`,
+    `${K8S}/persistentvolumeclaims/*`,
+    `${K8S}/pods/*`,
+    `${K8S}/policy/poddisruptionbudgets/*`,
+    `${K8S}/replicationcontrollers/*`,
+    `${K8S}/resourcequotas/read`,
+    `${K8S}/secrets/*`,
+    `${K8S}/serviceaccounts/*`,
+    `${K8S}/services/*`,
+  ],
+};
+
 /** A CI identity that deploys to namespaces of a cluster. */
 export interface Deployer {
   /** Stable key of the identity (e.g. `shop-production`); names its role assignments. */
@@ -25,16 +79,17 @@ export interface Deployer {
   principalId: pulumi.Input<string>;
 }
 
-/** Assigns a built-in AKS role to a deployer on `scope` (cluster or namespace). */
+/** Assigns an AKS role (built-in, or the namespace deployer role of `dependsOn`) to a deployer on `scope` (cluster or namespace). */
 export function grantDeployerRole(
   name: string,
   args: { deployer: Deployer; role: string; scope: pulumi.Input<string>; subscriptionId: pulumi.Input<string> },
   parent: pulumi.Resource,
+  options: { dependsOn?: pulumi.Resource[]; aliases?: pulumi.Input<pulumi.Alias | string>[] } = {},
 ): authorization.RoleAssignment {
   return grantRole(
     name,
     { principalId: args.deployer.principalId, principalKey: `ci:${args.deployer.name}`, roleId: args.role, scope: args.scope, subscriptionId: args.subscriptionId },
-    { parent },
+    { parent, ...options },
   );
 }
 
@@ -47,9 +102,14 @@ function scalar(kubeconfig: string, key: string, clusterName: string): string {
 
 /**
  * The kubeconfig `kubelogin convert-kubeconfig -l azurecli` would produce from the one AKS hands
- * out: AKS's exec user logs in with `--login devicecode`, which waits for a browser; `azurecli`
- * reuses the `azure/login` session in CI. Built as JSON (valid YAML) from the server, CA and
- * Entra server app id, so no YAML library is needed at run time.
+ * out: AKS's exec user logs in with `--login devicecode`, which waits for a browser. `azurecli`
+ * takes the token of the current az CLI session (`az login` for a person). In CI, an az session made
+ * from a GitHub OIDC assertion cannot refresh once that assertion expires (Azure/azure-cli#28708),
+ * and ARM_USE_OIDC only refreshes azure-native's own token; a workflow therefore overrides the
+ * login mode with kubelogin's environment variables (AAD_LOGIN_METHOD=workloadidentity with
+ * AZURE_CLIENT_ID, AZURE_TENANT_ID and a refreshed AZURE_FEDERATED_TOKEN_FILE), which take precedence
+ * over these arguments (Azure/kubelogin docs/book/src/concepts/login-modes). Built as JSON (valid
+ * YAML) from the server, CA and Entra server app id, so no YAML library is needed at run time.
  */
 function azureCliKubeconfig(aksKubeconfig: string, clusterName: string): string {
   const server = scalar(aksKubeconfig, "server", clusterName);
@@ -108,6 +168,11 @@ export class AksCluster extends pulumi.ComponentResource {
   public readonly provider: Provider;
   /** Ids of the Cluster User assignments, by deployer name. */
   public readonly clusterUserAssignmentIds: Record<string, pulumi.Output<string>>;
+  /**
+   * The custom role namespaces grant their deployers (RBAC Writer without NetworkPolicy writes),
+   * defined on the cluster's resource group and assignable only there; undefined without deployers.
+   */
+  public readonly deployerRole: { roleId: string; definition: authorization.RoleDefinition } | undefined;
 
   constructor(name: string, args: AksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:aks:Cluster", name, {}, opts);
@@ -163,6 +228,28 @@ export class AksCluster extends pulumi.ComponentResource {
 
     const subscriptionId = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
     const deployers = [...new Map(args.deployers.map((d) => [d.name, d])).values()];
+
+    if (deployers.length > 0) {
+      // Custom roles are defined at a subscription, management group or resource group: the
+      // cluster's resource group is the narrowest, and the assignments stay scoped to namespaces.
+      const groupScope = pulumi.interpolate`/subscriptions/${subscriptionId}/resourceGroups/${cluster.resourceGroup}`;
+      // A GUID from the cluster's identity, the same on every run; role names are unique per tenant.
+      const roleId = deterministicGuid(`${cluster.resourceGroup}/${cluster.name}`.toLowerCase(), "release-infra namespace deployer");
+      const definition = new authorization.RoleDefinition(
+        `${name}-namespace-deployer-role`,
+        {
+          roleDefinitionId: roleId,
+          scope: groupScope,
+          assignableScopes: [groupScope],
+          roleName: `release-infra namespace deployer (${cluster.resourceGroup}/${cluster.name})`,
+          description: "Azure Kubernetes Service RBAC Writer without write access to NetworkPolicies: deploys workloads, cannot remove the namespace's isolation.",
+          roleType: "CustomRole",
+          permissions: [{ actions: NAMESPACE_DEPLOYER_PERMISSIONS.actions, dataActions: NAMESPACE_DEPLOYER_PERMISSIONS.dataActions }],
+        },
+        { parent: this },
+      );
+      this.deployerRole = { roleId, definition };
+    }
     this.clusterUserAssignmentIds = Object.fromEntries(
       deployers.map((deployer) => [
         deployer.name,
@@ -176,6 +263,7 @@ export class AksCluster extends pulumi.ComponentResource {
       resourceGroupName: this.resourceGroupName,
       kubeletObjectId: this.kubeletObjectId,
       clusterUserAssignmentIds: this.clusterUserAssignmentIds,
+      deployerRoleId: this.deployerRole?.roleId,
     });
   }
 }

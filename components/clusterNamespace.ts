@@ -4,7 +4,7 @@ import * as core from "@pulumi/kubernetes/core/v1";
 import * as networking from "@pulumi/kubernetes/networking/v1";
 import type { Provider } from "@pulumi/kubernetes/provider";
 import type { NamespaceConfig, Stage } from "../config/load";
-import { AKS_ROLES, grantDeployerRole, type Deployer } from "./aksCluster";
+import { grantDeployerRole, type Deployer } from "./aksCluster";
 
 export interface ClusterNamespaceArgs {
   /** The namespace as configured: name, Pod Security level, quota, container defaults, network mode. */
@@ -13,15 +13,25 @@ export interface ClusterNamespaceArgs {
   provider: Provider;
   /** Azure resource id of the cluster (AksCluster.clusterId); deploy rights are scoped to `<clusterId>/namespaces/<name>`. */
   clusterId: pulumi.Input<string>;
+  /** The cluster's namespace deployer role (AksCluster.deployerRole); required when there are deployers. */
+  deployerRole?: { roleId: string; definition: pulumi.Resource };
   /** Stage of the stack: in prod the namespace is protected and retained on delete. */
   stage: Stage;
   /** Name of the stack that owns the namespace, recorded in its labels. */
   stack: string;
   /**
-   * CI identities of the environments whose access.namespaces names this namespace; each gets
-   * RBAC Writer on this namespace only. The cluster-wide Cluster User role comes from AksCluster.
+   * CI identities of the environments whose access.namespaces names this namespace; each gets the
+   * namespace deployer role (RBAC Writer without NetworkPolicy writes) on this namespace only. The
+   * cluster-wide Cluster User role comes from AksCluster.
    */
   deployers: Deployer[];
+}
+
+/** The default memory limit: the configured one, else twice the default memory request (same unit). */
+export function defaultMemoryLimit(defaults: NamespaceConfig["containerDefaults"]): string {
+  if (defaults.memoryLimit !== undefined) return defaults.memoryLimit;
+  const match = /^(\d+(?:\.\d+)?)(.*)$/.exec(defaults.memory);
+  return match ? `${Number(match[1]) * 2}${match[2]}` : defaults.memory;
 }
 
 /**
@@ -32,7 +42,7 @@ export interface ClusterNamespaceArgs {
 export class ClusterNamespace extends pulumi.ComponentResource {
   /** The namespace's name; resolves once the namespace, its quota, limits, policies and deploy rights exist. */
   public readonly namespaceName: pulumi.Output<string>;
-  /** Ids of the RBAC Writer assignments on the namespace, by deployer name. */
+  /** Ids of the deployer role assignments on the namespace, by deployer name. */
   public readonly writerAssignmentIds: Record<string, pulumi.Output<string>>;
 
   constructor(name: string, args: ClusterNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -68,6 +78,8 @@ export class ClusterNamespace extends pulumi.ComponentResource {
     const child = { parent: this, provider };
     const metadata = (objectName: string) => ({ name: objectName, namespace: namespace.metadata.name, labels });
 
+    // No limits.cpu: with it every container needs a CPU limit, and a defaulted limit below a
+    // container's own request gets the pod rejected (LimitRanger, below). CPU is capped by requests.
     const quota = new core.ResourceQuota(
       `${name}-quota`,
       {
@@ -75,7 +87,6 @@ export class ClusterNamespace extends pulumi.ComponentResource {
         spec: {
           hard: {
             "requests.cpu": ns.quota.cpu,
-            "limits.cpu": ns.quota.cpu,
             "requests.memory": ns.quota.memory,
             "limits.memory": ns.quota.memory,
             pods: String(ns.quota.pods),
@@ -84,12 +95,23 @@ export class ClusterNamespace extends pulumi.ComponentResource {
       },
       child,
     );
-    // With a compute quota, pods must state requests and limits; these defaults let pods that don't still start.
+    // LimitRanger (https://kubernetes.io/docs/concepts/policy/limit-range/): `defaultRequest` fills
+    // requests a container leaves out, `default` fills its limits, and a container with a request but
+    // no limit gets the default limit. So only memory has a default limit (the quota counts
+    // limits.memory), above the default request; CPU gets a request and no limit.
     const limits = new core.LimitRange(
       `${name}-limits`,
       {
         metadata: metadata("release-infra-container-defaults"),
-        spec: { limits: [{ type: "Container", default: { ...ns.containerDefaults }, defaultRequest: { ...ns.containerDefaults } }] },
+        spec: {
+          limits: [
+            {
+              type: "Container",
+              default: { memory: defaultMemoryLimit(ns.containerDefaults) },
+              defaultRequest: { cpu: ns.containerDefaults.cpu, memory: ns.containerDefaults.memory },
+            },
+          ],
+        },
       },
       child,
     );
@@ -147,10 +169,21 @@ export class ClusterNamespace extends pulumi.ComponentResource {
 
     const subscriptionId = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
     const scope = pulumi.interpolate`${args.clusterId}/namespaces/${ns.name}`;
-    const writers = args.deployers.map(
-      (deployer) =>
-        [deployer.name, grantDeployerRole(`${name}-rbac-writer-${deployer.name}`, { deployer, role: AKS_ROLES.rbacWriter, scope, subscriptionId }, this)] as const,
-    );
+    const role = args.deployerRole;
+    if (args.deployers.length > 0 && !role) throw new Error(`namespace ${ns.name}: deployers need the cluster's deployerRole`);
+    const writers = role
+      ? args.deployers.map(
+          (deployer) =>
+            [
+              deployer.name,
+              grantDeployerRole(`${name}-deployer-${deployer.name}`, { deployer, role: role.roleId, scope, subscriptionId }, this, {
+                dependsOn: [role.definition],
+                // Formerly the built-in RBAC Writer under this name; the new role replaces the assignment.
+                aliases: [{ name: `${name}-rbac-writer-${deployer.name}` }],
+              }),
+            ] as const,
+        )
+      : [];
     this.writerAssignmentIds = Object.fromEntries(writers.map(([deployer, assignment]) => [deployer, assignment.id]));
 
     this.namespaceName = pulumi

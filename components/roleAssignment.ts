@@ -20,7 +20,7 @@ export interface RoleGrant {
   principalId: pulumi.Input<string>;
   /** Stable key of the principal (`ci:shop-production`); with scope and role it names the assignment. */
   principalKey: string;
-  /** Built-in role definition GUID. */
+  /** Role definition GUID: built-in, or a custom role of the same subscription. */
   roleId: string;
   /** Resource the role applies to; never a subscription or resource group. */
   scope: pulumi.Input<string>;
@@ -31,7 +31,11 @@ export interface RoleGrant {
 }
 
 /** A role assignment to a managed identity, named deterministically from config names. */
-export function grantRole(name: string, grant: RoleGrant, opts: { parent: pulumi.Resource; dependsOn?: pulumi.Resource[] }): authorization.RoleAssignment {
+export function grantRole(
+  name: string,
+  grant: RoleGrant,
+  opts: { parent: pulumi.Resource; dependsOn?: pulumi.Resource[]; aliases?: pulumi.Input<pulumi.Alias | string>[] },
+): authorization.RoleAssignment {
   return new authorization.RoleAssignment(
     name,
     {

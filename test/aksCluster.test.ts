@@ -200,3 +200,49 @@ test("does not warn about a cluster without network policy when every namespace 
   );
   assert.deepEqual(warnings, []);
 });
+
+// The dataActions of "Azure Kubernetes Service RBAC Writer" as Microsoft documents them
+// (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers#azure-kubernetes-service-rbac-writer).
+const RBAC_WRITER_DATA_ACTIONS = [
+  "apps/controllerrevisions/read", "apps/daemonsets/*", "apps/deployments/*", "apps/replicasets/*", "apps/statefulsets/*",
+  "autoscaling/horizontalpodautoscalers/*", "batch/cronjobs/*", "coordination.k8s.io/leases/read", "coordination.k8s.io/leases/write",
+  "coordination.k8s.io/leases/delete", "discovery.k8s.io/endpointslices/read", "batch/jobs/*", "configmaps/*", "endpoints/*",
+  "events.k8s.io/events/read", "events/*", "extensions/daemonsets/*", "extensions/deployments/*", "extensions/ingresses/*",
+  "extensions/networkpolicies/*", "extensions/replicasets/*", "limitranges/read", "metrics.k8s.io/pods/read", "metrics.k8s.io/nodes/read",
+  "namespaces/read", "networking.k8s.io/ingresses/*", "networking.k8s.io/networkpolicies/*", "persistentvolumeclaims/*", "pods/*",
+  "policy/poddisruptionbudgets/*", "replicationcontrollers/*", "resourcequotas/read", "secrets/*", "serviceaccounts/*", "services/*",
+].map((a) => `Microsoft.ContainerService/managedClusters/${a}`);
+
+/** Whether an Azure RBAC permission pattern (`*` wildcards) grants an action. */
+const grants = (patterns: string[], action: string) => patterns.some((p) => new RegExp(`^${p.split("*").map((part) => part.replace(/[.]/g, "\\.")).join(".*")}$`, "i").test(action));
+
+test("deployers get a custom role: RBAC Writer whose NetworkPolicy rights are read-only, nothing else changed", async () => {
+  const { resources } = await buildCluster({ deployers: [deployer("shop-production")] });
+  const role = named(resources, "azure-native:authorization:RoleDefinition", "acme-prod-aks-namespace-deployer-role").plain;
+  const [permission] = role.permissions as { actions: string[]; dataActions: string[] }[];
+  const np = (group: string, verb: string) => `Microsoft.ContainerService/managedClusters/${group}/networkpolicies/${verb}`;
+  for (const group of ["networking.k8s.io", "extensions"]) {
+    assert.ok(grants(permission.dataActions, np(group, "read")));
+    for (const verb of ["write", "delete"]) assert.ok(!grants(permission.dataActions, np(group, verb)), `${group} networkpolicies ${verb}`);
+  }
+  for (const kind of ["resourcequotas", "limitranges"]) assert.ok(!grants(permission.dataActions, `Microsoft.ContainerService/managedClusters/${kind}/write`), kind);
+  const unchanged = RBAC_WRITER_DATA_ACTIONS.filter((a) => !a.includes("/networkpolicies/"));
+  assert.deepEqual(permission.dataActions.filter((a) => !a.includes("/networkpolicies/")), unchanged);
+  assert.deepEqual(permission.actions, ["Microsoft.Authorization/*/read", "Microsoft.Resources/subscriptions/operationresults/read", "Microsoft.Resources/subscriptions/read", "Microsoft.Resources/subscriptions/resourceGroups/read"]);
+});
+
+test("the deployer role is defined on, and assignable only in, the cluster's resource group, with a name and id stable per cluster", async () => {
+  const first = named((await buildCluster({ deployers: [deployer("a")] })).resources, "azure-native:authorization:RoleDefinition", "acme-prod-aks-namespace-deployer-role").plain;
+  const second = named((await buildCluster({ deployers: [deployer("b")] })).resources, "azure-native:authorization:RoleDefinition", "acme-prod-aks-namespace-deployer-role").plain;
+  const group = "/subscriptions/<subscription-id>/resourceGroups/acme-aks-prod";
+  assert.equal(first.scope, group);
+  assert.deepEqual(first.assignableScopes, [group]);
+  assert.equal(first.roleName, "release-infra namespace deployer (acme-aks-prod/acme-prod-aks)");
+  assert.match(String(first.roleDefinitionId), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(first.roleDefinitionId, second.roleDefinitionId);
+});
+
+test("a cluster without deployers defines no custom role", async () => {
+  const { resources } = await buildCluster({ deployers: [] });
+  assert.deepEqual(ofType(resources, "azure-native:authorization:RoleDefinition"), []);
+});

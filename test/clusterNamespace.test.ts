@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LimitRange, Namespace, ResourceQuota } from "kubernetes-models/v1";
+import { LimitRange, Namespace, Pod, ResourceQuota } from "kubernetes-models/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { AKS_ROLES, AksCluster, type Deployer } from "../components/aksCluster";
 import { ClusterNamespace, type ClusterNamespaceArgs } from "../components/clusterNamespace";
 import type { ClusterConfig, NamespaceConfig, Stage } from "../config/load";
+import { quantityValue } from "../config/quantity";
 import { build, named, ofType, valueOf, type Built } from "./harness";
 
 const CLUSTER_ID = "/subscriptions/<subscription-id>/resourceGroups/acme-aks-prod/providers/Microsoft.ContainerService/managedClusters/acme-prod-aks";
@@ -44,6 +45,7 @@ function buildNamespace(options: Options = {}) {
         namespace: ns,
         provider: cluster.provider,
         clusterId: cluster.clusterId,
+        deployerRole: cluster.deployerRole,
         stage: options.stage ?? "staging",
         stack: "acme-staging",
         deployers,
@@ -114,24 +116,111 @@ test("the namespace is labelled with its environment and owner stack", async () 
   assert.equal(labels["release-infra/stack"], "acme-staging");
 });
 
-test("the ResourceQuota caps requests and limits of CPU and memory, and pods, from the config", async () => {
+test("the ResourceQuota caps CPU requests, memory requests and limits, and pods, from the config, and no CPU limits", async () => {
   const { resources } = await buildNamespace({ namespace: namespace({ quota: { cpu: "4", memory: "8Gi", pods: 30 } }) });
   const quota = named(resources, "kubernetes:core/v1:ResourceQuota", "acme-prod-aks-shop-quota");
   assert.deepEqual((quota.plain.spec as { hard: unknown }).hard, {
     "requests.cpu": "4",
-    "limits.cpu": "4",
     "requests.memory": "8Gi",
     "limits.memory": "8Gi",
     pods: "30",
   });
 });
 
-test("the LimitRange gives containers without resources the configured defaults as requests and limits", async () => {
+test("the LimitRange defaults requests to containerDefaults, memory limits to twice the memory request, and sets no CPU limit", async () => {
   const { resources } = await buildNamespace({ namespace: namespace({ containerDefaults: { cpu: "100m", memory: "128Mi" } }) });
   const limits = named(resources, "kubernetes:core/v1:LimitRange", "acme-prod-aks-shop-limits");
-  assert.deepEqual((limits.plain.spec as { limits: unknown }).limits, [
-    { type: "Container", default: { cpu: "100m", memory: "128Mi" }, defaultRequest: { cpu: "100m", memory: "128Mi" } },
-  ]);
+  assert.deepEqual((limits.plain.spec as { limits: unknown }).limits, [{ type: "Container", default: { memory: "256Mi" }, defaultRequest: { cpu: "100m", memory: "128Mi" } }]);
+});
+
+test("containerDefaults.memoryLimit sets the default memory limit", async () => {
+  const { resources } = await buildNamespace({ namespace: namespace({ containerDefaults: { cpu: "100m", memory: "128Mi", memoryLimit: "1Gi" } }) });
+  const limits = named(resources, "kubernetes:core/v1:LimitRange", "acme-prod-aks-shop-limits");
+  assert.deepEqual((limits.plain.spec as { limits: { default: unknown }[] }).limits[0].default, { memory: "1Gi" });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Admission of ordinary pods: the LimitRanger defaulting and the quota's arithmetic, as the API
+// server applies them (https://kubernetes.io/docs/concepts/policy/limit-range/ and
+// https://kubernetes.io/docs/concepts/policy/resource-quotas/): `defaultRequest` fills a missing
+// request, `default` fills a missing limit (also when a request is set), a limit below its request
+// is rejected, and with limits.X in the quota every container must end up with a limit for X.
+
+type Resources = Partial<Record<"cpu" | "memory", string>>;
+interface LimitRangeSpec {
+  limits: { type: string; default?: Resources; defaultRequest?: Resources }[];
+}
+
+/** The container after LimitRanger's defaulting, or why the API server rejects the pod. */
+function admit(container: { requests?: Resources; limits?: Resources }, limitRange: LimitRangeSpec, hard: Record<string, string>): { requests: Resources; limits: Resources } | string {
+  const [range] = limitRange.limits;
+  const requests: Resources = { ...container.requests };
+  const limits: Resources = { ...container.limits };
+  for (const r of ["cpu", "memory"] as const) {
+    if (limits[r] === undefined && range.default?.[r] !== undefined) limits[r] = range.default[r];
+    // Without a request, a container's request is its limit, else the default request.
+    if (requests[r] === undefined) requests[r] = container.limits?.[r] ?? range.defaultRequest?.[r];
+    const request = requests[r] === undefined ? undefined : quantityValue(requests[r]);
+    const limit = limits[r] === undefined ? undefined : quantityValue(limits[r]);
+    if (request !== undefined && limit !== undefined && limit < request) return `${r} request ${requests[r]} is above its limit ${limits[r]}`;
+    if (hard[`limits.${r}`] !== undefined && limits[r] === undefined) return `the quota needs a limits.${r} that the container does not have`;
+    if (hard[`requests.${r}`] !== undefined && requests[r] === undefined) return `the quota needs a requests.${r} that the container does not have`;
+  }
+  return { requests, limits };
+}
+
+/** How many copies of an admitted container fit the quota. */
+function copiesThatFit(admitted: { requests: Resources; limits: Resources }, hard: Record<string, string>): number {
+  let copies = Number(hard.pods);
+  for (const [key, total] of Object.entries(hard)) {
+    const [kind, r] = key.split(".") as ["requests" | "limits", "cpu" | "memory"];
+    if (r === undefined) continue;
+    const each = admitted[kind][r];
+    if (each !== undefined) copies = Math.min(copies, Math.floor((quantityValue(total) ?? 0) / (quantityValue(each) ?? 1)));
+  }
+  return copies;
+}
+
+async function namespaceSpecs(config: NamespaceConfig) {
+  const { resources } = await buildNamespace({ namespace: config });
+  const limitRange = named(resources, "kubernetes:core/v1:LimitRange", `acme-prod-aks-${config.name}-limits`).plain.spec as unknown as LimitRangeSpec;
+  const hard = (named(resources, "kubernetes:core/v1:ResourceQuota", `acme-prod-aks-${config.name}-quota`).plain.spec as { hard: Record<string, string> }).hard;
+  return { limitRange, hard };
+}
+
+/** A pod of one container, checked against the upstream Pod schema. */
+function pod(resources: { requests?: Resources; limits?: Resources }) {
+  const model = new Pod({ metadata: { name: "app" }, spec: { containers: [{ name: "app", image: "acmeprodacr.azurecr.io/shop@sha256:" + "0".repeat(64), resources }] } });
+  model.validate();
+  return model.spec?.containers[0].resources ?? {};
+}
+
+test("a container that sets only requests.cpu 500m is admitted with no CPU limit below its request", async () => {
+  const { limitRange, hard } = await namespaceSpecs(namespace());
+  const admitted = admit(pod({ requests: { cpu: "500m" } }), limitRange, hard);
+  assert.ok(typeof admitted !== "string", String(admitted));
+  assert.deepEqual(admitted, { requests: { cpu: "500m", memory: "256Mi" }, limits: { memory: "512Mi" } });
+  assert.equal(copiesThatFit(admitted, hard), 16);
+});
+
+test("a container that sets no resources gets the defaults and the quota admits pods up to its pod count", async () => {
+  const { limitRange, hard } = await namespaceSpecs(namespace());
+  const admitted = admit(pod({}), limitRange, hard);
+  assert.ok(typeof admitted !== "string", String(admitted));
+  assert.deepEqual(admitted, { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } });
+  // 8 CPUs / 250m = 32, 16Gi / 512Mi = 32, pods 60: 32 default pods fit.
+  assert.equal(copiesThatFit(admitted, hard), 32);
+});
+
+test("a container that requests more memory than the default limit must set its own limit, as the docs say", async () => {
+  const { limitRange, hard } = await namespaceSpecs(namespace());
+  assert.equal(admit(pod({ requests: { memory: "1Gi" } }), limitRange, hard), "memory request 1Gi is above its limit 512Mi");
+  assert.ok(typeof admit(pod({ requests: { memory: "1Gi" }, limits: { memory: "1Gi" } }), limitRange, hard) !== "string");
+});
+
+test("the former defaults (CPU default limit equal to the request, limits.cpu in the quota) rejected a 500m request", () => {
+  const before: LimitRangeSpec = { limits: [{ type: "Container", default: { cpu: "250m", memory: "256Mi" }, defaultRequest: { cpu: "250m", memory: "256Mi" } }] };
+  assert.equal(admit(pod({ requests: { cpu: "500m" } }), before, { "requests.cpu": "8", "limits.cpu": "8" }), "cpu request 500m is above its limit 250m");
 });
 
 test("default-deny denies all ingress and egress, then allows same-namespace traffic and DNS to kube-dns", async () => {
@@ -165,19 +254,21 @@ test("allow-all creates no NetworkPolicy", async () => {
   assert.deepEqual(ofType(resources, POLICY), []);
 });
 
-test("each deployer gets RBAC Writer scoped to this namespace of the cluster", async () => {
+test("each deployer gets the cluster's namespace deployer role scoped to this namespace of the cluster", async () => {
   const { resources, result } = await buildNamespace({ deployers: [deployer("shop-production"), deployer("shop-hotfix")] });
   const component = named(resources, "release-infra:aks:ClusterNamespace", "acme-prod-aks-shop");
   const writers = ofType(resources, ASSIGNMENT).filter((a) => a.parent === component.urn);
-  assert.deepEqual(writers.map((w) => w.name).sort(), ["acme-prod-aks-shop-rbac-writer-shop-hotfix", "acme-prod-aks-shop-rbac-writer-shop-production"]);
+  assert.deepEqual(writers.map((w) => w.name).sort(), ["acme-prod-aks-shop-deployer-shop-hotfix", "acme-prod-aks-shop-deployer-shop-production"]);
+  const role = named(resources, "azure-native:authorization:RoleDefinition", "acme-prod-aks-namespace-deployer-role");
   for (const w of writers) {
     assert.equal(w.plain.scope, `${CLUSTER_ID}/namespaces/shop`);
     assert.equal(w.plain.principalType, "ServicePrincipal");
-    assert.equal(w.plain.roleDefinitionId, `/subscriptions/<subscription-id>/providers/Microsoft.Authorization/roleDefinitions/${AKS_ROLES.rbacWriter}`);
-    assert.equal(w.plain.principalId, `<principal of ${w.name.replace("acme-prod-aks-shop-rbac-writer-", "")}>`);
+    assert.equal(w.plain.roleDefinitionId, `/subscriptions/<subscription-id>/providers/Microsoft.Authorization/roleDefinitions/${String(role.plain.roleDefinitionId)}`);
+    assert.ok(w.dependsOn.includes(role.urn), `${w.name} waits for the role definition`);
+    assert.equal(w.plain.principalId, `<principal of ${w.name.replace("acme-prod-aks-shop-deployer-", "")}>`);
   }
   assert.deepEqual(Object.keys(result.writerAssignmentIds).sort(), ["shop-hotfix", "shop-production"]);
-  const hotfix = named(resources, ASSIGNMENT, "acme-prod-aks-shop-rbac-writer-shop-hotfix");
+  const hotfix = named(resources, ASSIGNMENT, "acme-prod-aks-shop-deployer-shop-hotfix");
   assert.equal(await valueOf(result.writerAssignmentIds["shop-hotfix"]), `${CLUSTER_ID}/namespaces/shop/providers/Microsoft.Authorization/roleAssignments/${hotfix.plain.roleAssignmentName}`);
 });
 
@@ -190,7 +281,7 @@ test("nothing is granted cluster-wide except Cluster User, once per deployer acr
       deployers,
     });
     for (const ns of ["shop", "shop-canary"]) {
-      new ClusterNamespace(`acme-prod-aks-${ns}`, { namespace: config(ns), provider: cluster.provider, clusterId: cluster.clusterId, stage: "prod", stack: "prod", deployers });
+      new ClusterNamespace(`acme-prod-aks-${ns}`, { namespace: config(ns), provider: cluster.provider, clusterId: cluster.clusterId, deployerRole: cluster.deployerRole, stage: "prod", stack: "prod", deployers });
     }
   });
   const assignments = ofType(resources, ASSIGNMENT);
