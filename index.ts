@@ -7,7 +7,7 @@ import { AksCluster, type Deployer } from "./components/aksCluster";
 import { AzureCiIdentity } from "./components/azureCiIdentity";
 import { CdnSite } from "./components/cdnSite";
 import { ClusterNamespace } from "./components/clusterNamespace";
-import { ContainerRegistry } from "./components/containerRegistry";
+import { ContainerRegistry, type PromotionCommand } from "./components/containerRegistry";
 import { GcpCiIdentity } from "./components/gcpCiIdentity";
 import { GcpWorkloadIdentityPool } from "./components/gcpWorkloadIdentityPool";
 import { immutableEnvironmentSubject } from "./components/githubOidc";
@@ -63,6 +63,8 @@ function readyAfter(value: pulumi.Output<string>, after: pulumi.Input<string>[])
 
 // null rather than undefined: Pulumi warns about undefined stack outputs.
 export let registryLoginServer: pulumi.Output<string> | null = null;
+/** Per importFrom source: the `az acr import` by digest and the tag lock (docs/deploying.md#promotion). */
+export let promotion: pulumi.Output<PromotionCommand[]> | null = null;
 export let namespaces: pulumi.Output<string>[] | null = null;
 
 if (config.azure) {
@@ -144,6 +146,7 @@ if (config.azure) {
       }),
     });
   registryLoginServer = registry ? registry.loginServer : null;
+  promotion = registry && azure.registry?.importFrom.length ? registry.promotion : null;
 
   for (const e of accessEnvironments) {
     const identity = identities.get(e.key);

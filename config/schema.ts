@@ -65,6 +65,18 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
     issue(["github:owner"], "is required when release-infra:github is set (the organisation or user that owns the repositories)");
   }
 
+  // Non-prod writers must never reach a registry prod pulls from: with the stage set, a prod stack
+  // pulls only from a registry it creates, and a non-prod stack writes only to one it creates.
+  const stage = raw["release-infra:stage"];
+  const reg = azureCfg?.registry;
+  if (reg?.existing && stage === "prod") {
+    azureCfg?.clusters.forEach((cl, i) => {
+      if (cl.pullFromRegistry) {
+        issue(["release-infra:azure", "clusters", i, "pullFromRegistry"], `makes the kubelet pull in stage prod from registry ${reg.name}, which another stack owns and non-prod stages may push to; create the prod registry in this stack and promote into it (importFrom)`);
+      }
+    });
+  }
+
   const clustersByName = new Map((azureCfg?.clusters ?? []).map((cl) => [cl.name, cl]));
   repositories.forEach((repo, r) => {
     repo?.environments.forEach((env, e) => {
@@ -74,6 +86,12 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
       if (!a || (raw["release-infra:azure"] !== undefined && !azureCfg)) return;
       if (a.registry && !azureCfg?.registry) {
         issue([...envPath, "access", "registry"], "requires release-infra:azure.registry (this stack declares no registry)");
+      }
+      if ((a.registry === "push" || a.registry === "promote") && reg?.existing && stage !== undefined && stage !== "prod") {
+        issue([...envPath, "access", "registry"], `"${a.registry}" in stage ${String(stage)} writes to registry ${reg.name}, which another stack owns and a prod stage may pull from; push to a registry this stack creates and promote from it into the prod registry`);
+      }
+      if (a.registry === "pull" && reg?.existing && stage === "prod") {
+        issue([...envPath, "access", "registry"], `"pull" in stage prod reads registry ${reg.name}, which another stack owns and non-prod stages may push to; pull in prod from a registry this stack creates`);
       }
       if (a.registry === "promote" && azureCfg?.registry && (azureCfg.registry.existing || azureCfg.registry.importFrom.length === 0)) {
         issue([...envPath, "access", "registry"], `"promote" requires release-infra:azure.registry.importFrom on a registry this stack owns (the registries to promote from)`);

@@ -5,7 +5,15 @@
  * does not start the policy server, so the offline plan (policy/check.ts) and tests can use it.
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { federatedCredentialGithubEnvironment, registryNoSharedCredentials, roleAssignmentPrincipalType, roleAssignmentResourceScope } from "./rules/azure";
+import {
+  federatedCredentialGithubEnvironment,
+  nonProdWritesOnlyOwnRegistry,
+  prodPullsOnlyOwnRegistry,
+  promotionSourceProtectedBranches,
+  registryNoSharedCredentials,
+  roleAssignmentPrincipalType,
+  roleAssignmentResourceScope,
+} from "./rules/azure";
 import { bucketUniformAccess, gcpNoPublicMembers, gcpNoWildcardPrincipalSet, prodBucketNotForceDestroy, wifProviderPinsRepository } from "./rules/gcp";
 import { environmentCustomBranchPolicy, nonProdDefaultBranchRuleset, prodDefaultBranchRuleset, prodEnvironmentNoAdminBypass, secretDeleteBeforeReplace } from "./rules/github";
 import { namespacePodSecurity, namespaceQuotaAndLimits, noClusterRoleBinding } from "./rules/kubernetes";
@@ -24,6 +32,9 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   roleAssignmentResourceScope,
   roleAssignmentPrincipalType,
   federatedCredentialGithubEnvironment,
+  prodPullsOnlyOwnRegistry,
+  nonProdWritesOnlyOwnRegistry,
+  promotionSourceProtectedBranches,
   wifProviderPinsRepository,
   namespacePodSecurity,
   namespaceQuotaAndLimits,

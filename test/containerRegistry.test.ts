@@ -345,3 +345,40 @@ test("purge.keep must keep at least one tag", () => {
   assert.equal(problems.length, 1);
   assert.match(problems[0], /release-infra:azure\.registry\.purge\.keep: must be at least 1/);
 });
+
+function stackProblems(values: Record<string, unknown>, stack: string): string[] {
+  try {
+    parseStackConfig(values, { file: `Pulumi.${stack}.yaml`, stack, source: "offline-plan" });
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+}
+
+const pushingTo = (stage: string, access: string, registry: Record<string, unknown>, clusters: unknown[] = []) => ({
+  "azure-native:location": "southafricanorth",
+  "github:owner": "phoenixvc",
+  "release-infra:stage": stage,
+  "release-infra:azure": { resourceGroup: "mys-release-staging", registry, clusters },
+  "release-infra:github": { repositories: [{ name: "Mystira.workspace", visibility: "private", plan: "team", actionsDefaults: false, environments: [{ name: "dev", deployFrom: { branches: ["dev"] }, access: { registry: access } }] }] },
+});
+
+test("a non-prod stack file that pushes to a registry another stack owns is a config error naming the environment", () => {
+  const problems = stackProblems(pushingTo("staging", "push", { name: "mysprodacr", existing: true, resourceGroup: "mys-release-prod" }), "staging");
+  assert.deepEqual(problems, [
+    'Pulumi.staging.yaml: release-infra:github.repositories[Mystira.workspace].environments[dev].access.registry: "push" in stage staging writes to registry mysprodacr, which another stack owns and a prod stage may pull from; push to a registry this stack creates and promote from it into the prod registry',
+  ]);
+});
+
+test("a non-prod stack file that pushes to its own registry is accepted", () => {
+  assert.deepEqual(stackProblems(pushingTo("staging", "push", { name: "mysnonprodacr", sku: "Standard" }), "staging"), []);
+});
+
+test("a prod stack file whose cluster pulls from a registry another stack owns is a config error", () => {
+  const cluster = { name: "mys-prod", resourceGroup: "mys-prod-rg", pullFromRegistry: true, namespaces: [] };
+  const problems = stackProblems(pushingTo("prod", "pull", { name: "mysnonprodacr", existing: true, resourceGroup: "mys-release-staging" }, [cluster]), "prod");
+  assert.equal(problems.length, 2);
+  assert.match(problems[0], /release-infra:azure\.clusters\[mys-prod\]\.pullFromRegistry: true makes the kubelet pull in stage prod from registry mysnonprodacr, which another stack owns/);
+  assert.match(problems[1], /access\.registry: "pull" in stage prod reads registry mysnonprodacr, which another stack owns/);
+});

@@ -28,6 +28,7 @@ const AZORA_SECRETS = ["STAGING_DATABASE_URL", "DOCKER_USERNAME", "DOCKER_PASSWO
 /** Built-in Azure role definition ids (components/containerRegistry.ts). */
 const ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec";
 const ACR_IMPORTER = "577a9874-89fd-4f24-9dbd-b5034d0ad23a";
+const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 
 interface Planned {
   doc: PlanDocument;
@@ -184,11 +185,11 @@ test("Mystira: the prod stack creates mysprodacr with the admin user and anonymo
   assert.equal(acr.protect, true);
 });
 
-test("Mystira: the staging stack creates no registry and grants on the prod stack's mysprodacr", async () => {
+test("Mystira: the staging stack creates its own registry mysnonprodacr and grants nothing on mysprodacr", async () => {
   const doc = await planOf(EXAMPLES.mystiraStaging);
-  assert.deepEqual(ofType(doc, "azure-native:containerregistry:Registry"), []);
+  assert.deepEqual(ofType(doc, "azure-native:containerregistry:Registry").map((r) => input(r, "registryName")), ["mysnonprodacr"]);
   const scopes = new Set(ofType(doc, "azure-native:authorization:RoleAssignment").filter((r) => String(input(r, "scope")).includes("/registries/")).map((r) => input(r, "scope")));
-  assert.deepEqual([...scopes], [registryScope("mys-release-prod", "mysprodacr")]);
+  assert.deepEqual([...scopes], [registryScope("mys-release-staging", "mysnonprodacr")]);
 });
 
 test("Mystira: dev, staging and production each get an identity trusted only for its own GitHub environment", async () => {
@@ -206,16 +207,28 @@ test("Mystira: dev, staging and production each get an identity trusted only for
   }
 });
 
-test("Mystira: each environment's identity has AcrPush scoped to mysprodacr and nothing wider", async () => {
-  const pushes = [...roleAssignments(await planOf(EXAMPLES.mystiraStaging), ACR_PUSH), ...roleAssignments(await planOf(EXAMPLES.mystiraProd), ACR_PUSH)];
-  assert.deepEqual(
-    pushes.map((r) => input(r, "description")).sort(),
-    ["dev", "production", "staging"].map((env) => `release-infra: acrpush for ci:Mystira.workspace-${env}`),
+test("Mystira: dev and staging push to mysnonprodacr only; nothing pushes to mysprodacr, which mys-prod pulls from", async () => {
+  const staging = await planOf(EXAMPLES.mystiraStaging);
+  const prod = await planOf(EXAMPLES.mystiraProd);
+  const pushes = [...roleAssignments(staging, ACR_PUSH), ...roleAssignments(prod, ACR_PUSH)];
+  assert.deepEqual(pushes.map((r) => [input(r, "description"), input(r, "scope")]).sort(), [
+    ["release-infra: acrpush for ci:Mystira.workspace-dev", registryScope("mys-release-staging", "mysnonprodacr")],
+    ["release-infra: acrpush for ci:Mystira.workspace-staging", registryScope("mys-release-staging", "mysnonprodacr")],
+  ]);
+  for (const r of pushes) assert.equal(input(r, "principalType"), "ServicePrincipal");
+  const kubeletPulls = ofType(prod, "azure-native:authorization:RoleAssignment").filter((r) => String(input(r, "description")).startsWith("release-infra: acrpull for kubelet:"));
+  assert.deepEqual(kubeletPulls.map((r) => input(r, "scope")), [registryScope("mys-release-prod", "mysprodacr")]);
+});
+
+test("Mystira: production promotes from mysnonprodacr into mysprodacr by digest: importer on the target, Reader on the source", async () => {
+  const prod = await planOf(EXAMPLES.mystiraProd);
+  assert.deepEqual(roleAssignments(prod, ACR_IMPORTER).map((r) => input(r, "scope")), [registryScope("mys-release-prod", "mysprodacr")]);
+  assert.deepEqual(roleAssignments(prod, READER).map((r) => input(r, "scope")), [registryScope("mys-release-staging", "mysnonprodacr")]);
+  const [promotion] = prod.outputs.promotion as { importCommand: string }[];
+  assert.equal(
+    promotion.importCommand,
+    `az acr import --name mysprodacr --registry ${registryScope("mys-release-staging", "mysnonprodacr")} --source <repository>@sha256:<digest> --image <repository>:<version>`,
   );
-  for (const r of pushes) {
-    assert.equal(input(r, "scope"), registryScope("mys-release-prod", "mysprodacr"));
-    assert.equal(input(r, "principalType"), "ServicePrincipal");
-  }
 });
 
 test("Mystira: the namespaces live on the existing clusters mys-staging and mys-prod, each deployer scoped to its namespace", async () => {
@@ -440,10 +453,23 @@ test("Azora: main requires the status checks, up to date, before anything merges
 // ---------------------------------------------------------------------------------------------
 // Consolidated staging-to-production pipeline
 
-test("consolidated: the promote identity has the importer role on both the production and the staging registry", async () => {
-  const importer = roleAssignments(await planOf(EXAMPLES.consolidatedProd), ACR_IMPORTER);
-  assert.deepEqual(importer.map((r) => input(r, "scope")).sort(), [registryScope("lumen-release-prod", "lumenprodacr"), registryScope("lumen-release-staging", "lumenstagingacr")]);
-  assert.deepEqual([...new Set(importer.map((r) => input(r, "description")))], ["release-infra: importer for ci:lumen-production"]);
+test("consolidated: the promote identity may import into production only, and only read the staging registry", async () => {
+  const doc = await planOf(EXAMPLES.consolidatedProd);
+  const importer = roleAssignments(doc, ACR_IMPORTER);
+  assert.deepEqual(importer.map((r) => input(r, "scope")), [registryScope("lumen-release-prod", "lumenprodacr")]);
+  assert.deepEqual(importer.map((r) => input(r, "description")), ["release-infra: importer for ci:lumen-production"]);
+  assert.deepEqual(roleAssignments(doc, READER).map((r) => input(r, "scope")), [registryScope("lumen-release-staging", "lumenstagingacr")]);
+});
+
+test("consolidated: the plan outputs the promotion command by digest with the real registry names", async () => {
+  assert.deepEqual((await planOf(EXAMPLES.consolidatedProd)).outputs.promotion, [
+    {
+      source: "lumenstagingacr",
+      target: "lumenprodacr",
+      importCommand: `az acr import --name lumenprodacr --registry ${registryScope("lumen-release-staging", "lumenstagingacr")} --source <repository>@sha256:<digest> --image <repository>:<version>`,
+      lockCommand: "az acr repository update --name lumenprodacr --image <repository>:<version> --write-enabled false --delete-enabled false",
+    },
+  ]);
 });
 
 test("consolidated: the promote identity cannot push to production directly", async () => {
@@ -455,7 +481,7 @@ test("consolidated: the staging registry purges staged images older than three d
   assert.equal(task.registryName, "lumenstagingacr");
   assert.deepEqual(task.trigger, { timerTriggers: [{ name: "purge-schedule", schedule: "0 4 * * *", status: "Enabled" }] });
   const step = task.step as { encodedTaskContent: string };
-  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "acr purge --filter '\.\*:\.\*' --ago 3d --untagged"/);
+  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "acr purge --filter '\.\*:\.\*' --ago 3d --keep 3 --untagged"/);
 });
 
 test("consolidated: the staging identity pushes to the staging registry only", async () => {

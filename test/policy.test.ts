@@ -72,7 +72,7 @@ const ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment";
 const SECRET = "github:index/actionsSecret:ActionsSecret";
 const RULESET = "github:index/repositoryRuleset:RepositoryRuleset";
 
-const registry: RegistryArgs = { resourceGroupName: "rg", sku: { name: "Premium" }, adminUserEnabled: false, anonymousPullEnabled: false };
+const registry: RegistryArgs = { resourceGroupName: "rg", registryName: "acmeprodacr", sku: { name: "Premium" }, adminUserEnabled: false, anonymousPullEnabled: false };
 const registryId = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acmeprodacr";
 const roleAssignment: RoleAssignmentArgs = { principalId: "p", principalType: "ServicePrincipal", roleDefinitionId: "/subscriptions/sub/providers/Microsoft.Authorization/roleDefinitions/8311e382-0749-4cb8-b61a-304f252e45ec", scope: registryId };
 const credential: FederatedIdentityCredentialArgs = {
@@ -484,7 +484,13 @@ test("checkResources applies the given stage, not the stack name in the URNs", (
 test("checkResources turns an input known only after apply into an advisory, as a preview does", () => {
   const assignment = planned(ROLE_ASSIGNMENT, { ...roleAssignment, scope: "[unknown]" }, { name: "push" });
   const found = checkResources([assignment], "dev");
-  assert.deepEqual(found, [{ policy: "azure-role-assignment-resource-scope", urn: assignment.urn, message: "not checked: .scope is only known after apply", enforcement: "advisory" }]);
+  const notChecked = (policy: string, urn: string) => ({ policy, urn, message: "not checked: .scope is only known after apply", enforcement: "advisory" });
+  // Stack policies that read the scope are not evaluated either, for the stack as a whole.
+  assert.deepEqual(found, [
+    notChecked("acr-nonprod-writes-only-own-registry", ""),
+    notChecked("acr-promotion-source-protected-branches", ""),
+    notChecked("azure-role-assignment-resource-scope", assignment.urn),
+  ]);
 });
 
 test("checkResources decides on a grant's member when its role is known only after apply", () => {
@@ -509,4 +515,98 @@ test("formatViolations writes one line per violation naming enforcement, policy 
   const lines = formatViolations(checkResources([secretResource], "prod"));
   assert.equal(lines.length, 1);
   assert.match(lines[0], /^mandatory github-secret-delete-before-replace github:index\/actionsSecret:ActionsSecret::shop-secret-NPM_TOKEN: deleteBeforeReplace is not set/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Registry writers and pullers across stages
+
+const ROLE = {
+  acrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+  acrPush: "8311e382-0749-4cb8-b61a-304f252e45ec",
+  importer: "577a9874-89fd-4f24-9dbd-b5034d0ad23a",
+  reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+};
+const scopeOf = (rg: string, name: string) => `/subscriptions/sub/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`;
+const grantOn = (role: string, rg: string, name: string, stack: string, resource: string, description?: string): CheckedResource =>
+  planned(
+    ROLE_ASSIGNMENT,
+    { ...roleAssignment, roleDefinitionId: `/subscriptions/sub/providers/Microsoft.Authorization/roleDefinitions/${role}`, scope: scopeOf(rg, name), description } satisfies RoleAssignmentArgs,
+    { stack, name: resource },
+  );
+const createdRegistry = (rg: string, name: string, stack: string) => planned(REGISTRY, { ...registry, resourceGroupName: rg, registryName: name } satisfies RegistryArgs, { stack, name: `registry-${name}` });
+
+test("a non-prod stack pushing to a registry another stack owns (Mystira's former dev/staging on mysprodacr) is a violation", () => {
+  const found = stackViolations(p.nonProdWritesOnlyOwnRegistry, [grantOn(ROLE.acrPush, "mys-release-prod", "mysprodacr", "staging", "push-dev")]);
+  assert.equal(found.length, 1);
+  assert.match(found[0].message, /grants AcrPush on registry mysprodacr from stage staging, but this stack does not create that registry/);
+  assert.equal(found[0].urn, "urn:pulumi:staging::release-infra::azure-native:authorization:RoleAssignment::push-dev");
+});
+
+test("a non-prod stack pushing to the registry it creates passes", () => {
+  assert.deepEqual(stackViolations(p.nonProdWritesOnlyOwnRegistry, [createdRegistry("mys-release-staging", "mysnonprodacr", "staging"), grantOn(ROLE.acrPush, "mys-release-staging", "mysnonprodacr", "staging", "push")]), []);
+});
+
+test("a non-prod stack may pull from a registry another stack owns", () => {
+  assert.deepEqual(stackViolations(p.nonProdWritesOnlyOwnRegistry, [grantOn(ROLE.acrPull, "rg", "shared", "dev", "pull")]), []);
+});
+
+test("a prod stack pulling from a registry it does not create is a violation", () => {
+  const found = stackViolations(p.prodPullsOnlyOwnRegistry, [grantOn(ROLE.acrPull, "mys-release-staging", "mysnonprodacr", "prod", "kubelet")]);
+  assert.equal(found.length, 1);
+  assert.match(found[0].message, /grants AcrPull on registry mysnonprodacr, which this prod stack does not create/);
+});
+
+test("a prod stack pulling from its own registry and reading a promotion source with Reader passes", () => {
+  const resources = [
+    createdRegistry("mys-release-prod", "mysprodacr", "prod"),
+    grantOn(ROLE.acrPull, "mys-release-prod", "mysprodacr", "prod", "kubelet"),
+    grantOn(ROLE.importer, "mys-release-prod", "mysprodacr", "prod", "import"),
+    grantOn(ROLE.reader, "mys-release-staging", "mysnonprodacr", "prod", "source"),
+  ];
+  assert.deepEqual(stackViolations(p.prodPullsOnlyOwnRegistry, resources), []);
+  assert.deepEqual(stackViolations(p.nonProdWritesOnlyOwnRegistry, resources), []);
+});
+
+test("the configured stage decides which half of the registry rule applies", () => {
+  const push = grantOn(ROLE.acrPush, "rg", "other", "ci-x", "push");
+  assert.deepEqual(checkResources([push], "prod", [p.nonProdWritesOnlyOwnRegistry]), []);
+  assert.equal(checkResources([push], "dev", [p.nonProdWritesOnlyOwnRegistry]).length, 1);
+});
+
+const DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
+const deployFrom = (environment: string, branchPattern: string) => planned(DEPLOYMENT_POLICY, { repository: "lumen", environment, branchPattern }, { name: `${environment}-${branchPattern}` });
+const mainRuleset = (approvals: number) =>
+  planned(RULESET, {
+    repository: "lumen",
+    name: "protect-main",
+    target: "branch",
+    enforcement: "active",
+    conditions: { refName: { includes: ["refs/heads/main"], excludes: [] } },
+    rules: { pullRequest: { requiredApprovingReviewCount: approvals } },
+  } satisfies RepositoryRulesetArgs);
+const promotionStack = (pushBranches: string[], approvals: number) => [
+  createdRegistry("rg", "lumenstagingacr", "dev"),
+  grantOn(ROLE.acrPush, "rg", "lumenstagingacr", "dev", "push", "release-infra: acrpush for ci:lumen-staging"),
+  grantOn(ROLE.reader, "rg", "lumenstagingacr", "dev", "source", "release-infra: reader for ci:lumen-production"),
+  ...pushBranches.map((b) => deployFrom("staging", b)),
+  mainRuleset(approvals),
+];
+
+test("a promotion source pushed by an environment that deploys from every branch is a violation", () => {
+  const found = stackViolations(p.promotionSourceProtectedBranches, promotionStack(["main", "*"], 1));
+  assert.equal(found.length, 1);
+  assert.match(found[0].message, /environment staging of lumen pushes to registry lumenstagingacr, which is promoted from, and deploys from branch pattern "\*"/);
+});
+
+test("a promotion source pushed only from main with an approved-pull-request ruleset passes", () => {
+  assert.deepEqual(stackViolations(p.promotionSourceProtectedBranches, promotionStack(["main"], 1)), []);
+});
+
+test("a ruleset with zero approvals does not protect a promotion source's push branch", () => {
+  assert.equal(stackViolations(p.promotionSourceProtectedBranches, promotionStack(["main"], 0)).length, 1);
+});
+
+test("without a promotion in the stack, push branches are not judged (the other stack cannot be seen)", () => {
+  const resources = promotionStack(["*"], 0).filter((r) => r.name !== "source");
+  assert.deepEqual(stackViolations(p.promotionSourceProtectedBranches, resources), []);
 });

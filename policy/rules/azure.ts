@@ -1,6 +1,6 @@
 /** Azure: registries, role assignments, federated credentials. */
-import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { onTypes, oneOf, T, GITHUB_ISSUER } from "./common";
+import type { PolicyResource, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { field, onTypes, oneOf, stageConfigSchema, stageOf, strings, T, GITHUB_ISSUER, type Stage, type StageConfig } from "./common";
 
 export const registryNoSharedCredentials: ResourceValidationPolicy = {
   name: "acr-no-admin-user-or-anonymous-pull",
@@ -68,4 +68,151 @@ export const federatedCredentialGithubEnvironment: ResourceValidationPolicy = {
       );
     }
   }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Who may write to a registry a prod stage pulls from. A stack sees only its own resources, so the
+// rule is split in two halves that each stack can check and that together keep non-prod writers
+// away from prod pulls: a prod stage pulls only from registries it creates, and a non-prod stage
+// writes only to registries it creates.
+
+const REGISTRY_SCOPE = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerRegistry\/registries\/([^/]+)$/i;
+/** Built-in roles (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers) that pull images. */
+const PULL_ROLES: Record<string, string> = {
+  "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
+  "b93aa761-3e63-49ed-ac28-beffa264f7ac": "Container Registry Repository Reader",
+};
+/** Built-in roles that push, import, retag or delete images in a registry. */
+const WRITE_ROLES: Record<string, string> = {
+  "8311e382-0749-4cb8-b61a-304f252e45ec": "AcrPush",
+  "c2f4ef07-c644-48eb-af81-4b1b4947fb11": "AcrDelete",
+  "577a9874-89fd-4f24-9dbd-b5034d0ad23a": "Container Registry Data Importer and Data Reader",
+  "2a1e307c-b015-4ebd-883e-5b7698a07328": "Container Registry Repository Writer",
+  "2efddaa5-3f1f-4df3-97df-af3f13818f4c": "Container Registry Repository Contributor",
+  "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+  "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+};
+
+interface RegistryGrant {
+  urn: string;
+  registry: string;
+  /** `<resource group>/<registry>`, lower case. */
+  key: string;
+  roleId: string;
+  description: unknown;
+}
+
+/** Role assignments on a registry scope, with the role's GUID. */
+function registryGrants(resources: readonly PolicyResource[]): RegistryGrant[] {
+  return resources.flatMap((r) => {
+    if (r.type !== T.roleAssignment) return [];
+    const match = typeof r.props.scope === "string" ? REGISTRY_SCOPE.exec(r.props.scope) : null;
+    const roleId = typeof r.props.roleDefinitionId === "string" ? (r.props.roleDefinitionId.split("/").pop() ?? "").toLowerCase() : "";
+    return match ? [{ urn: r.urn, registry: match[2], key: `${match[1]}/${match[2]}`.toLowerCase(), roleId, description: r.props.description }] : [];
+  });
+}
+
+/** `<resource group>/<registry>` (lower case) of each registry the stack creates. */
+function createdRegistries(resources: readonly PolicyResource[]): Set<string> {
+  return new Set(resources.filter((r) => r.type === T.registry).map((r) => `${String(r.props.resourceGroupName)}/${String(r.props.registryName)}`.toLowerCase()));
+}
+
+function stackStage(args: StackValidationArgs): Stage {
+  return stageOf(args.resources[0]?.urn ?? "", args.getConfig<StageConfig>());
+}
+
+export const prodPullsOnlyOwnRegistry: StackValidationPolicy = {
+  name: "acr-prod-pulls-only-own-registry",
+  description: "In prod, images are pulled (AcrPull, Repository Reader) only from registries the prod stack itself creates, so no non-prod stack can write to them.",
+  enforcementLevel: "mandatory",
+  configSchema: stageConfigSchema,
+  validateStack: (args, reportViolation) => {
+    if (stackStage(args) !== "prod") return;
+    const own = createdRegistries(args.resources);
+    for (const grant of registryGrants(args.resources)) {
+      const role = PULL_ROLES[grant.roleId];
+      if (role && !own.has(grant.key)) {
+        reportViolation(
+          `grants ${role} on registry ${grant.registry}, which this prod stack does not create: another stack owns it, and its pushers may be non-prod. Pull in prod only from a registry the prod stack creates, and bring images into it with promotion (importFrom).`,
+          grant.urn,
+        );
+      }
+    }
+  },
+};
+
+export const nonProdWritesOnlyOwnRegistry: StackValidationPolicy = {
+  name: "acr-nonprod-writes-only-own-registry",
+  description: "Outside prod, identities get write roles (AcrPush, importer, delete, repository writer) only on registries the same stack creates: a registry another stack owns may be one a prod stage pulls from.",
+  enforcementLevel: "mandatory",
+  configSchema: stageConfigSchema,
+  validateStack: (args, reportViolation) => {
+    const stage = stackStage(args);
+    if (stage === "prod") return;
+    const own = createdRegistries(args.resources);
+    for (const grant of registryGrants(args.resources)) {
+      const role = WRITE_ROLES[grant.roleId];
+      if (role && !own.has(grant.key)) {
+        reportViolation(
+          `grants ${role} on registry ${grant.registry} from stage ${stage}, but this stack does not create that registry: if a prod stage pulls from it, anything merged to a non-prod branch can overwrite production images. Push to a registry this stack creates, and promote into the prod registry by digest.`,
+          grant.urn,
+        );
+      }
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Promotion sources pushed from unprotected branches.
+
+/** The Reader role a promoting identity gets on an `importFrom` source (components/containerRegistry.ts). */
+const PROMOTION_SOURCE_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+const PUSH_ROLE = "8311e382-0749-4cb8-b61a-304f252e45ec";
+
+/** Whether a GitHub fnmatch pattern (`*` within a path segment, `**` across) matches a branch name. */
+function fnmatch(pattern: string, name: string): boolean {
+  const regex = pattern.split("**").map((part) => part.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*")).join(".*");
+  return new RegExp(`^${regex}$`).test(name);
+}
+
+/** Whether an active branch ruleset with a pull-request rule (at least one approval) covers every branch `deployPattern` admits. */
+function protectedBy(rulesets: readonly PolicyResource[], repository: string, deployPattern: string): boolean {
+  return rulesets.some((r) => {
+    if (r.props.repository !== repository || r.props.target !== "branch" || r.props.enforcement !== "active") return false;
+    const approvals = field(r.props, "rules", "pullRequest", "requiredApprovingReviewCount");
+    if (typeof approvals !== "number" || approvals < 1) return false;
+    const includes = strings(field(r.props, "conditions", "refName", "includes"));
+    const excludes = strings(field(r.props, "conditions", "refName", "excludes"));
+    if (excludes.length > 0) return false;
+    // A deploy pattern with wildcards is covered only by ~ALL or by the same pattern.
+    return includes.some((i) => i === "~ALL" || i === `refs/heads/${deployPattern}` || (!deployPattern.includes("*") && i.startsWith("refs/heads/") && fnmatch(i.slice("refs/heads/".length), deployPattern)));
+  });
+}
+
+export const promotionSourceProtectedBranches: StackValidationPolicy = {
+  name: "acr-promotion-source-protected-branches",
+  description: "A registry images are promoted from is pushed to only by environments that deploy from branches a pull-request ruleset (at least one approval) protects; checked where the same stack holds the promotion, the pushing environment and the rulesets.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    const grants = registryGrants(args.resources);
+    const sources = new Set(grants.filter((g) => g.roleId === PROMOTION_SOURCE_ROLE).map((g) => g.key));
+    if (sources.size === 0) return;
+    const rulesets = args.resources.filter((r) => r.type === T.ruleset);
+    const policies = args.resources.filter((r) => r.type === T.deploymentPolicy);
+    for (const push of grants.filter((g) => g.roleId === PUSH_ROLE && sources.has(g.key))) {
+      // This program names the pushing identity `ci:<repository>-<environment>` in the grant's description.
+      const key = /for ci:(.+)$/.exec(String(push.description))?.[1];
+      const environment = policies.filter((p) => key !== undefined && `${String(p.props.repository)}-${String(p.props.environment)}` === key);
+      for (const policy of environment) {
+        const branch = policy.props.branchPattern;
+        if (typeof branch !== "string") continue;
+        if (!protectedBy(rulesets, String(policy.props.repository), branch)) {
+          reportViolation(
+            `environment ${String(policy.props.environment)} of ${String(policy.props.repository)} pushes to registry ${push.registry}, which is promoted from, and deploys from branch pattern ${JSON.stringify(branch)}, which no active ruleset requiring an approved pull request covers: an unreviewed branch could push the image that gets promoted. Limit the environment's deployFrom to protected branches, or protect them with a ruleset.`,
+            push.urn,
+          );
+        }
+      }
+    }
+  },
 };

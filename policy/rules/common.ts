@@ -97,5 +97,6 @@ export const T = {
   actionsSecret: "github:index/actionsSecret:ActionsSecret",
   organizationSecret: "github:index/actionsOrganizationSecret:ActionsOrganizationSecret",
   ruleset: "github:index/repositoryRuleset:RepositoryRuleset",
+  deploymentPolicy: "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
 } as const;
 
