@@ -104,7 +104,7 @@ if (config.azure) {
   const clusters = new Map<string, AksCluster>();
   const clusterNamespaces = new Map<string, ClusterNamespace>();
   for (const cluster of azure.clusters) {
-    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name) });
+    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name), ownerResourceGroup: azure.resourceGroup });
     clusters.set(cluster.name, aks);
     for (const namespace of cluster.namespaces) {
       clusterNamespaces.set(

@@ -149,6 +149,11 @@ export interface AksClusterArgs {
    * here, once per cluster however many namespaces it deploys to; a name listed twice counts once.
    */
   deployers: Deployer[];
+  /**
+   * The resource group this stack owns (release-infra:azure.resourceGroup): it names the stack's
+   * own namespace-deployer role, so two stacks that deploy to one cluster never define the same role.
+   */
+  ownerResourceGroup: string;
 }
 
 /**
@@ -233,15 +238,18 @@ export class AksCluster extends pulumi.ComponentResource {
       // Custom roles are defined at a subscription, management group or resource group: the
       // cluster's resource group is the narrowest, and the assignments stay scoped to namespaces.
       const groupScope = pulumi.interpolate`/subscriptions/${subscriptionId}/resourceGroups/${cluster.resourceGroup}`;
-      // A GUID from the cluster's identity, the same on every run; role names are unique per tenant.
-      const roleId = deterministicGuid(`${cluster.resourceGroup}/${cluster.name}`.toLowerCase(), "release-infra namespace deployer");
+      // A GUID from the cluster's and the owning stack's identity, the same on every run: each stack
+      // defines its own role (role names are unique per tenant, and destroying one stack must not
+      // delete a role another stack's assignments use).
+      const owner = args.ownerResourceGroup.toLowerCase();
+      const roleId = deterministicGuid(`${cluster.resourceGroup}/${cluster.name}`.toLowerCase(), owner, "release-infra namespace deployer");
       const definition = new authorization.RoleDefinition(
         `${name}-namespace-deployer-role`,
         {
           roleDefinitionId: roleId,
           scope: groupScope,
           assignableScopes: [groupScope],
-          roleName: `release-infra namespace deployer (${cluster.resourceGroup}/${cluster.name})`,
+          roleName: `release-infra namespace deployer (${cluster.resourceGroup}/${cluster.name} for ${args.ownerResourceGroup})`,
           description: "Azure Kubernetes Service RBAC Writer without write access to NetworkPolicies: deploys workloads, cannot remove the namespace's isolation.",
           roleType: "CustomRole",
           permissions: [{ actions: NAMESPACE_DEPLOYER_PERMISSIONS.actions, dataActions: NAMESPACE_DEPLOYER_PERMISSIONS.dataActions }],

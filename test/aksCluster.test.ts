@@ -19,7 +19,7 @@ function cluster(namespaces: NamespaceConfig[] = [namespace("shop", "default-den
 const deployer = (name: string): Deployer => ({ name, principalId: `<principal of ${name}>` });
 
 function buildCluster(args: Partial<AksClusterArgs> = {}, options: Parameters<typeof build>[1] = {}) {
-  return build(() => new AksCluster("acme-prod-aks", { cluster: cluster(), deployers: [], ...args }), options);
+  return build(() => new AksCluster("acme-prod-aks", { cluster: cluster(), deployers: [], ownerResourceGroup: "acme-release-prod", ...args }), options);
 }
 
 /** A managed cluster answer with the given network profile. */
@@ -237,7 +237,7 @@ test("the deployer role is defined on, and assignable only in, the cluster's res
   const group = "/subscriptions/<subscription-id>/resourceGroups/acme-aks-prod";
   assert.equal(first.scope, group);
   assert.deepEqual(first.assignableScopes, [group]);
-  assert.equal(first.roleName, "release-infra namespace deployer (acme-aks-prod/acme-prod-aks)");
+  assert.equal(first.roleName, "release-infra namespace deployer (acme-aks-prod/acme-prod-aks for acme-release-prod)");
   assert.match(String(first.roleDefinitionId), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(first.roleDefinitionId, second.roleDefinitionId);
 });
@@ -245,4 +245,13 @@ test("the deployer role is defined on, and assignable only in, the cluster's res
 test("a cluster without deployers defines no custom role", async () => {
   const { resources } = await buildCluster({ deployers: [] });
   assert.deepEqual(ofType(resources, "azure-native:authorization:RoleDefinition"), []);
+});
+
+test("two stacks deploying to one cluster define their own deployer roles, so neither creates or deletes the other's", async () => {
+  const role = async (ownerResourceGroup: string) =>
+    named((await buildCluster({ deployers: [deployer("a")], ownerResourceGroup })).resources, "azure-native:authorization:RoleDefinition", "acme-prod-aks-namespace-deployer-role").plain;
+  const dev = await role("acme-release-dev");
+  const staging = await role("acme-release-staging");
+  assert.notEqual(dev.roleDefinitionId, staging.roleDefinitionId);
+  assert.notEqual(dev.roleName, staging.roleName);
 });

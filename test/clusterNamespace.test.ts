@@ -40,7 +40,7 @@ function buildNamespace(options: Options = {}) {
   const deployers = options.deployers ?? [deployer("shop-production")];
   return build(
     () => {
-      const cluster = new AksCluster("acme-prod-aks", { cluster: config, deployers });
+      const cluster = new AksCluster("acme-prod-aks", { cluster: config, deployers, ownerResourceGroup: "acme-release-prod" });
       const args: ClusterNamespaceArgs = {
         namespace: ns,
         provider: cluster.provider,
@@ -279,6 +279,7 @@ test("nothing is granted cluster-wide except Cluster User, once per deployer acr
     const cluster = new AksCluster("acme-prod-aks", {
       cluster: { name: "acme-prod-aks", resourceGroup: "acme-aks-prod", pullFromRegistry: false, namespaces: [config("shop"), config("shop-canary")] },
       deployers,
+      ownerResourceGroup: "acme-release-prod",
     });
     for (const ns of ["shop", "shop-canary"]) {
       new ClusterNamespace(`acme-prod-aks-${ns}`, { namespace: config(ns), provider: cluster.provider, clusterId: cluster.clusterId, deployerRole: cluster.deployerRole, stage: "prod", stack: "prod", deployers });
