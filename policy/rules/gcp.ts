@@ -62,15 +62,12 @@ const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
 
 interface Grant {
   member: string;
-  /** Read only when the member matters: a role can be known only after apply (a custom role). */
-  role: () => unknown;
 }
 
-/** The (role, member) pairs a GCP IAM member, binding or policy resource grants. */
+/** The members a GCP IAM member, binding or policy resource grants a role to. */
 function gcpGrants(type: string, props: Record<string, unknown>): Grant[] | string {
-  const role = () => props.role;
-  if (type.endsWith("Member")) return typeof props.member === "string" ? [{ member: props.member, role }] : [];
-  if (type.endsWith("Binding")) return strings(props.members).map((member) => ({ member, role }));
+  if (type.endsWith("Member")) return typeof props.member === "string" ? [{ member: props.member }] : [];
+  if (type.endsWith("Binding")) return strings(props.members).map((member) => ({ member }));
   let policy: unknown;
   try {
     policy = typeof props.policyData === "string" ? JSON.parse(props.policyData) : undefined;
@@ -78,17 +75,17 @@ function gcpGrants(type: string, props: Record<string, unknown>): Grant[] | stri
     return "policyData is not JSON, so its members cannot be checked.";
   }
   const bindings = field(policy, "bindings");
-  return (Array.isArray(bindings) ? bindings : []).flatMap((b) => strings(field(b, "members")).map((member) => ({ member, role: () => field(b, "role") })));
+  return (Array.isArray(bindings) ? bindings : []).flatMap((b) => strings(field(b, "members")).map((member) => ({ member })));
 }
 
 /** Policies over every GCP IAM grant; an unparseable policy is reported by each. */
-function onGcpGrants(check: (grant: Grant, type: string, reportViolation: ReportViolation) => void): ResourceValidation {
+function onGcpGrants(check: (grant: Grant, reportViolation: ReportViolation) => void): ResourceValidation {
   return onTypes(
     (type) => GCP_IAM.test(type),
     (props, args, reportViolation) => {
       const grants = gcpGrants(args.type, props);
       if (typeof grants === "string") reportViolation(grants);
-      else for (const grant of grants) check(grant, args.type, reportViolation);
+      else for (const grant of grants) check(grant, reportViolation);
     },
   );
 }
@@ -97,7 +94,7 @@ export const gcpNoPublicMembers: ResourceValidationPolicy = {
   name: "gcp-iam-no-public-members",
   description: "No IAM grant to allUsers or allAuthenticatedUsers: the CDN reads its bucket as Cloud CDN's service agent (private bucket access).",
   enforcementLevel: "mandatory",
-  validateResource: onGcpGrants((grant, _type, reportViolation) => {
+  validateResource: onGcpGrants((grant, reportViolation) => {
     if (PUBLIC_MEMBERS.includes(grant.member)) {
       reportViolation(
         `grants a role to ${grant.member}: that is anyone on the internet. A CDN bucket needs no public grant: Cloud CDN reads it as its service agent service-PROJECT_NUMBER@cloud-cdn-fill.iam.gserviceaccount.com (https://cloud.google.com/cdn/docs/configure-private-bucket-access).`,
@@ -110,7 +107,7 @@ export const gcpNoWildcardPrincipalSet: ResourceValidationPolicy = {
   name: "gcp-iam-no-wildcard-principal-set",
   description: "No IAM grant to a principalSet containing a wildcard (every identity of a pool).",
   enforcementLevel: "mandatory",
-  validateResource: onGcpGrants((grant, _type, reportViolation) => {
+  validateResource: onGcpGrants((grant, reportViolation) => {
     if (grant.member.startsWith("principalSet://") && grant.member.includes("*")) {
       reportViolation(
         `grants a role to ${grant.member}: a wildcard principal set admits every identity of the pool. Grant to principalSet://…/attribute.repository/OWNER/REPO instead.`,
