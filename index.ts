@@ -176,7 +176,14 @@ if (config.azure) {
 // ---------------------------------------------------------------------------------------------
 // GCP: the CDN and the identities that publish to it.
 
-export let cdn: { baseUrl: pulumi.Output<string>; bucket: pulumi.Output<string>; urlMap: pulumi.Output<string>; ipAddress: pulumi.Output<string> } | null = null;
+export let cdn: {
+  baseUrl: pulumi.Output<string>;
+  bucket: pulumi.Output<string>;
+  urlMap: pulumi.Output<string>;
+  ipAddress: pulumi.Output<string>;
+  /** DNS records to create, in order (certificate authorization CNAMEs, then A records). */
+  dnsRecords: CdnSite["dnsRecords"];
+} | null = null;
 
 if (config.cdn) {
   const publishing = accessEnvironments.filter((e) => e.access.cdn === "publish");
@@ -217,7 +224,7 @@ if (config.cdn) {
       return identity ? [{ name: e.key, serviceAccountEmail: identity.serviceAccountEmail }] : [];
     }),
   });
-  cdn = { baseUrl: site.baseUrl, bucket: site.bucketName, urlMap: site.urlMapName, ipAddress: site.ipAddress };
+  cdn = { baseUrl: site.baseUrl, bucket: site.bucketName, urlMap: site.urlMapName, ipAddress: site.ipAddress, dnsRecords: site.dnsRecords };
 
   for (const e of publishing) {
     const identity = identities.get(e.key);

@@ -1,20 +1,37 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as compute from "@pulumi/gcp/compute";
+import * as organizations from "@pulumi/gcp/organizations";
 import * as projects from "@pulumi/gcp/projects";
 import * as storage from "@pulumi/gcp/storage";
 import type { CdnConfig, Stage } from "../config/load";
-import { gcpName, shortHash } from "./names";
+import { CdnCertificates, type DnsRecord } from "./cdnCertificates";
+import { gcpName } from "./names";
 
-/** What `gcloud compute url-maps invalidate-cdn-cache` needs (https://cloud.google.com/cdn/docs/invalidating-cached-content). */
-export const INVALIDATION_PERMISSIONS = ["compute.urlMaps.get", "compute.urlMaps.invalidateCache", "compute.urlMaps.list"];
+/**
+ * What `gcloud compute url-maps invalidate-cdn-cache URL_MAP --path=... --async` needs: it calls
+ * urlMaps.invalidateCache on the map by name (googlecloudsdk's invalidate_cdn_cache.py builds
+ * ComputeUrlMapsInvalidateCacheRequest from the name) and, with --async, does not poll
+ * compute.globalOperations.get, which cannot be limited to one URL map. compute.urlMaps.get is
+ * in Google's list (https://cloud.google.com/cdn/docs/invalidating-cached-content); compute.urlMaps.list
+ * is not here: it is checked on the project, so a grant conditioned on this URL map never allows it.
+ */
+export const INVALIDATION_PERMISSIONS = ["compute.urlMaps.get", "compute.urlMaps.invalidateCache"];
 
-/** A 404 stays at the edge one minute, so a version requested before its upload is not pinned (Cloud CDN allows up to 1800 s). */
-const NOT_FOUND_TTL_SECONDS = 60;
+/**
+ * All Cloud CDN needs to fill its cache from the bucket: read an object. Not roles/storage.objectViewer,
+ * whose storage.objects.list would make a request for the bucket root a listing of every object.
+ */
+export const FILL_PERMISSIONS = ["storage.objects.get"];
+
+/**
+ * The longest a response without a TTL of its own stays at the edge and in browsers: an object
+ * uploaded without Cache-Control, or a 404 (Cloud CDN allows up to 1800 s for negative caching).
+ */
+const UNDECLARED_TTL_SECONDS = 60;
 /** Serve a stale copy while revalidating or while the bucket errors, for up to a day (Cloud CDN's default; https://cloud.google.com/cdn/docs/serving-stale-content). */
 const SERVE_WHILE_STALE_SECONDS = 86_400;
-/** A noncurrent generation is deleted once it is this old and this many newer ones exist: a few stay for rollback. */
+/** Noncurrent generations (overwritten latest pointers, deleted objects) are deleted once this old, whatever else exists: a rollback window, no more. */
 const NONCURRENT_RETENTION_DAYS = 30;
-const KEEP_NONCURRENT_GENERATIONS = 3;
 
 /** A CI identity that publishes to the site. */
 export interface CdnPublisher {
@@ -42,13 +59,41 @@ function samplePath(pattern: string): string {
   return pattern.endsWith("/*") ? `${pattern.slice(0, -1)}release-infra-probe.js` : pattern;
 }
 
+/** The route-rule match of a `latestPaths` pattern: `/v1/*` is the prefix `/v1/`, anything else one path. */
+function pathMatch(pattern: string): { prefixMatch: string } | { fullPathMatch: string } {
+  return pattern.endsWith("/*") ? { prefixMatch: pattern.slice(0, -1) } : { fullPathMatch: pattern };
+}
+
 /**
- * Versioned JavaScript bundles on Cloud Storage behind Cloud CDN, with the cache headers enforced
- * by the edge: versioned paths `public, max-age=<immutableMaxAgeSeconds>, immutable`, `latestPaths`
- * `public, max-age=<latestMaxAgeSeconds>`, whatever metadata an uploader sets.
+ * The IAM condition (CEL) that limits a bucket grant to the objects behind `patterns`: object
+ * resource names are `projects/_/buckets/BUCKET/objects/OBJECT`
+ * (https://cloud.google.com/storage/docs/access-control/iam#conditions), and the object of URL
+ * path `/v1/x.js` is `v1/x.js`.
+ */
+export function objectCondition(bucket: string, patterns: string[]): string {
+  const objects = `projects/_/buckets/${bucket}/objects/`;
+  return patterns
+    .map((pattern) => {
+      const match = pathMatch(pattern);
+      return "prefixMatch" in match
+        ? `resource.name.startsWith(${JSON.stringify(objects + match.prefixMatch.slice(1))})`
+        : `resource.name == ${JSON.stringify(objects + match.fullPathMatch.slice(1))}`;
+    })
+    .join(" || ");
+}
+
+/**
+ * Versioned JavaScript bundles on a private Cloud Storage bucket behind Cloud CDN.
+ *
+ * Cache headers: the publishing job uploads versioned objects with `Cache-Control: public,
+ * max-age=<immutableMaxAgeSeconds>, immutable` and latest pointers with `public,
+ * max-age=<latestMaxAgeSeconds>`; the CDN passes them through, clamped per path class, and adds
+ * no Cache-Control of its own, so an error response never carries a versioned object's header.
+ * Reads: only Cloud CDN's fill service agent may read objects (get, never list); the bucket
+ * enforces public access prevention. Publishers create objects, and overwrite only latest pointers.
  */
 export class CdnSite extends pulumi.ComponentResource {
-  /** The bucket; resolves once public read and every publisher's upload right exist. */
+  /** The bucket; resolves once the CDN may read it and every publisher's upload rights exist. */
   public readonly bucketName: pulumi.Output<string>;
   /** URL map to invalidate; resolves once every publisher may invalidate it. */
   public readonly urlMapName: pulumi.Output<string>;
@@ -56,6 +101,8 @@ export class CdnSite extends pulumi.ComponentResource {
   public readonly baseUrl: pulumi.Output<string>;
   /** The global IPv4 address the domains' DNS records must point at. */
   public readonly ipAddress: pulumi.Output<string>;
+  /** DNS records to create, in order: certificate authorization CNAMEs (dns), then each domain's A record. */
+  public readonly dnsRecords: pulumi.Output<DnsRecord[]>;
 
   constructor(name: string, args: CdnSiteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:gcp:CdnSite", name, args, opts);
@@ -63,6 +110,9 @@ export class CdnSite extends pulumi.ComponentResource {
     const prod = args.stage === "prod";
     // Compute names derive from the bucket name: globally unique, so sites never collide in a project.
     const resourceName = (suffix: string) => gcpName(`${cdn.bucket}-${suffix}`, 63);
+    // Role ids: 3-64 of [a-zA-Z0-9_.]; deterministic, since a deleted role's id stays reserved for 37 days
+    // (https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role).
+    const roleId = (prefix: string) => `${prefix}_${cdn.bucket.replace(/-/g, "_")}`.slice(0, 64);
 
     const bucket = new storage.Bucket(
       `${name}-bucket`,
@@ -72,16 +122,14 @@ export class CdnSite extends pulumi.ComponentResource {
         location: cdn.location,
         storageClass: "STANDARD",
         labels,
+        // IAM only, which IAM conditions on object names also require.
         uniformBucketLevelAccess: true,
-        // "inherited", not "enforced": enforced prevention blocks the allUsers grant below.
-        publicAccessPrevention: "inherited",
+        // No allUsers or allAuthenticatedUsers grant can take effect: objects are readable only
+        // through Cloud CDN, never at storage.googleapis.com (https://cloud.google.com/storage/docs/public-access-prevention).
+        publicAccessPrevention: "enforced",
         versioning: { enabled: true },
-        lifecycleRules: [
-          {
-            action: { type: "Delete" },
-            condition: { withState: "ARCHIVED", daysSinceNoncurrentTime: NONCURRENT_RETENTION_DAYS, numNewerVersions: KEEP_NONCURRENT_GENERATIONS },
-          },
-        ],
+        // Age alone: a deleted object has no newer version, so a numNewerVersions condition would keep it forever.
+        lifecycleRules: [{ action: { type: "Delete" }, condition: { withState: "ARCHIVED", daysSinceNoncurrentTime: NONCURRENT_RETENTION_DAYS } }],
         // Buckets have no CORS by default; a plain <script src> needs none.
         cors: cdn.corsOrigins.length > 0
           ? [{ origins: cdn.corsOrigins, methods: ["GET", "HEAD"], responseHeaders: ["Content-Type"], maxAgeSeconds: 3600 }]
@@ -92,104 +140,135 @@ export class CdnSite extends pulumi.ComponentResource {
       { parent: this, protect: prod },
     );
 
-    // Public read, the way Google's backend-bucket guide sets it up: allUsers may read objects
-    // (https://cloud.google.com/cdn/docs/setting-up-cdn-with-bucket). Private bucket access
-    // (https://cloud.google.com/cdn/docs/configure-private-bucket-access) would close direct reads,
-    // but its service-agent grant is not verified here, and the bundles are public anyway.
-    // Consequence: objects are also readable at storage.googleapis.com, without the
-    // edge's cache headers; an org policy enforcing public access prevention makes this grant fail.
-    const publicRead = new storage.BucketIAMMember(
-      `${name}-public-read`,
-      { bucket: bucket.name, role: "roles/storage.objectViewer", member: "allUsers" },
+    // Private bucket access: Cloud CDN fills its cache as the project's Cloud CDN service agent
+    // (https://cloud.google.com/cdn/docs/configure-private-bucket-access), which may only get
+    // objects. Public access prevention does not apply to it; domain-restricted sharing does
+    // (docs/deploying.md says what to do).
+    const projectNumber = organizations.getProjectOutput({ projectId: project }, { parent: this }).number;
+    const fillRole = new projects.IAMCustomRole(
+      `${name}-fill-role`,
+      {
+        project,
+        roleId: roleId("cdnFill"),
+        title: `Cloud CDN cache fill (${cdn.bucket})`.slice(0, 100),
+        description: "Read objects, never list them: what Cloud CDN's cache fill needs",
+        permissions: FILL_PERMISSIONS,
+        stage: "GA",
+      },
+      { parent: this },
+    );
+    const fillRead = new storage.BucketIAMMember(
+      `${name}-fill-read`,
+      { bucket: bucket.name, role: fillRole.name, member: pulumi.interpolate`serviceAccount:service-${projectNumber}@cloud-cdn-fill.iam.gserviceaccount.com` },
       { parent: this },
     );
 
-    // Cache policy per path class, enforced by the edge:
-    // - FORCE_CACHE_ALL ignores the origin's Cache-Control (https://cloud.google.com/cdn/docs/caching#cache-modes);
-    //   defaultTtl then "will overwrite the TTL set in all responses", so an object stays at the edge
-    //   at most that long, and the client gets "the lesser of client_ttl and default_ttl ... for the
-    //   response max-age directive, along with a public directive" (cdnPolicy.clientTtl,
-    //   https://cloud.google.com/compute/docs/reference/rest/v1/backendBuckets;
-    //   https://cloud.google.com/cdn/docs/using-ttl-overrides). Both equal the class's max age.
-    // - No maxTtl: the API takes it only with CACHE_ALL_STATIC ("max_ttl must be specified with
-    //   CACHE_ALL_STATIC cache_mode only": hashicorp/terraform-provider-google#16935, magic-modules#9777).
-    // - Not USE_ORIGIN_HEADERS: it leaves the headers to the uploader, and the bridged provider
-    //   sends a defaultTtl the API rejects in that mode (pulumi/pulumi-gcp#711).
-    // - customResponseHeaders adds `immutable`, which Cloud CDN never writes; the load balancer sets
-    //   it before returning the response (https://cloud.google.com/load-balancing/docs/https/custom-headers-global;
-    //   a custom Cache-Control response header on a CDN backend is suggested in imjasonh/gcping#1).
-    //   It repeats the max-age FORCE_CACHE_ALL writes, so the directives agree whether the header
-    //   is replaced or appended. It also lands on 404s: the edge keeps those NOT_FOUND_TTL_SECONDS, a
-    //   browser may keep them for max-age, so CI uploads a version before anything references it.
-    const backend = (kind: string, maxAge: number, immutable: boolean) =>
+    // Cache policy per path class. CACHE_ALL_STATIC, because it keeps the uploaded Cache-Control
+    // (FORCE_CACHE_ALL would replace it, `immutable` included) and clamps it
+    // (https://cloud.google.com/cdn/docs/using-ttl-overrides; cdnPolicy fields in
+    // https://cloud.google.com/compute/docs/reference/rest/v1/backendBuckets):
+    // - maxTtl caps an uploaded max-age at the edge: "Max TTL ... used when ... The TTL specified in
+    //   the origin header is greater than the max TTL value";
+    // - clientTtl caps it in browsers: "client_ttl clamps the max-age from the origin (if specified),
+    //   or else sets the response max-age directive to the lesser of the client_ttl and default_ttl";
+    // - so a response without a TTL of its own gets at most defaultTtl (UNDECLARED_TTL_SECONDS)
+    //   wherever Cloud CDN treats it as cacheable, and a 404 is cached "only [if it lacks] any
+    //   Cache-Control, Expires, or Pragma: no-cache directives", for its negative-caching TTL.
+    // No customResponseHeaders: the load balancer adds them to every response, 404s included
+    // (https://cloud.google.com/load-balancing/docs/https/custom-headers-global). Not
+    // USE_ORIGIN_HEADERS: the API forbids TTLs with it and the bridged provider sends a defaultTtl
+    // anyway (pulumi/pulumi-gcp#711); maxTtl is accepted with CACHE_ALL_STATIC only
+    // (hashicorp/terraform-provider-google#16935).
+    const backend = (kind: string, maxAge: number) =>
       new compute.BackendBucket(
         `${name}-${kind}`,
         {
           name: resourceName(kind),
           project,
-          description: `${cdn.bucket}: ${kind} objects, Cache-Control public, max-age=${maxAge}${immutable ? ", immutable" : ""}`,
+          description: `${cdn.bucket}: ${kind} objects, cached at most ${maxAge} s at the edge and in browsers`,
           bucketName: bucket.name,
           enableCdn: true,
+          // Gzip or Brotli by Accept-Encoding, so bundles need not be uploaded compressed.
+          compressionMode: "AUTOMATIC",
           cdnPolicy: {
-            cacheMode: "FORCE_CACHE_ALL",
-            defaultTtl: maxAge,
+            cacheMode: "CACHE_ALL_STATIC",
+            maxTtl: maxAge,
             clientTtl: maxAge,
+            // The API wants defaultTtl <= maxTtl.
+            defaultTtl: Math.min(UNDECLARED_TTL_SECONDS, maxAge),
             requestCoalescing: true,
             negativeCaching: true,
-            negativeCachingPolicies: [{ code: 404, ttl: NOT_FOUND_TTL_SECONDS }],
+            negativeCachingPolicies: [{ code: 404, ttl: UNDECLARED_TTL_SECONDS }],
             serveWhileStale: SERVE_WHILE_STALE_SECONDS,
           },
-          customResponseHeaders: [`Cache-Control: public, max-age=${maxAge}${immutable ? ", immutable" : ""}`],
         },
         { parent: this },
       );
-    const immutableBackend = backend("immutable", cdn.immutableMaxAgeSeconds, true);
-    const latestBackend = cdn.latestPaths.length > 0 ? backend("latest", cdn.latestMaxAgeSeconds, false) : undefined;
+    const immutableBackend = backend("immutable", cdn.immutableMaxAgeSeconds);
+    const latestBackend = cdn.latestPaths.length > 0 ? backend("latest", cdn.latestMaxAgeSeconds) : undefined;
 
+    const mapName = resourceName("map");
     const urlMap = new compute.URLMap(
       `${name}-url-map`,
       {
-        name: resourceName("map"),
+        name: mapName,
         project,
         description: `${cdn.bucket}: latest pointers short-lived, everything else immutable`,
         defaultService: immutableBackend.selfLink,
-        ...(latestBackend && {
-          // Every host: a request by IP or another Host header must not get a pointer cached for a year.
-          hostRules: [{ hosts: ["*"], pathMatcher: "latest-pointers" }],
-          pathMatchers: [
-            {
-              name: "latest-pointers",
-              defaultService: immutableBackend.selfLink,
-              pathRules: [{ paths: cdn.latestPaths, service: latestBackend.selfLink }],
-            },
-          ],
-          // The API rejects a URL map whose tests fail: each latest path provably reaches the short-lived backend.
-          tests: cdn.latestPaths.map((pattern) => ({
-            description: `${pattern} is a latest pointer`,
-            host: cdn.domains[0],
-            path: samplePath(pattern),
-            service: latestBackend.selfLink,
-          })),
-        }),
+        // Every host: a request by IP or another Host header gets the same rules.
+        hostRules: [{ hosts: ["*"], pathMatcher: "paths" }],
+        pathMatchers: [
+          {
+            name: "paths",
+            defaultService: immutableBackend.selfLink,
+            routeRules: [
+              // Cloud Storage serves any generation named by ?generation=, noncurrent ones included
+              // (https://cloud.google.com/storage/docs/xml-api/get-object-download): such a request
+              // is redirected to the same path without its query, the current object.
+              {
+                priority: 0,
+                matchRules: [{ prefixMatch: "/", queryParameterMatches: [{ name: "generation", presentMatch: true }] }],
+                urlRedirect: { stripQuery: true, redirectResponseCode: "FOUND" },
+              },
+              ...(latestBackend ? [{ priority: 1, matchRules: cdn.latestPaths.map(pathMatch), service: latestBackend.selfLink }] : []),
+            ],
+          },
+        ],
+        // The API rejects a URL map whose tests fail: each latest path provably reaches the short-lived backend.
+        tests: latestBackend
+          ? cdn.latestPaths.map((pattern) => ({
+              description: `${pattern} is a latest pointer`,
+              host: cdn.domains[0],
+              path: samplePath(pattern),
+              service: latestBackend.selfLink,
+            }))
+          : undefined,
       },
       { parent: this },
     );
 
-    // One certificate per domain: adding or removing a domain creates or deletes only that domain's
-    // certificate, while the others stay ACTIVE on the proxy. A single certificate for all domains
-    // would be replaced, and its successor stays PROVISIONING until attached and resolvable, so
-    // HTTPS would break for the unchanged domains too. A target HTTPS proxy takes at most 15.
-    const certificates = cdn.domains.map(
-      (domain) =>
-        new compute.ManagedSslCertificate(
-          `${name}-certificate-${domain}`,
-          { name: resourceName(`cert-${shortHash(domain)}`), project, managed: { domains: [domain] } },
-          { parent: this },
-        ),
+    const certificates = new CdnCertificates(
+      `${name}-certificates`,
+      { domains: cdn.domains, authorization: cdn.certificateAuthorization, project, namePrefix: cdn.bucket, labels, formerSiteName: name },
+      { parent: this },
+    );
+    // TLS 1.2 and later with MODERN's ciphers (COMPATIBLE, the default, allows TLS 1.0;
+    // https://cloud.google.com/load-balancing/docs/ssl-policies-concepts).
+    const sslPolicy = new compute.SSLPolicy(
+      `${name}-ssl-policy`,
+      { name: resourceName("ssl-policy"), project, profile: "MODERN", minTlsVersion: "TLS_1_2", description: `${cdn.bucket}: TLS 1.2+` },
+      { parent: this },
     );
     const httpsProxy = new compute.TargetHttpsProxy(
       `${name}-https-proxy`,
-      { name: resourceName("https-proxy"), project, urlMap: urlMap.selfLink, sslCertificates: certificates.map((c) => c.selfLink) },
+      {
+        name: resourceName("https-proxy"),
+        project,
+        urlMap: urlMap.selfLink,
+        // By relative name, known before apply, so the policy pack can check it in a preview.
+        sslPolicy: pulumi.interpolate`projects/${project}/global/sslPolicies/${sslPolicy.name}`,
+        ...(certificates.certificateMap ? { certificateMap: certificates.certificateMap } : { sslCertificates: certificates.sslCertificates }),
+      },
       { parent: this },
     );
     const address = new compute.GlobalAddress(
@@ -232,45 +311,71 @@ export class CdnSite extends pulumi.ComponentResource {
     );
     forwardingRule("http", "80", httpProxy.selfLink);
 
-    const uploadGrants = args.publishers.map(
-      (p) =>
-        new storage.BucketIAMMember(
-          `${name}-publisher-${p.name}`,
-          { bucket: bucket.name, role: "roles/storage.objectAdmin", member: pulumi.interpolate`serviceAccount:${p.serviceAccountEmail}` },
-          { parent: this },
-        ),
-    );
+    // Publishers create objects: roles/storage.objectCreator "does not give permission to view,
+    // delete, or replace objects" (https://cloud.google.com/storage/docs/access-control/iam-roles),
+    // and replacing an object needs storage.objects.delete, so a released version stays as
+    // uploaded. Only latest pointers may be replaced: objectAdmin, conditioned on their names.
+    const member = (p: CdnPublisher) => pulumi.interpolate`serviceAccount:${p.serviceAccountEmail}`;
+    const uploadGrants = args.publishers.flatMap((p) => [
+      new storage.BucketIAMMember(`${name}-publisher-${p.name}`, { bucket: bucket.name, role: "roles/storage.objectCreator", member: member(p) }, { parent: this }),
+      ...(cdn.latestPaths.length > 0
+        ? [
+            new storage.BucketIAMMember(
+              `${name}-publisher-${p.name}-latest`,
+              {
+                bucket: bucket.name,
+                role: "roles/storage.objectAdmin",
+                member: member(p),
+                condition: {
+                  title: "latest pointers only",
+                  description: `Replace and delete only the objects behind ${cdn.latestPaths.join(", ")}`.slice(0, 256),
+                  expression: objectCondition(cdn.bucket, cdn.latestPaths),
+                },
+              },
+              { parent: this },
+            ),
+          ]
+        : []),
+    ]);
 
-    // Role ids: 3-64 of [a-zA-Z0-9_.]; deterministic, since a deleted role's id stays reserved for 37 days
-    // (https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role).
     const invalidator = new projects.IAMCustomRole(
       `${name}-invalidator-role`,
       {
         project,
-        roleId: `cdnInvalidator_${cdn.bucket.replace(/-/g, "_")}`.slice(0, 64),
+        roleId: roleId("cdnInvalidator"),
         title: `CDN cache invalidation (${cdn.bucket})`.slice(0, 100),
-        description: "Invalidate Cloud CDN caches of URL maps (gcloud compute url-maps invalidate-cdn-cache)",
+        description: "Invalidate the Cloud CDN cache of a URL map (gcloud compute url-maps invalidate-cdn-cache --async)",
         permissions: INVALIDATION_PERMISSIONS,
         stage: "GA",
       },
       { parent: this },
     );
-    // URL maps have no resource-level IAM policy, so the grant is on the project: a publisher may
-    // invalidate any URL map of the project (and read them), nothing else.
+    // URL maps have no IAM policy of their own (no setIamPolicy in the urlMaps API, no URL-map IAM
+    // resource in the provider), so the grant is on the project with an IAM condition on the
+    // resource name: this URL map only (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name).
     const invalidationGrants = args.publishers.map(
       (p) =>
         new projects.IAMMember(
           `${name}-invalidator-${p.name}`,
-          { project, role: invalidator.name, member: pulumi.interpolate`serviceAccount:${p.serviceAccountEmail}` },
+          {
+            project,
+            role: invalidator.name,
+            member: member(p),
+            condition: { title: "this URL map only", description: `Cache invalidation of ${mapName}`, expression: `resource.name == "projects/${project}/global/urlMaps/${mapName}"` },
+          },
           { parent: this },
         ),
     );
 
-    this.bucketName = pulumi.all([bucket.name, publicRead.id, ...uploadGrants.map((g) => g.id)]).apply(([bucketName]) => bucketName);
+    this.bucketName = pulumi.all([bucket.name, fillRead.id, ...uploadGrants.map((g) => g.id)]).apply(([bucketName]) => bucketName);
     this.urlMapName = pulumi.all([urlMap.name, ...invalidationGrants.map((g) => g.id)]).apply(([urlMapName]) => urlMapName);
     this.baseUrl = pulumi.output(`https://${cdn.domains[0]}`);
     this.ipAddress = address.address;
+    // Authorization first: a dns certificate is ACTIVE before the A records move the domains here.
+    this.dnsRecords = pulumi
+      .all([certificates.authorizationRecords, address.address])
+      .apply(([authorizations, ip]) => [...authorizations, ...cdn.domains.map((domain) => ({ name: `${domain}.`, type: "A", data: ip }))]);
 
-    this.registerOutputs({ bucketName: this.bucketName, urlMapName: this.urlMapName, baseUrl: this.baseUrl, ipAddress: this.ipAddress });
+    this.registerOutputs({ bucketName: this.bucketName, urlMapName: this.urlMapName, baseUrl: this.baseUrl, ipAddress: this.ipAddress, dnsRecords: this.dnsRecords });
   }
 }

@@ -14,7 +14,17 @@ import {
   roleAssignmentPrincipalType,
   roleAssignmentResourceScope,
 } from "./rules/azure";
-import { bucketUniformAccess, gcpNoPublicMembers, gcpNoWildcardPrincipalSet, prodBucketNotForceDestroy, wifProviderPinsRepository } from "./rules/gcp";
+import {
+  bucketPublicAccessPrevention,
+  bucketUniformAccess,
+  cdnNoCacheControlResponseHeader,
+  gcpNoPublicMembers,
+  gcpNoWildcardPrincipalSet,
+  httpsProxySslPolicy,
+  prodBucketNotForceDestroy,
+  sslPolicyModernTls,
+  wifProviderPinsRepository,
+} from "./rules/gcp";
 import { environmentCustomBranchPolicy, nonProdDefaultBranchRuleset, prodDefaultBranchRuleset, prodEnvironmentNoAdminBypass, secretDeleteBeforeReplace } from "./rules/github";
 import { namespacePodSecurity, namespaceQuotaAndLimits, noClusterRoleBinding } from "./rules/kubernetes";
 import { prodStatefulProtected } from "./rules/lifecycle";
@@ -40,9 +50,13 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   namespaceQuotaAndLimits,
   noClusterRoleBinding,
   bucketUniformAccess,
+  bucketPublicAccessPrevention,
   prodBucketNotForceDestroy,
   gcpNoPublicMembers,
   gcpNoWildcardPrincipalSet,
+  cdnNoCacheControlResponseHeader,
+  httpsProxySslPolicy,
+  sslPolicyModernTls,
   environmentCustomBranchPolicy,
   prodEnvironmentNoAdminBypass,
   secretDeleteBeforeReplace,

@@ -31,6 +31,8 @@ export interface RecordedResource {
   ignoreChanges: string[];
   /** Provider reference (`urn::id`) when the resource uses an explicit provider. */
   provider: string | null;
+  /** Former identities (`aliases` option): a URN, or a name and parent URN ("" where unchanged). */
+  aliases: { urn: string; name: string; parentUrn: string }[];
 }
 
 /** A data source answer, for tests that need a cluster or team to look a certain way. */
@@ -233,12 +235,25 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
     case "gcp:compute/uRLMap:URLMap":
     case "gcp:compute/targetHttpsProxy:TargetHttpsProxy":
     case "gcp:compute/targetHttpProxy:TargetHttpProxy":
-    case "gcp:compute/managedSslCertificate:ManagedSslCertificate": {
+    case "gcp:compute/managedSslCertificate:ManagedSslCertificate":
+    case "gcp:compute/sSLPolicy:SSLPolicy": {
       const kind = type.split(":").pop() ?? "";
-      const collection = { BackendBucket: "backendBuckets", URLMap: "urlMaps", TargetHttpsProxy: "targetHttpsProxies", TargetHttpProxy: "targetHttpProxies", ManagedSslCertificate: "sslCertificates" }[kind];
+      const collection = { BackendBucket: "backendBuckets", URLMap: "urlMaps", TargetHttpsProxy: "targetHttpsProxies", TargetHttpProxy: "targetHttpProxies", ManagedSslCertificate: "sslCertificates", SSLPolicy: "sslPolicies" }[kind];
       const resourceName = str(inputs.name, name);
       return { name: resourceName, selfLink: `https://www.googleapis.com/compute/v1/projects/${project}/global/${collection}/${resourceName}` };
     }
+    case "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": {
+      const domain = str(inputs.domain, "<domain>");
+      return {
+        id: `projects/${project}/locations/global/dnsAuthorizations/${str(inputs.name, name)}`,
+        // The record Certificate Manager asks for: a CNAME under _acme-challenge (its data is Google's to choose).
+        dnsResourceRecords: [{ name: `_acme-challenge.${domain}.`, type: "CNAME", data: `<authorization of ${domain}>.authorize.certificatemanager.goog.` }],
+      };
+    }
+    case "gcp:certificatemanager/certificate:Certificate":
+      return { id: `projects/${project}/locations/global/certificates/${str(inputs.name, name)}` };
+    case "gcp:certificatemanager/certificateMap:CertificateMap":
+      return { id: `projects/${project}/locations/global/certificateMaps/${str(inputs.name, name)}`, name: inputs.name };
     case "gcp:compute/globalAddress:GlobalAddress":
       return { name: str(inputs.name, name), address: "203.0.113.10" };
     case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
@@ -274,6 +289,7 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
     deleteBeforeReplace: req.getDeletebeforereplace(),
     ignoreChanges: [...req.getIgnorechangesList()],
     provider: req.getProvider() || null,
+    aliases: req.getAliasesList().map((a) => ({ urn: a.getUrn(), name: a.getSpec()?.getName() ?? "", parentUrn: a.getSpec()?.getParenturn() ?? "" })),
   };
 }
 

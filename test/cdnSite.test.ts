@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { CdnConfig, Stage } from "../config/load";
-import { CdnSite, type CdnPublisher } from "../components/cdnSite";
+import { CdnSite, objectCondition, type CdnPublisher } from "../components/cdnSite";
+import { placeholderNumber } from "../scripts/mocks";
 import { build, named, ofType, valueOf, type Built } from "./harness";
+
+// Tests see the configuration, not Cloud CDN. Where a case depends on how Cloud CDN treats a
+// response, the test asserts the configuration and quotes the documentation that makes it so.
 
 const PROJECT = "acme-web-prod";
 const CDN: CdnConfig = {
   bucket: "cdn-navi-com",
   location: "EU",
   domains: ["cdn.navi.example", "static.navi.example"],
+  certificateAuthorization: "load-balancer",
   corsOrigins: ["https://app.navi.example"],
   latestPaths: ["/v1/*", "/v2/navi-loader.js"],
   immutableMaxAgeSeconds: 31536000,
@@ -18,6 +23,7 @@ const PUBLISHERS: CdnPublisher[] = [
   { name: "navi-production", serviceAccountEmail: `ci-navi-production@${PROJECT}.iam.gserviceaccount.com` },
   { name: "navi-staging", serviceAccountEmail: `ci-navi-staging@${PROJECT}.iam.gserviceaccount.com` },
 ];
+const FILL_AGENT = `serviceAccount:service-${placeholderNumber("project", PROJECT)}@cloud-cdn-fill.iam.gserviceaccount.com`;
 
 const T = {
   bucket: "gcp:storage/bucket:Bucket",
@@ -25,12 +31,17 @@ const T = {
   backend: "gcp:compute/backendBucket:BackendBucket",
   urlMap: "gcp:compute/uRLMap:URLMap",
   cert: "gcp:compute/managedSslCertificate:ManagedSslCertificate",
+  sslPolicy: "gcp:compute/sSLPolicy:SSLPolicy",
   httpsProxy: "gcp:compute/targetHttpsProxy:TargetHttpsProxy",
   httpProxy: "gcp:compute/targetHttpProxy:TargetHttpProxy",
   address: "gcp:compute/globalAddress:GlobalAddress",
   rule: "gcp:compute/globalForwardingRule:GlobalForwardingRule",
   customRole: "gcp:projects/iAMCustomRole:IAMCustomRole",
   projectMember: "gcp:projects/iAMMember:IAMMember",
+  dnsAuthorization: "gcp:certificatemanager/dnsAuthorization:DnsAuthorization",
+  cmCertificate: "gcp:certificatemanager/certificate:Certificate",
+  certificateMap: "gcp:certificatemanager/certificateMap:CertificateMap",
+  certificateMapEntry: "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry",
 };
 
 async function site(options: { cdn?: Partial<CdnConfig>; stage?: Stage; publishers?: CdnPublisher[] } = {}) {
@@ -60,18 +71,26 @@ const list = (value: unknown): unknown[] => {
 const selfLink = (collection: string, name: string) => `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/${collection}/${name}`;
 const bucketOf = (resources: Built[]) => named(resources, T.bucket, "cdn-bucket");
 const backendOf = (resources: Built[], kind: "immutable" | "latest") => named(resources, T.backend, `cdn-${kind}`);
+const policyOf = (resources: Built[], kind: "immutable" | "latest") => obj(backendOf(resources, kind).plain.cdnPolicy);
+const routeRules = (resources: Built[]) => list(obj(list(named(resources, T.urlMap, "cdn-url-map").plain.pathMatchers)[0]).routeRules).map(obj);
+const roleOf = (resources: Built[], member: Built) => {
+  const role = ofType(resources, T.customRole).find((r) => `projects/${PROJECT}/roles/${r.plain.roleId}` === member.plain.role);
+  assert.ok(role, `no custom role ${String(member.plain.role)}`);
+  return role;
+};
 
-test("the bucket uses uniform bucket-level access and allows the public read grant", async () => {
-  const { resources } = await site();
-  const bucket = bucketOf(resources).plain;
+// ---------------------------------------------------------------------------------------------
+// The bucket
+
+test("the bucket enforces public access prevention and uniform bucket-level access", async () => {
+  const bucket = bucketOf((await site()).resources).plain;
   assert.equal(bucket.name, "cdn-navi-com");
   assert.equal(bucket.uniformBucketLevelAccess, true);
-  assert.equal(bucket.publicAccessPrevention, "inherited");
+  assert.equal(bucket.publicAccessPrevention, "enforced");
 });
 
-test("the bucket keeps versions and expires old noncurrent generations, keeping a few", async () => {
-  const { resources } = await site();
-  const bucket = bucketOf(resources).plain;
+test("the bucket keeps versions and deletes noncurrent generations on age alone, deleted objects included", async () => {
+  const bucket = bucketOf((await site()).resources).plain;
   assert.deepEqual(bucket.versioning, { enabled: true });
   const rules = list(bucket.lifecycleRules).map(obj);
   assert.equal(rules.length, 1);
@@ -79,70 +98,168 @@ test("the bucket keeps versions and expires old noncurrent generations, keeping 
   const condition = obj(rules[0].condition);
   assert.equal(condition.withState, "ARCHIVED", "only noncurrent generations are deleted");
   assert.ok(Number(condition.daysSinceNoncurrentTime) > 0);
-  assert.ok(Number(condition.numNewerVersions) > 0);
+  // A deleted object has no newer version: any numNewerVersions condition would keep it forever.
+  assert.deepEqual(Object.keys(condition).sort(), ["daysSinceNoncurrentTime", "withState"]);
 });
 
 test("CORS allows only the configured origins, with GET and HEAD", async () => {
-  const { resources } = await site();
-  const cors = list(bucketOf(resources).plain.cors).map(obj);
+  const cors = list(bucketOf((await site()).resources).plain.cors).map(obj);
   assert.equal(cors.length, 1);
   assert.deepEqual(cors[0].origins, ["https://app.navi.example"]);
   assert.deepEqual(cors[0].methods, ["GET", "HEAD"]);
 });
 
 test("without configured origins the bucket has no CORS", async () => {
-  const { resources } = await site({ cdn: { corsOrigins: [] } });
-  assert.equal(bucketOf(resources).plain.cors, undefined);
+  assert.equal(bucketOf((await site({ cdn: { corsOrigins: [] } })).resources).plain.cors, undefined);
 });
 
-test("versioned paths respond with public, max-age=31536000, immutable and stay at the edge up to a year", async () => {
+test("in prod the bucket is protected and never force-destroyed", async () => {
+  const bucket = bucketOf((await site({ stage: "prod" })).resources);
+  assert.equal(bucket.protect, true);
+  assert.equal(bucket.plain.forceDestroy, false);
+});
+
+test("outside prod the bucket is neither protected nor kept from destroy", async () => {
+  const bucket = bucketOf((await site({ stage: "dev" })).resources);
+  assert.equal(bucket.protect, false);
+  assert.equal(bucket.plain.forceDestroy, true);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Who reads
+
+test("only Cloud CDN's fill service agent of the project reads the bucket, with get and never list", async () => {
+  const { resources } = await site();
+  const readers = ofType(resources, T.bucketMember).filter((r) => r.plain.member === FILL_AGENT);
+  assert.equal(readers.length, 1);
+  assert.equal(readers[0].plain.bucket, "cdn-navi-com");
+  assert.equal(readers[0].plain.condition, undefined);
+  // storage.objects.list would make a request for the bucket root a listing of every object.
+  assert.deepEqual(roleOf(resources, readers[0]).plain.permissions, ["storage.objects.get"]);
+});
+
+test("no binding grants a public or wildcard principal", async () => {
+  const { resources } = await site();
+  const bindings = resources.filter((r) => r.custom && "member" in r.plain);
+  assert.ok(bindings.length >= 6);
+  const wildcard = /^(allUsers|allAuthenticatedUsers)$|principalSet:|\*/;
+  assert.deepEqual(bindings.filter((r) => wildcard.test(String(r.plain.member))).map((r) => r.name), []);
+});
+
+test("a request naming a generation is redirected to the current object, on every host and before any other rule", async () => {
+  const { resources } = await site();
+  assert.deepEqual(named(resources, T.urlMap, "cdn-url-map").plain.hostRules, [{ hosts: ["*"], pathMatcher: "paths" }]);
+  const rules = routeRules(resources);
+  const first = rules.reduce((a, b) => (Number(a.priority) <= Number(b.priority) ? a : b));
+  assert.deepEqual(first.matchRules, [{ prefixMatch: "/", queryParameterMatches: [{ name: "generation", presentMatch: true }] }]);
+  assert.deepEqual(first.urlRedirect, { redirectResponseCode: "FOUND", stripQuery: true });
+  assert.equal(first.service, undefined);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Cache headers per path class and status
+
+test("versioned paths keep their uploaded Cache-Control, immutable included, clamped to one year at the edge and in browsers", async () => {
   const { resources } = await site();
   const backend = backendOf(resources, "immutable").plain;
   assert.equal(backend.enableCdn, true);
   assert.equal(backend.bucketName, "cdn-navi-com");
-  assert.deepEqual(backend.customResponseHeaders, ["Cache-Control: public, max-age=31536000, immutable"]);
-  const policy = obj(backend.cdnPolicy);
-  assert.equal(policy.cacheMode, "FORCE_CACHE_ALL", "origin metadata cannot change the policy");
-  assert.equal(policy.defaultTtl, 31536000);
+  const policy = policyOf(resources, "immutable");
+  // "CACHE_ALL_STATIC: ... Origin responses that set valid caching directives are also cached"
+  // and, unlike FORCE_CACHE_ALL, the header reaches the client as uploaded (https://cloud.google.com/cdn/docs/caching).
+  assert.equal(policy.cacheMode, "CACHE_ALL_STATIC");
+  // Max TTL is "used when ... The TTL specified in the origin header is greater than the max TTL value".
+  assert.equal(policy.maxTtl, 31536000);
+  // "client_ttl clamps the max-age from the origin (if specified)" (cdnPolicy.clientTtl).
   assert.equal(policy.clientTtl, 31536000);
 });
 
-test("latest paths respond with public, max-age=3600 and stay at the edge at most an hour", async () => {
+test("latest paths stay at the edge and in browsers at most latestMaxAgeSeconds, even when uploaded with a longer max-age", async () => {
   const { resources } = await site();
-  const backend = backendOf(resources, "latest").plain;
-  assert.equal(backend.enableCdn, true);
-  assert.equal(backend.bucketName, "cdn-navi-com");
-  assert.deepEqual(backend.customResponseHeaders, ["Cache-Control: public, max-age=3600"]);
-  const policy = obj(backend.cdnPolicy);
-  assert.equal(policy.cacheMode, "FORCE_CACHE_ALL");
-  assert.equal(policy.defaultTtl, 3600);
+  assert.equal(backendOf(resources, "latest").plain.bucketName, "cdn-navi-com");
+  const policy = policyOf(resources, "latest");
+  assert.equal(policy.cacheMode, "CACHE_ALL_STATIC");
+  // An uploaded max-age=31536000 is capped to maxTtl at the edge and clientTtl in the browser.
+  assert.equal(policy.maxTtl, 3600);
   assert.equal(policy.clientTtl, 3600);
+  assert.ok(Number(policy.defaultTtl) <= 3600);
+});
+
+test("no backend adds a Cache-Control response header, which the load balancer would send with 404s too", async () => {
+  // Custom response headers are "Headers that the Application Load Balancer should add to proxied
+  // responses": every response, whatever its status.
+  for (const backend of ofType((await site()).resources, T.backend)) {
+    assert.ok(!list(backend.plain.customResponseHeaders ?? []).some((h) => /^cache-control\s*:/i.test(String(h))), backend.name);
+  }
+});
+
+test("a response without a TTL of its own, a 404 included, stays at most a minute at the edge and in browsers", async () => {
+  for (const kind of ["immutable", "latest"] as const) {
+    const policy = policyOf((await site()).resources, kind);
+    // clientTtl "sets the response max-age directive to the lesser of the client_ttl and default_ttl"
+    // when the origin sets none (cdnPolicy.clientTtl).
+    assert.ok(Number(policy.defaultTtl) <= 60, `${kind}: defaultTtl ${policy.defaultTtl}`);
+    // "When the cache mode is set to CACHE_ALL_STATIC ... negative caching applies to responses with
+    // the specified response code that lack any Cache-Control, Expires, or Pragma: no-cache directives"
+    // (cdnPolicy.negativeCaching).
+    assert.equal(policy.negativeCaching, true, kind);
+    const notFound = list(policy.negativeCachingPolicies).map(obj).filter((p) => p.code === 404);
+    assert.equal(notFound.length, 1, kind);
+    assert.ok(Number(notFound[0].ttl) > 0 && Number(notFound[0].ttl) <= 60, `${kind}: 404 TTL ${notFound[0].ttl}`);
+  }
+});
+
+test("a max age shorter than a minute keeps defaultTtl within maxTtl, as the API requires", async () => {
+  const policy = policyOf((await site({ cdn: { latestMaxAgeSeconds: 30 } })).resources, "latest");
+  assert.equal(policy.maxTtl, 30);
+  assert.equal(policy.defaultTtl, 30);
 });
 
 test("the cache policy follows the configured max ages", async () => {
   const { resources } = await site({ cdn: { immutableMaxAgeSeconds: 86400, latestMaxAgeSeconds: 300 } });
-  assert.deepEqual(backendOf(resources, "immutable").plain.customResponseHeaders, ["Cache-Control: public, max-age=86400, immutable"]);
-  assert.deepEqual(backendOf(resources, "latest").plain.customResponseHeaders, ["Cache-Control: public, max-age=300"]);
-  assert.equal(obj(backendOf(resources, "immutable").plain.cdnPolicy).defaultTtl, 86400);
-  assert.equal(obj(backendOf(resources, "latest").plain.cdnPolicy).clientTtl, 300);
+  assert.deepEqual([policyOf(resources, "immutable").maxTtl, policyOf(resources, "immutable").clientTtl], [86400, 86400]);
+  assert.deepEqual([policyOf(resources, "latest").maxTtl, policyOf(resources, "latest").clientTtl], [300, 300]);
 });
+
+test("no backend sends TTL fields the API rejects for its cache mode", async () => {
+  const backends = ofType((await site()).resources, T.backend);
+  assert.equal(backends.length, 2);
+  for (const backend of backends) {
+    const policy = obj(backend.plain.cdnPolicy);
+    if (policy.cacheMode === "USE_ORIGIN_HEADERS") {
+      for (const ttl of ["defaultTtl", "maxTtl", "clientTtl"]) assert.equal(policy[ttl], undefined, `${backend.name}: ${ttl} with USE_ORIGIN_HEADERS`);
+    }
+    if (policy.cacheMode !== "CACHE_ALL_STATIC") assert.equal(policy.maxTtl, undefined, `${backend.name}: maxTtl is only accepted with CACHE_ALL_STATIC`);
+    assert.ok(Number(policy.defaultTtl) <= Number(policy.maxTtl), `${backend.name}: defaultTtl above maxTtl`);
+  }
+});
+
+test("every backend compresses text responses, coalesces requests and serves stale content while revalidating", async () => {
+  for (const backend of ofType((await site()).resources, T.backend)) {
+    assert.equal(backend.plain.compressionMode, "AUTOMATIC", backend.name);
+    const policy = obj(backend.plain.cdnPolicy);
+    assert.equal(policy.requestCoalescing, true, backend.name);
+    assert.ok(Number(policy.serveWhileStale) > 0, backend.name);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Routing
 
 test("latest paths route to the short-lived backend on every host, everything else to the immutable one", async () => {
   const { resources } = await site();
   const map = named(resources, T.urlMap, "cdn-url-map").plain;
   const immutable = selfLink("backendBuckets", "cdn-navi-com-immutable");
-  const latest = selfLink("backendBuckets", "cdn-navi-com-latest");
   assert.equal(map.defaultService, immutable);
-  assert.deepEqual(map.hostRules, [{ hosts: ["*"], pathMatcher: "latest-pointers" }]);
   const [matcher] = list(map.pathMatchers).map(obj);
-  assert.equal(matcher.name, "latest-pointers");
   assert.equal(matcher.defaultService, immutable);
-  assert.deepEqual(matcher.pathRules, [{ paths: ["/v1/*", "/v2/navi-loader.js"], service: latest }]);
+  const toLatest = routeRules(resources).filter((r) => r.service === selfLink("backendBuckets", "cdn-navi-com-latest"));
+  assert.equal(toLatest.length, 1);
+  assert.deepEqual(toLatest[0].matchRules, [{ prefixMatch: "/v1/" }, { fullPathMatch: "/v2/navi-loader.js" }]);
 });
 
 test("the URL map carries API-checked tests that each latest path reaches the short-lived backend", async () => {
-  const { resources } = await site();
-  const tests = list(named(resources, T.urlMap, "cdn-url-map").plain.tests).map(obj);
+  const tests = list(named((await site()).resources, T.urlMap, "cdn-url-map").plain.tests).map(obj);
   const latest = selfLink("backendBuckets", "cdn-navi-com-latest");
   assert.deepEqual(
     tests.map((t) => [t.host, t.path, t.service]),
@@ -158,40 +275,16 @@ test("without latest paths every path is served by the immutable backend", async
   assert.deepEqual(ofType(resources, T.backend).map((r) => r.name), ["cdn-immutable"]);
   const map = named(resources, T.urlMap, "cdn-url-map").plain;
   assert.equal(map.defaultService, selfLink("backendBuckets", "cdn-navi-com-immutable"));
-  assert.equal(map.pathMatchers, undefined);
-  assert.equal(map.hostRules, undefined);
+  assert.deepEqual(routeRules(resources).map((r) => r.service), [undefined], "only the generation redirect");
+  assert.equal(map.tests, undefined);
 });
 
-test("no backend sends TTL fields the API rejects for its cache mode", async () => {
-  const { resources } = await site();
-  const backends = ofType(resources, T.backend);
-  assert.equal(backends.length, 2);
-  for (const backend of backends) {
-    const policy = obj(backend.plain.cdnPolicy);
-    if (policy.cacheMode === "USE_ORIGIN_HEADERS") {
-      for (const ttl of ["defaultTtl", "maxTtl", "clientTtl"]) assert.equal(policy[ttl], undefined, `${backend.name}: ${ttl} with USE_ORIGIN_HEADERS`);
-    }
-    if (policy.cacheMode !== "CACHE_ALL_STATIC") assert.equal(policy.maxTtl, undefined, `${backend.name}: maxTtl is only accepted with CACHE_ALL_STATIC`);
-  }
-});
+// ---------------------------------------------------------------------------------------------
+// HTTPS
 
-test("every backend coalesces requests, caches 404s briefly and serves stale content while revalidating", async () => {
+test("HTTPS on :443 serves the URL map with every domain's certificate and a TLS 1.2+ SSL policy", async () => {
   const { resources } = await site();
-  for (const backend of ofType(resources, T.backend)) {
-    const policy = obj(backend.plain.cdnPolicy);
-    assert.equal(policy.requestCoalescing, true, backend.name);
-    assert.equal(policy.negativeCaching, true, backend.name);
-    const notFound = list(policy.negativeCachingPolicies).map(obj).filter((p) => p.code === 404);
-    assert.equal(notFound.length, 1, backend.name);
-    assert.ok(Number(notFound[0].ttl) > 0 && Number(notFound[0].ttl) <= 300, `${backend.name}: 404 TTL ${notFound[0].ttl}`);
-    assert.ok(Number(policy.serveWhileStale) > 0, backend.name);
-  }
-});
-
-test("HTTPS on :443 serves the URL map with every domain's certificate", async () => {
-  const { resources } = await site();
-  const address = named(resources, T.address, "cdn-address").plain;
-  assert.equal(address.ipVersion, "IPV4");
+  assert.equal(named(resources, T.address, "cdn-address").plain.ipVersion, "IPV4");
   const rule = named(resources, T.rule, "cdn-https-rule").plain;
   assert.equal(rule.portRange, "443");
   assert.equal(rule.ipAddress, "203.0.113.10");
@@ -200,8 +293,13 @@ test("HTTPS on :443 serves the URL map with every domain's certificate", async (
   assert.equal(proxy.urlMap, selfLink("urlMaps", "cdn-navi-com-map"));
   assert.deepEqual(
     proxy.sslCertificates,
-    CDN.domains.map((domain) => selfLink("sslCertificates", String(named(resources, T.cert, `cdn-certificate-${domain}`).plain.name))),
+    CDN.domains.map((domain) => selfLink("sslCertificates", String(named(resources, T.cert, `cdn-certificates-${domain}`).plain.name))),
   );
+  assert.equal(proxy.certificateMap, undefined);
+  const policy = named(resources, T.sslPolicy, "cdn-ssl-policy").plain;
+  assert.equal(proxy.sslPolicy, `projects/${PROJECT}/global/sslPolicies/${policy.name}`);
+  assert.equal(policy.profile, "MODERN");
+  assert.equal(policy.minTlsVersion, "TLS_1_2");
 });
 
 test("HTTP on :80 of the same address redirects to HTTPS", async () => {
@@ -222,11 +320,20 @@ test("every domain has a managed certificate of its own, with a valid and distin
   const certificates = ofType((await site()).resources, T.cert);
   assert.deepEqual(
     certificates.map((c) => [c.name, c.plain.managed]),
-    CDN.domains.map((domain) => [`cdn-certificate-${domain}`, { domains: [domain] }]),
+    CDN.domains.map((domain) => [`cdn-certificates-${domain}`, { domains: [domain] }]),
   );
   const names = certificates.map((c) => String(c.plain.name));
   assert.equal(new Set(names).size, names.length);
   for (const certName of names) assert.match(certName, /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+});
+
+test("managed certificates keep their state: each aliases the name it had as a child of the site", async () => {
+  const { resources } = await site();
+  const siteUrn = resources.find((r) => r.type === "release-infra:gcp:CdnSite")?.urn;
+  for (const domain of CDN.domains) {
+    const former = { urn: "", name: `cdn-certificate-${domain}`, parentUrn: siteUrn };
+    assert.ok(named(resources, T.cert, `cdn-certificates-${domain}`).aliases.some((a) => JSON.stringify(a) === JSON.stringify(former)), domain);
+  }
 });
 
 test("certificate names stay within 63 characters and distinct for a bucket name at the limit", async () => {
@@ -243,7 +350,7 @@ test("adding a domain leaves the existing certificates untouched and adds one to
   const kept = certificates(before);
   assert.deepEqual(certificates(after).slice(0, kept.length), kept);
   assert.equal(certificates(after).length, kept.length + 1);
-  const added = named(after, T.cert, "cdn-certificate-assets.navi.example").plain;
+  const added = named(after, T.cert, "cdn-certificates-assets.navi.example").plain;
   assert.deepEqual(added.managed, { domains: ["assets.navi.example"] });
   assert.deepEqual(named(after, T.httpsProxy, "cdn-https-proxy").plain.sslCertificates, [
     ...list(named(before, T.httpsProxy, "cdn-https-proxy").plain.sslCertificates),
@@ -253,7 +360,7 @@ test("adding a domain leaves the existing certificates untouched and adds one to
 
 test("removing a domain leaves the remaining certificate untouched", async () => {
   const certificate = (resources: Built[]) => {
-    const c = named(resources, T.cert, "cdn-certificate-static.navi.example");
+    const c = named(resources, T.cert, "cdn-certificates-static.navi.example");
     return [c.urn, c.plain.name, c.plain.managed];
   };
   const after = (await site({ cdn: { domains: ["static.navi.example"] } })).resources;
@@ -261,50 +368,97 @@ test("removing a domain leaves the remaining certificate untouched", async () =>
   assert.equal(ofType(after, T.cert).length, 1);
 });
 
-test("in prod the bucket is protected and never force-destroyed", async () => {
-  const bucket = bucketOf((await site({ stage: "prod" })).resources);
-  assert.equal(bucket.protect, true);
-  assert.equal(bucket.plain.forceDestroy, false);
+test("with DNS authorization each domain gets a DNS-authorized Certificate Manager certificate and no load-balancer certificate", async () => {
+  const { resources } = await site({ cdn: { certificateAuthorization: "dns" } });
+  assert.deepEqual(ofType(resources, T.cert), []);
+  for (const domain of CDN.domains) {
+    const authorization = named(resources, T.dnsAuthorization, `cdn-certificates-dns-authorization-${domain}`);
+    assert.equal(authorization.plain.domain, domain);
+    const certificate = named(resources, T.cmCertificate, `cdn-certificates-certificate-${domain}`).plain;
+    assert.deepEqual(certificate.managed, {
+      domains: [domain],
+      dnsAuthorizations: [`projects/${PROJECT}/locations/global/dnsAuthorizations/${authorization.plain.name}`],
+    });
+    const entry = named(resources, T.certificateMapEntry, `cdn-certificates-map-entry-${domain}`).plain;
+    assert.equal(entry.hostname, domain);
+    assert.deepEqual(entry.certificates, [`projects/${PROJECT}/locations/global/certificates/${certificate.name}`]);
+    assert.equal(entry.map, named(resources, T.certificateMap, "cdn-certificates-map").plain.name);
+  }
+  for (const r of [...ofType(resources, T.dnsAuthorization), ...ofType(resources, T.cmCertificate), ...ofType(resources, T.certificateMapEntry)]) {
+    assert.match(String(r.plain.name), /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+  }
 });
 
-test("outside prod the bucket is neither protected nor kept from destroy", async () => {
-  const bucket = bucketOf((await site({ stage: "dev" })).resources);
-  assert.equal(bucket.protect, false);
-  assert.equal(bucket.plain.forceDestroy, true);
+test("with DNS authorization the proxy serves the certificate map, once every entry exists", async () => {
+  const { resources } = await site({ cdn: { certificateAuthorization: "dns" } });
+  const proxy = named(resources, T.httpsProxy, "cdn-https-proxy");
+  const map = named(resources, T.certificateMap, "cdn-certificates-map");
+  assert.equal(proxy.plain.certificateMap, `//certificatemanager.googleapis.com/projects/${PROJECT}/locations/global/certificateMaps/${map.plain.name}`);
+  assert.equal(proxy.plain.sslCertificates, undefined);
+  for (const entry of ofType(resources, T.certificateMapEntry)) assert.ok(proxy.dependsOn.includes(entry.urn), entry.name);
 });
 
-test("each publisher gets objectAdmin on this bucket only", async () => {
+test("with DNS authorization the DNS records list each authorization CNAME before the A records", async () => {
+  const { result } = await site({ cdn: { certificateAuthorization: "dns" } });
+  assert.deepEqual(await valueOf(result.dnsRecords), [
+    ...CDN.domains.map((d) => ({ name: `_acme-challenge.${d}.`, type: "CNAME", data: `<authorization of ${d}>.authorize.certificatemanager.goog.` })),
+    ...CDN.domains.map((d) => ({ name: `${d}.`, type: "A", data: "203.0.113.10" })),
+  ]);
+});
+
+test("with load-balancer authorization the DNS records are the A records alone", async () => {
+  const { result } = await site();
+  assert.deepEqual(await valueOf(result.dnsRecords), CDN.domains.map((d) => ({ name: `${d}.`, type: "A", data: "203.0.113.10" })));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Publishers
+
+test("each publisher may create objects in this bucket, which cannot replace a released version", async () => {
   const { resources } = await site();
-  const admins = ofType(resources, T.bucketMember).filter((r) => r.plain.role === "roles/storage.objectAdmin");
+  const creators = ofType(resources, T.bucketMember).filter((r) => r.plain.role === "roles/storage.objectCreator");
   assert.deepEqual(
-    admins.map((r) => [r.plain.bucket, r.plain.member]),
-    PUBLISHERS.map((p) => ["cdn-navi-com", `serviceAccount:${p.serviceAccountEmail}`]),
+    creators.map((r) => [r.plain.bucket, r.plain.member, r.plain.condition]),
+    PUBLISHERS.map((p) => ["cdn-navi-com", `serviceAccount:${p.serviceAccountEmail}`, undefined]),
   );
-  // Nothing storage-related is granted on the project.
+  // objectCreator lacks storage.objects.delete, which replacing an object needs; the only other
+  // object grants a publisher holds are the conditioned ones below.
+  const others = ofType(resources, T.bucketMember).filter((r) => PUBLISHERS.some((p) => r.plain.member === `serviceAccount:${p.serviceAccountEmail}`) && r.plain.role !== "roles/storage.objectCreator");
+  assert.ok(others.every((r) => r.plain.condition !== undefined));
   assert.ok(ofType(resources, T.projectMember).every((r) => !String(r.plain.role).startsWith("roles/storage.")));
 });
 
-test("the invalidation role has exactly the three URL-map permissions and each publisher holds it", async () => {
+test("each publisher may replace and delete only the objects behind latestPaths", async () => {
   const { resources } = await site();
-  const [role] = ofType(resources, T.customRole);
-  assert.deepEqual([...list(role.plain.permissions)].sort(), ["compute.urlMaps.get", "compute.urlMaps.invalidateCache", "compute.urlMaps.list"]);
-  const roleName = `projects/${PROJECT}/roles/${role.plain.roleId}`;
+  const admins = ofType(resources, T.bucketMember).filter((r) => r.plain.role === "roles/storage.objectAdmin");
   assert.deepEqual(
-    ofType(resources, T.projectMember).map((r) => [r.plain.project, r.plain.role, r.plain.member]),
-    PUBLISHERS.map((p) => [PROJECT, roleName, `serviceAccount:${p.serviceAccountEmail}`]),
+    admins.map((r) => [r.plain.member, obj(r.plain.condition).expression]),
+    PUBLISHERS.map((p) => [
+      `serviceAccount:${p.serviceAccountEmail}`,
+      'resource.name.startsWith("projects/_/buckets/cdn-navi-com/objects/v1/") || resource.name == "projects/_/buckets/cdn-navi-com/objects/v2/navi-loader.js"',
+    ]),
   );
 });
 
-test("no binding grants a wildcard principal except the documented public read of objects", async () => {
+test("without latest paths no publisher may replace any object", async () => {
+  const { resources } = await site({ cdn: { latestPaths: [] } });
+  assert.deepEqual(ofType(resources, T.bucketMember).filter((r) => r.plain.role === "roles/storage.objectAdmin"), []);
+});
+
+test("an object condition turns URL path patterns into object-name tests", () => {
+  assert.equal(objectCondition("b", ["/v1/*"]), 'resource.name.startsWith("projects/_/buckets/b/objects/v1/")');
+  assert.equal(objectCondition("b", ["/loader.js"]), 'resource.name == "projects/_/buckets/b/objects/loader.js"');
+  assert.equal(objectCondition("b", ["/*"]), 'resource.name.startsWith("projects/_/buckets/b/objects/")');
+});
+
+test("each publisher may invalidate this URL map only, with what gcloud's --async invalidation calls", async () => {
   const { resources } = await site();
-  const bindings = resources.filter((r) => r.custom && "member" in r.plain);
-  assert.ok(bindings.length >= 5);
-  const wildcard = /^(allUsers|allAuthenticatedUsers)$|principalSet:|\*/;
-  const broad = bindings.filter((r) => wildcard.test(String(r.plain.member)));
+  const grants = ofType(resources, T.projectMember);
   assert.deepEqual(
-    broad.map((r) => [r.type, r.plain.bucket, r.plain.role, r.plain.member]),
-    [[T.bucketMember, "cdn-navi-com", "roles/storage.objectViewer", "allUsers"]],
+    grants.map((r) => [r.plain.project, r.plain.member, obj(r.plain.condition).expression]),
+    PUBLISHERS.map((p) => [PROJECT, `serviceAccount:${p.serviceAccountEmail}`, `resource.name == "projects/${PROJECT}/global/urlMaps/cdn-navi-com-map"`]),
   );
+  for (const grant of grants) assert.deepEqual([...list(roleOf(resources, grant).plain.permissions)].sort(), ["compute.urlMaps.get", "compute.urlMaps.invalidateCache"]);
 });
 
 test("reordering publishers keeps every resource name", async () => {

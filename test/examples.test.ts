@@ -347,36 +347,64 @@ test("Event-Forge: no NPM_TOKEN anywhere: no secret, no secret warning, nothing 
 // ---------------------------------------------------------------------------------------------
 // Navi
 
-test("Navi: versioned paths are served with Cache-Control public, max-age=31536000, immutable", async () => {
+test("Navi: versioned paths keep their uploaded one-year immutable Cache-Control, which the CDN clamps to a year and never adds itself", async () => {
   const backend = named(await planOf(EXAMPLES.navi), "cdn-immutable").inputs;
   assert.equal(backend.bucketName, "cdn-navi-com");
-  assert.deepEqual(backend.customResponseHeaders, ["Cache-Control: public, max-age=31536000, immutable"]);
+  assert.equal(backend.customResponseHeaders, undefined);
   const policy = backend.cdnPolicy as Record<string, unknown>;
-  assert.deepEqual([policy.cacheMode, policy.defaultTtl, policy.clientTtl], ["FORCE_CACHE_ALL", 31536000, 31536000]);
+  assert.deepEqual([policy.cacheMode, policy.maxTtl, policy.clientTtl], ["CACHE_ALL_STATIC", 31536000, 31536000]);
 });
 
-test("Navi: the v1/ latest pointer is served with Cache-Control public, max-age=3600", async () => {
+test("Navi: the v1/ latest pointer is cached at most an hour at the edge and in browsers, whatever it was uploaded with", async () => {
   const backend = named(await planOf(EXAMPLES.navi), "cdn-latest").inputs;
   assert.equal(backend.bucketName, "cdn-navi-com");
-  assert.deepEqual(backend.customResponseHeaders, ["Cache-Control: public, max-age=3600"]);
+  assert.equal(backend.customResponseHeaders, undefined);
   const policy = backend.cdnPolicy as Record<string, unknown>;
-  assert.deepEqual([policy.cacheMode, policy.defaultTtl, policy.clientTtl], ["FORCE_CACHE_ALL", 3600, 3600]);
+  assert.deepEqual([policy.cacheMode, policy.maxTtl, policy.clientTtl], ["CACHE_ALL_STATIC", 3600, 3600]);
 });
 
 test("Navi: the URL map sends only /v1/* to a separate backend and everything else to the default", async () => {
   const map = named(await planOf(EXAMPLES.navi), "cdn-url-map");
-  const [matcher] = map.inputs.pathMatchers as { pathRules: { paths: string[] }[] }[];
-  assert.deepEqual(matcher.pathRules.map((rule) => rule.paths), [["/v1/*"]]);
+  const [matcher] = map.inputs.pathMatchers as { routeRules: { matchRules: unknown[]; service?: string }[] }[];
+  assert.deepEqual(matcher.routeRules.filter((rule) => rule.service).map((rule) => rule.matchRules), [[{ prefixMatch: "/v1/" }]]);
   assert.deepEqual(map.dependsOn.map((urn) => urn.split("::").pop()).sort(), ["cdn-immutable", "cdn-latest"]);
 });
 
-test("Navi: the publisher may invalidate the CDN cache through a custom role with only URL-map permissions", async () => {
+test("Navi: the bucket is private and only Cloud CDN's fill agent of awell-navi-cdn reads it", async () => {
+  const doc = await planOf(EXAMPLES.navi);
+  assert.equal(named(doc, "cdn-bucket").inputs.publicAccessPrevention, "enforced");
+  assert.match(String(named(doc, "cdn-fill-read").inputs.member), /^serviceAccount:service-\d+@cloud-cdn-fill\.iam\.gserviceaccount\.com$/);
+  assert.deepEqual(named(doc, "cdn-fill-role").inputs.permissions, ["storage.objects.get"]);
+  assert.deepEqual(doc.invokes.filter((i) => i.token === "gcp:organizations/getProject:getProject").map((i) => i.args.projectId), ["awell-navi-cdn"]);
+});
+
+test("Navi: the publisher creates versioned files and may replace only the v1/ pointers", async () => {
+  const doc = await planOf(EXAMPLES.navi);
+  assert.equal(named(doc, "cdn-publisher-navi-cdn-production").inputs.role, "roles/storage.objectCreator");
+  const latest = named(doc, "cdn-publisher-navi-cdn-production-latest").inputs;
+  assert.equal(latest.role, "roles/storage.objectAdmin");
+  assert.equal((latest.condition as { expression: string }).expression, 'resource.name.startsWith("projects/_/buckets/cdn-navi-com/objects/v1/")');
+});
+
+test("Navi: the publisher may invalidate the cdn-navi-com-map URL map only, through a custom role with only URL-map permissions", async () => {
   const doc = await planOf(EXAMPLES.navi);
   const role = named(doc, "cdn-invalidator-role").inputs;
   assert.equal(role.project, "awell-navi-cdn");
-  assert.deepEqual(role.permissions, ["compute.urlMaps.get", "compute.urlMaps.invalidateCache", "compute.urlMaps.list"]);
+  assert.deepEqual(role.permissions, ["compute.urlMaps.get", "compute.urlMaps.invalidateCache"]);
   const grant = named(doc, "cdn-invalidator-navi-cdn-production");
   assert.ok(grant.dependsOn.some((urn) => urn.endsWith("::cdn-invalidator-role")));
+  assert.equal((grant.inputs.condition as { expression: string }).expression, 'resource.name == "projects/awell-navi-cdn/global/urlMaps/cdn-navi-com-map"');
+});
+
+test("Navi: cdn.awellhealth.com moves with a DNS-authorized Certificate Manager certificate, not one that waits for DNS", async () => {
+  const doc = await planOf(EXAMPLES.navi);
+  assert.deepEqual(ofType(doc, "gcp:compute/managedSslCertificate:ManagedSslCertificate"), []);
+  assert.equal(named(doc, "cdn-certificates-dns-authorization-cdn.awellhealth.com").inputs.domain, "cdn.awellhealth.com");
+  assert.deepEqual((named(doc, "cdn-certificates-certificate-cdn.awellhealth.com").inputs.managed as { domains: string[] }).domains, ["cdn.awellhealth.com"]);
+  assert.equal(named(doc, "cdn-certificates-map-entry-cdn.awellhealth.com").inputs.hostname, "cdn.awellhealth.com");
+  const proxy = named(doc, "cdn-https-proxy");
+  assert.ok(proxy.dependsOn.some((urn) => urn.endsWith("::cdn-certificates-map-entry-cdn.awellhealth.com")));
+  assert.equal(proxy.inputs.sslCertificates, undefined);
 });
 
 test("Navi: cdn-production deploys only from v* tags and receives the CDN and workload identity variables", async () => {

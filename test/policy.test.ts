@@ -4,6 +4,7 @@ import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/po
 import type { RoleAssignmentArgs } from "@pulumi/azure-native/authorization";
 import type { RegistryArgs } from "@pulumi/azure-native/containerregistry";
 import type { FederatedIdentityCredentialArgs } from "@pulumi/azure-native/managedidentity";
+import type { BackendBucketArgs, SSLPolicyArgs, TargetHttpsProxyArgs } from "@pulumi/gcp/compute";
 import type { WorkloadIdentityPoolProviderArgs } from "@pulumi/gcp/iam";
 import type { IAMMemberArgs as ProjectIamMemberArgs } from "@pulumi/gcp/projects";
 import type { IAMMemberArgs as ServiceAccountIamMemberArgs } from "@pulumi/gcp/serviceaccount";
@@ -281,6 +282,15 @@ test("a bucket without uniform bucket-level access is a violation", () => {
   assert.equal(violations(p.bucketUniformAccess, BUCKET, { ...bucket, uniformBucketLevelAccess: false }).length, 1);
 });
 
+test("a bucket that enforces public access prevention passes", () => {
+  assert.deepEqual(violations(p.bucketPublicAccessPrevention, BUCKET, { ...bucket, publicAccessPrevention: "enforced" }), []);
+});
+
+test("a bucket that inherits public access prevention is a violation", () => {
+  assert.equal(violations(p.bucketPublicAccessPrevention, BUCKET, { ...bucket, publicAccessPrevention: "inherited" }).length, 1);
+  assert.equal(violations(p.bucketPublicAccessPrevention, BUCKET, bucket).length, 1);
+});
+
 test("a forceDestroy bucket is a violation in prod", () => {
   assert.equal(violations(p.prodBucketNotForceDestroy, BUCKET, { ...bucket, forceDestroy: true }, { stack: "prod" }).length, 1);
 });
@@ -289,12 +299,15 @@ test("a forceDestroy bucket passes outside prod", () => {
   assert.deepEqual(violations(p.prodBucketNotForceDestroy, BUCKET, { ...bucket, forceDestroy: true }, { stack: "staging" }), []);
 });
 
-test("allUsers objectViewer on a bucket, the CDN read path, passes", () => {
-  assert.deepEqual(violations(p.gcpNoPublicMembers, BUCKET_MEMBER, cdnRead), []);
+test("the Cloud CDN fill agent reading a bucket passes", () => {
+  const fill: BucketIAMMemberArgs = { ...cdnRead, role: "projects/acme/roles/cdnFill_acme", member: "serviceAccount:service-123@cloud-cdn-fill.iam.gserviceaccount.com" };
+  assert.deepEqual(violations(p.gcpNoPublicMembers, BUCKET_MEMBER, fill), []);
 });
 
-test("allUsers with any other bucket role is a violation", () => {
-  assert.equal(violations(p.gcpNoPublicMembers, BUCKET_MEMBER, { ...cdnRead, role: "roles/storage.objectAdmin" }).length, 1);
+test("allUsers objectViewer on a bucket is a violation: a CDN reads through its service agent", () => {
+  const found = violations(p.gcpNoPublicMembers, BUCKET_MEMBER, cdnRead);
+  assert.equal(found.length, 1);
+  assert.match(found[0], /cloud-cdn-fill/);
 });
 
 test("allAuthenticatedUsers is a violation even with objectViewer on a bucket", () => {
@@ -328,6 +341,41 @@ test("a wildcard principal set is a violation", () => {
     member: "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/*",
   };
   assert.equal(violations(p.gcpNoWildcardPrincipalSet, "gcp:serviceaccount/iAMMember:IAMMember", member).length, 1);
+});
+
+const BACKEND_BUCKET = "gcp:compute/backendBucket:BackendBucket";
+const HTTPS_PROXY = "gcp:compute/targetHttpsProxy:TargetHttpsProxy";
+const SSL_POLICY = "gcp:compute/sSLPolicy:SSLPolicy";
+const backendBucket: BackendBucketArgs = { bucketName: "acme-cdn-assets", enableCdn: true, customResponseHeaders: ["X-Content-Type-Options: nosniff"] };
+const httpsProxy: TargetHttpsProxyArgs = { urlMap: "projects/acme/global/urlMaps/m", sslPolicy: "projects/acme/global/sslPolicies/tls12" };
+
+test("a backend bucket with other custom response headers passes", () => {
+  assert.deepEqual(violations(p.cdnNoCacheControlResponseHeader, BACKEND_BUCKET, backendBucket), []);
+});
+
+test("a backend bucket adding a Cache-Control response header is a violation, whatever its case", () => {
+  const found = violations(p.cdnNoCacheControlResponseHeader, BACKEND_BUCKET, { ...backendBucket, customResponseHeaders: ["cache-control: public, max-age=31536000, immutable"] });
+  assert.equal(found.length, 1);
+  assert.match(found[0], /404/);
+});
+
+test("an HTTPS proxy with an SSL policy passes", () => {
+  assert.deepEqual(violations(p.httpsProxySslPolicy, HTTPS_PROXY, httpsProxy), []);
+});
+
+test("an HTTPS proxy without an SSL policy is a violation", () => {
+  assert.equal(violations(p.httpsProxySslPolicy, HTTPS_PROXY, { ...httpsProxy, sslPolicy: undefined }).length, 1);
+});
+
+test("a MODERN SSL policy with TLS 1.2 passes", () => {
+  const policy: SSLPolicyArgs = { profile: "MODERN", minTlsVersion: "TLS_1_2" };
+  assert.deepEqual(violations(p.sslPolicyModernTls, SSL_POLICY, policy), []);
+});
+
+test("an SSL policy with the COMPATIBLE profile or TLS 1.0 is a violation for each", () => {
+  assert.equal(violations(p.sslPolicyModernTls, SSL_POLICY, { profile: "COMPATIBLE", minTlsVersion: "TLS_1_2" }).length, 1);
+  assert.equal(violations(p.sslPolicyModernTls, SSL_POLICY, { profile: "RESTRICTED", minTlsVersion: "TLS_1_0" }).length, 1);
+  assert.equal(violations(p.sslPolicyModernTls, SSL_POLICY, {}).length, 2);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -502,11 +550,11 @@ test("checkResources decides on a grant's member when its role is known only aft
   );
 });
 
-test("checkResources cannot decide the CDN exception for a bucket grant whose role is known only after apply", () => {
+test("checkResources reports an allUsers bucket grant whose role is known only after apply: no role makes it public-safe", () => {
   const grant = planned(BUCKET_MEMBER, { ...cdnRead, role: "[unknown]" });
   assert.deepEqual(
-    checkResources([grant], "dev").map((v) => [v.enforcement, v.message]),
-    [["advisory", "not checked: .role is only known after apply"]],
+    checkResources([grant], "dev").map((v) => [v.enforcement, v.policy]),
+    [["mandatory", "gcp-iam-no-public-members"]],
   );
 });
 

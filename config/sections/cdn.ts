@@ -48,10 +48,20 @@ export const cdn = strict({
     .min(1, { message: "must list at least one domain for the managed certificate" })
     .max(15, { message: "a target HTTPS proxy takes at most 15 certificates (one per domain)" })
     .describe("Domains served over HTTPS, one Google-managed certificate each (at most 15); the first is the base URL."),
+  certificateAuthorization: z
+    .enum(["load-balancer", "dns"])
+    .default("load-balancer")
+    .describe(
+      "How Google proves control of the domains before issuing their certificates. load-balancer (default): a Google-managed certificate on the proxy, issued only once each domain's DNS points at this load balancer, so a domain served elsewhere has no HTTPS here until then: for new domains. dns: a Certificate Manager certificate per domain with DNS authorization (a CNAME you create, output as cdn.dnsRecords), ACTIVE before DNS moves: for moving an existing domain without an HTTPS outage.",
+    ),
   corsOrigins: z.array(httpsOrigin).default([]).describe("Origins allowed to fetch objects cross-origin (GET, HEAD); none by default."),
   latestPaths: z.array(urlPathPattern).default([]).describe("Latest-pointer paths, cached briefly (e.g. /v1/*); everything else is versioned and immutable."),
-  immutableMaxAgeSeconds: maxAge.default(31536000).describe("max-age of versioned paths, in seconds (at most one leap year)."),
-  latestMaxAgeSeconds: maxAge.default(3600).describe("max-age of latestPaths, in seconds; at most immutableMaxAgeSeconds."),
+  immutableMaxAgeSeconds: maxAge
+    .default(31536000)
+    .describe("The longest versioned paths are cached at the edge and in browsers, in seconds (at most one leap year); the publishing job uploads them with Cache-Control: public, max-age=<this>, immutable."),
+  latestMaxAgeSeconds: maxAge
+    .default(3600)
+    .describe("The longest latestPaths are cached at the edge and in browsers, in seconds, whatever Cache-Control they were uploaded with; at most immutableMaxAgeSeconds."),
 }).superRefine((c, ctx) => {
   if (c.latestMaxAgeSeconds > c.immutableMaxAgeSeconds) {
     ctx.addIssue({

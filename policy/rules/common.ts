@@ -91,8 +91,6 @@ export const T = {
   resourceQuota: "kubernetes:core/v1:ResourceQuota",
   limitRange: "kubernetes:core/v1:LimitRange",
   bucket: "gcp:storage/bucket:Bucket",
-  bucketIamMember: "gcp:storage/bucketIAMMember:BucketIAMMember",
-  bucketIamBinding: "gcp:storage/bucketIAMBinding:BucketIAMBinding",
   environment: "github:index/repositoryEnvironment:RepositoryEnvironment",
   actionsSecret: "github:index/actionsSecret:ActionsSecret",
   organizationSecret: "github:index/actionsOrganizationSecret:ActionsOrganizationSecret",

@@ -32,6 +32,19 @@ export const bucketUniformAccess: ResourceValidationPolicy = {
   }),
 };
 
+export const bucketPublicAccessPrevention: ResourceValidationPolicy = {
+  name: "gcs-public-access-prevention-enforced",
+  description: "Buckets enforce public access prevention: no grant to allUsers or allAuthenticatedUsers can take effect, set here or later by hand.",
+  enforcementLevel: "mandatory",
+  validateResource: onTypes(oneOf(T.bucket), (props, _args, reportViolation) => {
+    if (props.publicAccessPrevention !== "enforced") {
+      reportViolation(
+        `publicAccessPrevention is ${JSON.stringify(props.publicAccessPrevention ?? null)}: a public grant added by hand would expose every object and its old generations at storage.googleapis.com. Set publicAccessPrevention: "enforced" (a CDN reads through its service agent).`,
+      );
+    }
+  }),
+};
+
 export const prodBucketNotForceDestroy: ResourceValidationPolicy = {
   name: "gcs-prod-bucket-not-force-destroy",
   description: "In prod, buckets are not forceDestroy: deleting one must not silently delete every object in it.",
@@ -49,15 +62,12 @@ const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
 
 interface Grant {
   member: string;
-  /** Read only when the member matters: a role can be known only after apply (a custom role). */
-  role: () => unknown;
 }
 
-/** The (role, member) pairs a GCP IAM member, binding or policy resource grants. */
+/** The members a GCP IAM member, binding or policy resource grants a role to. */
 function gcpGrants(type: string, props: Record<string, unknown>): Grant[] | string {
-  const role = () => props.role;
-  if (type.endsWith("Member")) return typeof props.member === "string" ? [{ member: props.member, role }] : [];
-  if (type.endsWith("Binding")) return strings(props.members).map((member) => ({ member, role }));
+  if (type.endsWith("Member")) return typeof props.member === "string" ? [{ member: props.member }] : [];
+  if (type.endsWith("Binding")) return strings(props.members).map((member) => ({ member }));
   let policy: unknown;
   try {
     policy = typeof props.policyData === "string" ? JSON.parse(props.policyData) : undefined;
@@ -65,34 +75,29 @@ function gcpGrants(type: string, props: Record<string, unknown>): Grant[] | stri
     return "policyData is not JSON, so its members cannot be checked.";
   }
   const bindings = field(policy, "bindings");
-  return (Array.isArray(bindings) ? bindings : []).flatMap((b) => strings(field(b, "members")).map((member) => ({ member, role: () => field(b, "role") })));
+  return (Array.isArray(bindings) ? bindings : []).flatMap((b) => strings(field(b, "members")).map((member) => ({ member })));
 }
 
 /** Policies over every GCP IAM grant; an unparseable policy is reported by each. */
-function onGcpGrants(check: (grant: Grant, type: string, reportViolation: ReportViolation) => void): ResourceValidation {
+function onGcpGrants(check: (grant: Grant, reportViolation: ReportViolation) => void): ResourceValidation {
   return onTypes(
     (type) => GCP_IAM.test(type),
     (props, args, reportViolation) => {
       const grants = gcpGrants(args.type, props);
       if (typeof grants === "string") reportViolation(grants);
-      else for (const grant of grants) check(grant, args.type, reportViolation);
+      else for (const grant of grants) check(grant, reportViolation);
     },
   );
 }
 
-/** The one public grant the CDN needs: the backend bucket reads objects anonymously. */
-function isCdnPublicRead(grant: Grant, type: string): boolean {
-  return (type === T.bucketIamMember || type === T.bucketIamBinding) && grant.member === "allUsers" && grant.role() === "roles/storage.objectViewer";
-}
-
 export const gcpNoPublicMembers: ResourceValidationPolicy = {
   name: "gcp-iam-no-public-members",
-  description: "No IAM grant to allUsers or allAuthenticatedUsers, except allUsers roles/storage.objectViewer on a bucket (the CDN's read path).",
+  description: "No IAM grant to allUsers or allAuthenticatedUsers: the CDN reads its bucket as Cloud CDN's service agent (private bucket access).",
   enforcementLevel: "mandatory",
-  validateResource: onGcpGrants((grant, type, reportViolation) => {
-    if (PUBLIC_MEMBERS.includes(grant.member) && !isCdnPublicRead(grant, type)) {
+  validateResource: onGcpGrants((grant, reportViolation) => {
+    if (PUBLIC_MEMBERS.includes(grant.member)) {
       reportViolation(
-        `grants a role to ${grant.member}: that is anyone on the internet. The only public grant allowed is allUsers with roles/storage.objectViewer on a bucket (BucketIAMMember or BucketIAMBinding), which a CDN backend bucket needs.`,
+        `grants a role to ${grant.member}: that is anyone on the internet. A CDN bucket needs no public grant: Cloud CDN reads it as its service agent service-PROJECT_NUMBER@cloud-cdn-fill.iam.gserviceaccount.com (https://cloud.google.com/cdn/docs/configure-private-bucket-access).`,
       );
     }
   }),
@@ -102,11 +107,55 @@ export const gcpNoWildcardPrincipalSet: ResourceValidationPolicy = {
   name: "gcp-iam-no-wildcard-principal-set",
   description: "No IAM grant to a principalSet containing a wildcard (every identity of a pool).",
   enforcementLevel: "mandatory",
-  validateResource: onGcpGrants((grant, _type, reportViolation) => {
+  validateResource: onGcpGrants((grant, reportViolation) => {
     if (grant.member.startsWith("principalSet://") && grant.member.includes("*")) {
       reportViolation(
         `grants a role to ${grant.member}: a wildcard principal set admits every identity of the pool. Grant to principalSet://…/attribute.repository/OWNER/REPO instead.`,
       );
+    }
+  }),
+};
+
+const BACKENDS = ["gcp:compute/backendBucket:BackendBucket", "gcp:compute/backendService:BackendService"];
+const HTTPS_PROXY = "gcp:compute/targetHttpsProxy:TargetHttpsProxy";
+const SSL_POLICY = "gcp:compute/sSLPolicy:SSLPolicy";
+
+export const cdnNoCacheControlResponseHeader: ResourceValidationPolicy = {
+  name: "cdn-no-cache-control-response-header",
+  description: "Backends add no Cache-Control response header: the load balancer adds custom headers to every response, errors included.",
+  enforcementLevel: "mandatory",
+  validateResource: onTypes(oneOf(...BACKENDS), (props, _args, reportViolation) => {
+    if (strings(props.customResponseHeaders).some((h) => /^\s*cache-control\s*:/i.test(h))) {
+      reportViolation(
+        "customResponseHeaders sets Cache-Control: the load balancer adds it to every response, 404s included, so a missing file would be cached as long as a released one (https://cloud.google.com/load-balancing/docs/https/custom-headers-global). Set Cache-Control on the objects at upload and clamp it with cdnPolicy.maxTtl and clientTtl.",
+      );
+    }
+  }),
+};
+
+export const httpsProxySslPolicy: ResourceValidationPolicy = {
+  name: "gcp-https-proxy-ssl-policy",
+  description: "HTTPS proxies name an SSL policy: without one the load balancer's default (COMPATIBLE) accepts TLS 1.0.",
+  enforcementLevel: "mandatory",
+  validateResource: onTypes(oneOf(HTTPS_PROXY), (props, _args, reportViolation) => {
+    if (typeof props.sslPolicy !== "string" || props.sslPolicy === "") {
+      reportViolation(
+        "sslPolicy is not set: the default policy is COMPATIBLE, which accepts TLS 1.0 and 1.1 (https://cloud.google.com/load-balancing/docs/ssl-policies-concepts). Attach an SSL policy with profile MODERN or RESTRICTED and minTlsVersion TLS_1_2.",
+      );
+    }
+  }),
+};
+
+export const sslPolicyModernTls: ResourceValidationPolicy = {
+  name: "gcp-ssl-policy-tls-1-2",
+  description: "SSL policies use the MODERN or RESTRICTED profile with TLS 1.2 or later.",
+  enforcementLevel: "mandatory",
+  validateResource: onTypes(oneOf(SSL_POLICY), (props, _args, reportViolation) => {
+    if (props.profile !== "MODERN" && props.profile !== "RESTRICTED") {
+      reportViolation(`profile is ${JSON.stringify(props.profile ?? "COMPATIBLE")}: use MODERN or RESTRICTED (COMPATIBLE, the default, keeps ciphers for old clients).`);
+    }
+    if (props.minTlsVersion !== "TLS_1_2" && props.minTlsVersion !== "TLS_1_3") {
+      reportViolation(`minTlsVersion is ${JSON.stringify(props.minTlsVersion ?? "TLS_1_0")}: set TLS_1_2 (the default, TLS_1_0, allows TLS 1.0 and 1.1).`);
     }
   }),
 };

@@ -8,7 +8,7 @@ import { installMocks, plainValue, type RecordedResource, type WireValue } from 
 import { validateStackFile } from "./stackFile";
 
 /** A resource of the plan: what the engine would receive, inputs as plain JSON. */
-export type PlannedResource = Omit<RecordedResource, "provider">;
+export type PlannedResource = Omit<RecordedResource, "provider" | "aliases">;
 
 /** A data-source call a real preview would make (each is at least one API request). */
 export interface PlannedInvoke {
