@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import type { Alias } from "@pulumi/pulumi/proto/alias_pb";
 import type { RegisterResourceRequest, RegisterResourceResponse } from "@pulumi/pulumi/proto/resource_pb";
 import { createHash } from "crypto";
 
@@ -31,6 +32,10 @@ export interface RecordedResource {
   ignoreChanges: string[];
   /** Provider reference (`urn::id`) when the resource uses an explicit provider. */
   provider: string | null;
+  /** Input paths whose change replaces the resource (the `replaceOnChanges` option, as the engine receives it). */
+  replaceOnChanges: string[];
+  /** URNs the resource was known by under another name or parent (the SDKs' type-only aliases left out). */
+  aliases: string[];
 }
 
 /** A data source answer, for tests that need a cluster or team to look a certain way. */
@@ -52,7 +57,14 @@ export interface MockSession {
   resources: RecordedResource[];
   /** Data source calls: token and arguments. */
   invokes: { token: string; inputs: Record<string, unknown> }[];
+  /** What each placeholder number the data sources answered with stands for, e.g. "<id of team release-managers>". */
+  placeholders: Record<string, string>;
 }
+
+/** A placeholder number for `parts`, recorded under `label` ("<id of team release-managers>"). */
+type Label = (label: string, ...parts: string[]) => number;
+/** A built-in placeholder answer; it names its placeholder numbers through `label`. */
+type Placeholder = (inputs: Record<string, unknown>, label: Label) => Record<string, unknown>;
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -106,19 +118,19 @@ function kubeconfig(cluster: string, resourceGroup: string): string {
 const rgId = (rg: unknown) => `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${str(rg, "<resource-group>")}`;
 
 /** The getTeam placeholder: a team that can access `repositories` (names, without the owner). */
-function teamPlaceholder(repositories: string[]): CallOverride {
-  return (a) => ({
-    id: String(placeholderNumber("team", str(a.slug, ""))),
+function teamPlaceholder(repositories: string[]): Placeholder {
+  return (a, label) => ({
+    id: String(label(`<id of team ${str(a.slug, "")}>`, "team", str(a.slug, ""))),
     nodeId: `<node id of team ${str(a.slug, "")}>`,
     slug: a.slug,
     name: a.slug,
     repositories,
-    repositoriesDetaileds: repositories.map((repoName) => ({ repoId: placeholderNumber("repository", repoName), repoName, roleName: "<role>" })),
+    repositoriesDetaileds: repositories.map((repoName) => ({ repoId: label(`<id of repository ${repoName}>`, "repository", repoName), repoName, roleName: "<role>" })),
   });
 }
 
 /** Placeholder answers of the data sources the program calls, keyed by function token. */
-const PLACEHOLDERS: Record<string, CallOverride> = {
+const PLACEHOLDERS: Record<string, Placeholder> = {
   "azure-native:authorization:getClientConfig": () => ({
     clientId: "<deployer-client-id>",
     objectId: "<deployer-object-id>",
@@ -159,31 +171,31 @@ const PLACEHOLDERS: Record<string, CallOverride> = {
       },
     ],
   }),
-  "github:index/getUser:getUser": (a) => ({
-    id: String(placeholderNumber("user", str(a.username, ""))),
+  "github:index/getUser:getUser": (a, label) => ({
+    id: String(label(`<id of user ${str(a.username, "")}>`, "user", str(a.username, ""))),
     nodeId: `<node id of user ${str(a.username, "")}>`,
     login: a.username,
     username: a.username,
   }),
-  "github:index/getOrganization:getOrganization": (a) => ({
-    id: String(placeholderNumber("organization", str(a.name, ""))),
-    orgId: String(placeholderNumber("organization", str(a.name, ""))),
+  "github:index/getOrganization:getOrganization": (a, label) => ({
+    id: String(label(`<id of organization ${str(a.name, "")}>`, "organization", str(a.name, ""))),
+    orgId: String(label(`<id of organization ${str(a.name, "")}>`, "organization", str(a.name, ""))),
     login: a.name,
     name: a.name,
   }),
-  "github:index/getRepository:getRepository": (a) => {
+  "github:index/getRepository:getRepository": (a, label) => {
     const fullName = str(a.fullName, str(a.name, "<repository>"));
     return {
       id: fullName,
-      repoId: placeholderNumber("repository", fullName),
+      repoId: label(`<id of repository ${fullName}>`, "repository", fullName),
       nodeId: `<node id of ${fullName}>`,
       name: fullName.split("/").pop(),
       fullName,
     };
   },
-  "gcp:organizations/getProject:getProject": (a) => ({
+  "gcp:organizations/getProject:getProject": (a, label) => ({
     projectId: a.projectId,
-    number: String(placeholderNumber("project", str(a.projectId, ""))),
+    number: String(label(`<number of project ${str(a.projectId, "")}>`, "project", str(a.projectId, ""))),
     name: a.projectId,
   }),
 };
@@ -243,9 +255,37 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
   }
 }
 
+/** The URN an alias stands for. */
+function aliasUrn(alias: Alias, req: RegisterResourceRequest, urn: string): string {
+  const spec = alias.getSpec();
+  if (alias.hasUrn() || !spec) return alias.getUrn();
+  // urn:pulumi:<stack>::<project>::<parent type chain$><type>::<name>; the stack resource is no part of a chain.
+  const [stack, project] = urn.slice("urn:pulumi:".length).split("::");
+  const parent = spec.getNoparent() ? "" : spec.getParenturn() || req.getParent();
+  const parentChain = parent ? parent.split("::")[2] : "";
+  const chain = parentChain && parentChain !== "pulumi:pulumi:Stack" ? `${parentChain}$` : "";
+  return `urn:pulumi:${spec.getStack() || stack}::${spec.getProject() || project}::${chain}${spec.getType() || req.getType()}::${spec.getName() || req.getName()}`;
+}
+
+/**
+ * Whether an alias only renames the resource's own type, as the SDKs add for every API version or
+ * module rename: the same name under the same parents (the SDK spells some chains with the stack).
+ */
+function typeOnlyAlias(alias: string, urn: string): boolean {
+  const parts = (u: string) => {
+    const [, , chain = "", name = ""] = u.slice("urn:pulumi:".length).split("::");
+    const types = chain.split("$");
+    return { name, parents: types.slice(0, -1).filter((t) => t !== "pulumi:pulumi:Stack").join("$") };
+  };
+  const a = parts(alias);
+  const r = parts(urn);
+  return a.name === r.name && a.parents === r.parents;
+}
+
 function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResource {
   const object = req.getObject();
   const inputs = (object ? object.toJavaScript() : {}) as Record<string, WireValue>;
+  const aliases = [...req.getAliasurnsList(), ...req.getAliasesList().map((a) => aliasUrn(a, req, urn))].filter((a) => a !== urn && !typeOnlyAlias(a, urn));
   return {
     urn,
     type: req.getType(),
@@ -259,6 +299,8 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
     deleteBeforeReplace: req.getDeletebeforereplace(),
     ignoreChanges: [...req.getIgnorechangesList()],
     provider: req.getProvider() || null,
+    replaceOnChanges: [...req.getReplaceonchangesList()].sort(),
+    aliases: [...new Set(aliases)].sort(),
   };
 }
 
@@ -267,15 +309,20 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
  * module is loaded. Data sources without a placeholder fail loudly, naming the token.
  */
 export function installMocks(options: MockOptions): MockSession {
-  const session: MockSession = { resources: [], invokes: [] };
-  const calls: Record<string, CallOverride> = { ...PLACEHOLDERS, "github:index/getTeam:getTeam": teamPlaceholder(options.teamRepositories ?? []), ...(options.calls ?? {}) };
+  const session: MockSession = { resources: [], invokes: [], placeholders: {} };
+  const label: Label = (what, ...parts) => {
+    const value = placeholderNumber(...parts);
+    session.placeholders[String(value)] = what;
+    return value;
+  };
+  const calls: Record<string, Placeholder> = { ...PLACEHOLDERS, "github:index/getTeam:getTeam": teamPlaceholder(options.teamRepositories ?? []), ...(options.calls ?? {}) };
   pulumi.runtime.setMocks(
     {
       call(args) {
         session.invokes.push({ token: args.token, inputs: args.inputs });
         const answer = calls[args.token];
         if (!answer) throw new Error(`the offline plan has no placeholder for data source ${args.token}; add one to scripts/mocks.ts`);
-        return answer(args.inputs);
+        return answer(args.inputs, label);
       },
       newResource(args) {
         if (!args.custom) return { id: undefined, state: {} };
