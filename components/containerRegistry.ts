@@ -10,13 +10,19 @@ import { grantRole } from "./roleAssignment";
  * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers; the importer
  * role is what https://learn.microsoft.com/azure/container-registry/container-registry-import-images asks for.
  */
-const ROLES = {
+export const ROLES = {
   acrpull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   acrpush: "8311e382-0749-4cb8-b61a-304f252e45ec",
   /** "Container Registry Data Importer and Data Reader": what `az acr import` needs on source and target. */
   importer: "577a9874-89fd-4f24-9dbd-b5034d0ad23a",
 } as const;
 type Role = keyof typeof ROLES;
+/** The roles' names as Azure lists them, for reviewers of the plan. */
+export const ROLE_NAMES: Record<Role, string> = {
+  acrpull: "AcrPull",
+  acrpush: "AcrPush",
+  importer: "Container Registry Data Importer and Data Reader",
+};
 
 /** A principal that may pull from or push to the registry. */
 export interface RegistryPrincipal {
