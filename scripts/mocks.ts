@@ -255,31 +255,30 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
   }
 }
 
-/** The URN an alias stands for. */
+/** The URN an alias stands for, built the way MockMonitor builds URNs (the parent's own type, then the type), so it matches the plan's URNs. */
 function aliasUrn(alias: Alias, req: RegisterResourceRequest, urn: string): string {
   const spec = alias.getSpec();
   if (alias.hasUrn() || !spec) return alias.getUrn();
-  // urn:pulumi:<stack>::<project>::<parent type chain$><type>::<name>; the stack resource is no part of a chain.
   const [stack, project] = urn.slice("urn:pulumi:".length).split("::");
   const parent = spec.getNoparent() ? "" : spec.getParenturn() || req.getParent();
-  const parentChain = parent ? parent.split("::")[2] : "";
-  const chain = parentChain && parentChain !== "pulumi:pulumi:Stack" ? `${parentChain}$` : "";
-  return `urn:pulumi:${spec.getStack() || stack}::${spec.getProject() || project}::${chain}${spec.getType() || req.getType()}::${spec.getName() || req.getName()}`;
+  const type = spec.getType() || req.getType();
+  const qualified = parent ? `${parent.split("::")[2].split("$").pop()}$${type}` : type;
+  return `urn:pulumi:${spec.getStack() || stack}::${spec.getProject() || project}::${qualified}::${spec.getName() || req.getName()}`;
 }
 
 /**
  * Whether an alias only renames the resource's own type, as the SDKs add for every API version or
- * module rename: the same name under the same parents (the SDK spells some chains with the stack).
+ * module rename: the same name under a parent of the same type (URNs hold parents' types, not names).
  */
 function typeOnlyAlias(alias: string, urn: string): boolean {
   const parts = (u: string) => {
     const [, , chain = "", name = ""] = u.slice("urn:pulumi:".length).split("::");
-    const types = chain.split("$");
-    return { name, parents: types.slice(0, -1).filter((t) => t !== "pulumi:pulumi:Stack").join("$") };
+    const parents = chain.split("$").slice(0, -1).filter((t) => t !== "pulumi:pulumi:Stack");
+    return { name, parent: parents.pop() ?? "" };
   };
   const a = parts(alias);
   const r = parts(urn);
-  return a.name === r.name && a.parents === r.parents;
+  return a.name === r.name && a.parent === r.parent;
 }
 
 function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResource {
