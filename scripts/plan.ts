@@ -25,7 +25,6 @@ Usage:
   npm run plan -- --config FILE         plan any stack file (stack name from Pulumi.<name>.yaml, or --stack)
   npm run plan -- --all                 plan every Pulumi.*.yaml of the current directory,
                                         after checking that no two of them manage the same object
-
   npm run plan -- --from PLAN.json      render a saved plan JSON instead of running the program
 
 Options:
