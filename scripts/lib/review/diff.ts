@@ -91,6 +91,10 @@ function updateOrReplace(base: PlannedResource, head: PlannedResource, previous?
   const replace = reasons.length > 0;
   if (replace && reasons.every((r) => inputs.find((c) => c.path === r.path)?.uncertain)) notes.push("replaced only if the value known after apply differs");
   if (replace) notes.push(head.deleteBeforeReplace ? "deleted first, then created (deleteBeforeReplace)" : "the new one is created before the old one is deleted");
+  const sameName = (REPLACEMENT_RULES[head.type] ?? []).flatMap((r) => r.paths).filter((p) => /(^n|N)ame$/.test(p) && !inputs.some((c) => c.path === p));
+  if (replace && !head.deleteBeforeReplace && sameName.length > 0) {
+    notes.push(`${sameName.join(", ")} stays the same, and the cloud may refuse a second object of that name while the old one exists: consider deleteBeforeReplace`);
+  }
   if (replace && (base.protect || head.protect)) notes.push("protected: Pulumi refuses to replace it until protect is removed");
   if (previous) notes.push(`was ${nameOf(previous)} (kept by an alias)`);
   return { op: replace ? "replace" : "update", type: head.type, name: head.name, urn: head.urn, inputs, options, replaceReasons: reasons, previous, notes };
@@ -198,8 +202,8 @@ function facts(map: AccessMap, plan: PlanDocument): Map<string, Fact> {
       if (env.reviewers.length > 0 && env.preventSelfReview) add(fact(`${scope} selfreview`, `${e} forbids reviewers approving their own runs`, "strengthens", inScope));
       if (env.waitMinutes > 0) add(fact(`${scope} wait`, `${e} waits ${env.waitMinutes} min`, "strengthens", { ...inScope, level: env.waitMinutes }));
       if (env.adminsCanBypass) add(fact(`${scope} adminbypass`, `admins can bypass the protection rules of ${e}`, "weakens", inScope));
-      for (const p of env.publishes) add(fact(`${scope} publish ${p}`, `${e} publishes ${p} by trusted publishing`, "grants"));
-      for (const identity of env.identities) add(fact(`${scope} identity ${identity.name}`, `${e} receives ${identity.cloud} identity ${identity.name}`, "grants"));
+      for (const p of env.publishes) add(fact(`${scope} publish ${p}`, `${e} publishes ${p} by trusted publishing`, "grants", inScope));
+      for (const identity of env.identities) add(fact(`${scope} identity ${identity.name}`, `${e} receives ${identity.cloud} identity ${identity.name}`, "grants", inScope));
     }
   }
   const identities = [...new Set([...map.repositories.flatMap((r) => r.environments.flatMap((e) => e.identities)), ...map.unwiredIdentities])];
@@ -222,21 +226,22 @@ function facts(map: AccessMap, plan: PlanDocument): Map<string, Fact> {
 function describeRemoved(f: Fact): string {
   if (f.key.startsWith("protect ")) return `${f.text.replace(/ is protected \(protect\)$/, "")}: protect dropped`;
   if (f.key.startsWith("retain ")) return `${f.text.split(" is kept")[0]}: retainOnDelete dropped`;
-  if (f.key.startsWith("grant ")) return `revoked: ${f.text}`;
   if (f.key.startsWith("env ") && !f.scope) return `environment removed: ${f.text}`;
   if (f.key.startsWith("ruleset ") && !f.scope) return `ruleset removed: ${f.text}`;
   if (/ reviewer /.test(f.key)) return f.text.replace(/^reviewer (.+) of (.+)$/, "reviewer $1 removed from $2");
   if (/ (rule|check|pr) /.test(f.key)) return `${f.text} removed`;
+  if (f.key.startsWith("grant ") || f.key.startsWith("trust ")) return f.text;
   return `no longer: ${f.text}`;
 }
 
 function describeAdded(f: Fact): string {
-  if (f.key.startsWith("grant ")) return `granted: ${f.text}`;
+  if (f.key.startsWith("grant ") || f.key.startsWith("trust ")) return f.text;
   if (f.key.startsWith("env ") && !f.scope) return `new environment: ${f.text}`;
   if (f.key.startsWith("ruleset ") && !f.scope) return `new ruleset: ${f.text}`;
   if (f.key.endsWith(" adminbypass")) return `admin bypass enabled: ${f.text}`;
   if (/ reviewer /.test(f.key)) return f.text.replace(/^reviewer (.+) of (.+)$/, "reviewer $1 added to $2");
   if (/ (branch|tag) /.test(f.key)) return `ref added: ${f.text}`;
+  if (/ identity /.test(f.key)) return f.text.replace(" receives ", " now receives ");
   return `now: ${f.text}`;
 }
 

@@ -165,7 +165,8 @@ function changesSections(diff: PlanDiff, label: string): { access: Section; reso
   const lines = diff.resources.flatMap((r) => {
     const reasons = new Map(r.replaceReasons.map((x) => [x.path, x.source]));
     return [
-      `- ${opSign(r.op)} **${r.op}** ${code(r.type)} ${code(r.name)}`,
+      // The sign in a code span: a bare "+" or "-" after the list marker would start a nested list.
+      `- ${code(opSign(r.op))} **${r.op}** ${code(r.type)} ${code(r.name)}`,
       ...inputChangeLines(r.inputs, reasons),
       ...r.replaceReasons.filter((x) => !r.inputs.some((i) => i.path === x.path)).map((x) => `  - replaces: ${code(`${x.path}: ${x.source}`)}`),
       ...r.options.map((o) => `  - ${code(o)}`),
