@@ -16,6 +16,11 @@ export const AKS_ROLES = {
   /** "Azure Kubernetes Service RBAC Writer": read/write most objects in its scope, no Roles/RoleBindings. */
   rbacWriter: "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb",
 } as const;
+/** The roles' names as Azure lists them, for reviewers of the plan. */
+export const AKS_ROLE_NAMES: Record<keyof typeof AKS_ROLES, string> = {
+  clusterUser: "Azure Kubernetes Service Cluster User Role",
+  rbacWriter: "Azure Kubernetes Service RBAC Writer",
+};
 
 const K8S = "Microsoft.ContainerService/managedClusters";
 

@@ -29,6 +29,13 @@ export const REGISTRY_ROLES = {
   reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
 } as const;
 type Role = keyof typeof REGISTRY_ROLES;
+/** The roles' names as Azure lists them, for reviewers of the plan. */
+export const REGISTRY_ROLE_NAMES: Record<Role, string> = {
+  acrpull: "AcrPull",
+  acrpush: "AcrPush",
+  importer: "Container Registry Data Importer and Data Reader",
+  reader: "Reader",
+};
 
 /**
  * The first stable ARM API version whose registry GET returns `roleAssignmentMode` (2025-04-01 has

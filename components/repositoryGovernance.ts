@@ -8,7 +8,7 @@ import { GithubEnvironment } from "./githubEnvironment";
 export type WiredVariable = (typeof WIRED_VARIABLES)[number];
 
 /** GitHub's role id of the built-in repository admin role, as ruleset bypass actors name it. */
-const REPOSITORY_ADMIN_ROLE_ID = 5;
+export const REPOSITORY_ADMIN_ROLE_ID = 5;
 
 export interface RepositoryGovernanceArgs {
   /** The organisation or user that owns the repository (github:owner; the provider's owner). */

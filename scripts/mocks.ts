@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import type { Alias } from "@pulumi/pulumi/proto/alias_pb";
 import type { RegisterResourceRequest, RegisterResourceResponse } from "@pulumi/pulumi/proto/resource_pb";
 import { createHash } from "crypto";
 
@@ -31,8 +32,10 @@ export interface RecordedResource {
   ignoreChanges: string[];
   /** Provider reference (`urn::id`) when the resource uses an explicit provider. */
   provider: string | null;
-  /** Former identities (`aliases` option): a URN, or a name and parent URN ("" where unchanged). */
-  aliases: { urn: string; name: string; parentUrn: string }[];
+  /** Input paths whose change replaces the resource (the `replaceOnChanges` option, as the engine receives it). */
+  replaceOnChanges: string[];
+  /** URNs the resource was known by under another name or parent (the SDKs' type-only aliases left out). */
+  aliases: string[];
 }
 
 /** A data source answer, for tests that need a cluster or team to look a certain way. */
@@ -54,7 +57,14 @@ export interface MockSession {
   resources: RecordedResource[];
   /** Data source calls: token and arguments. */
   invokes: { token: string; inputs: Record<string, unknown> }[];
+  /** What each placeholder number the data sources answered with stands for, e.g. "<id of team release-managers>". */
+  placeholders: Record<string, string>;
 }
+
+/** A placeholder number for `parts`, recorded under `label` ("<id of team release-managers>"). */
+type Label = (label: string, ...parts: string[]) => number;
+/** A built-in placeholder answer; it names its placeholder numbers through `label`. */
+type Placeholder = (inputs: Record<string, unknown>, label: Label) => Record<string, unknown>;
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -108,14 +118,14 @@ function kubeconfig(cluster: string, resourceGroup: string): string {
 const rgId = (rg: unknown) => `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${str(rg, "<resource-group>")}`;
 
 /** The getTeam placeholder: a team that can access `repositories` (names, without the owner). */
-function teamPlaceholder(repositories: string[]): CallOverride {
-  return (a) => ({
-    id: String(placeholderNumber("team", str(a.slug, ""))),
+function teamPlaceholder(repositories: string[]): Placeholder {
+  return (a, label) => ({
+    id: String(label(`<id of team ${str(a.slug, "")}>`, "team", str(a.slug, ""))),
     nodeId: `<node id of team ${str(a.slug, "")}>`,
     slug: a.slug,
     name: a.slug,
     repositories,
-    repositoriesDetaileds: repositories.map((repoName) => ({ repoId: placeholderNumber("repository", repoName), repoName, roleName: "<role>" })),
+    repositoriesDetaileds: repositories.map((repoName) => ({ repoId: label(`<id of repository ${repoName}>`, "repository", repoName), repoName, roleName: "<role>" })),
   });
 }
 
@@ -128,7 +138,7 @@ export const ARM_GET = "azure-rest:GET";
 const ARM_ENDPOINT = "https://management.azure.com";
 
 /** Placeholder answers of the data sources the program calls, keyed by function token. */
-const PLACEHOLDERS: Record<string, CallOverride> = {
+const PLACEHOLDERS: Record<string, Placeholder> = {
   "azure-native:authorization:getClientToken": () => ({ token: "<arm-token>" }),
   // Registries answer in the legacy role-assignment mode, the one AcrPull and AcrPush apply in.
   [ARM_GET]: (a) => {
@@ -176,31 +186,31 @@ const PLACEHOLDERS: Record<string, CallOverride> = {
       },
     ],
   }),
-  "github:index/getUser:getUser": (a) => ({
-    id: String(placeholderNumber("user", str(a.username, ""))),
+  "github:index/getUser:getUser": (a, label) => ({
+    id: String(label(`<id of user ${str(a.username, "")}>`, "user", str(a.username, ""))),
     nodeId: `<node id of user ${str(a.username, "")}>`,
     login: a.username,
     username: a.username,
   }),
-  "github:index/getOrganization:getOrganization": (a) => ({
-    id: String(placeholderNumber("organization", str(a.name, ""))),
-    orgId: String(placeholderNumber("organization", str(a.name, ""))),
+  "github:index/getOrganization:getOrganization": (a, label) => ({
+    id: String(label(`<id of organization ${str(a.name, "")}>`, "organization", str(a.name, ""))),
+    orgId: String(label(`<id of organization ${str(a.name, "")}>`, "organization", str(a.name, ""))),
     login: a.name,
     name: a.name,
   }),
-  "github:index/getRepository:getRepository": (a) => {
+  "github:index/getRepository:getRepository": (a, label) => {
     const fullName = str(a.fullName, str(a.name, "<repository>"));
     return {
       id: fullName,
-      repoId: placeholderNumber("repository", fullName),
+      repoId: label(`<id of repository ${fullName}>`, "repository", fullName),
       nodeId: `<node id of ${fullName}>`,
       name: fullName.split("/").pop(),
       fullName,
     };
   },
-  "gcp:organizations/getProject:getProject": (a) => ({
+  "gcp:organizations/getProject:getProject": (a, label) => ({
     projectId: a.projectId,
-    number: String(placeholderNumber("project", str(a.projectId, ""))),
+    number: String(label(`<number of project ${str(a.projectId, "")}>`, "project", str(a.projectId, ""))),
     name: a.projectId,
   }),
 };
@@ -273,9 +283,36 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
   }
 }
 
+/** The URN an alias stands for, built the way MockMonitor builds URNs (the parent's own type, then the type), so it matches the plan's URNs. */
+function aliasUrn(alias: Alias, req: RegisterResourceRequest, urn: string): string {
+  const spec = alias.getSpec();
+  if (alias.hasUrn() || !spec) return alias.getUrn();
+  const [stack, project] = urn.slice("urn:pulumi:".length).split("::");
+  const parent = spec.getNoparent() ? "" : spec.getParenturn() || req.getParent();
+  const type = spec.getType() || req.getType();
+  const qualified = parent ? `${parent.split("::")[2].split("$").pop()}$${type}` : type;
+  return `urn:pulumi:${spec.getStack() || stack}::${spec.getProject() || project}::${qualified}::${spec.getName() || req.getName()}`;
+}
+
+/**
+ * Whether an alias only renames the resource's own type, as the SDKs add for every API version or
+ * module rename: the same name under a parent of the same type (URNs hold parents' types, not names).
+ */
+function typeOnlyAlias(alias: string, urn: string): boolean {
+  const parts = (u: string) => {
+    const [, , chain = "", name = ""] = u.slice("urn:pulumi:".length).split("::");
+    const parents = chain.split("$").slice(0, -1).filter((t) => t !== "pulumi:pulumi:Stack");
+    return { name, parent: parents.pop() ?? "" };
+  };
+  const a = parts(alias);
+  const r = parts(urn);
+  return a.name === r.name && a.parent === r.parent;
+}
+
 function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResource {
   const object = req.getObject();
   const inputs = (object ? object.toJavaScript() : {}) as Record<string, WireValue>;
+  const aliases = [...req.getAliasurnsList(), ...req.getAliasesList().map((a) => aliasUrn(a, req, urn))].filter((a) => a !== urn && !typeOnlyAlias(a, urn));
   return {
     urn,
     type: req.getType(),
@@ -289,20 +326,21 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
     deleteBeforeReplace: req.getDeletebeforereplace(),
     ignoreChanges: [...req.getIgnorechangesList()],
     provider: req.getProvider() || null,
-    aliases: req.getAliasesList().map((a) => ({ urn: a.getUrn(), name: a.getSpec()?.getName() ?? "", parentUrn: a.getSpec()?.getParenturn() ?? "" })),
+    replaceOnChanges: [...req.getReplaceonchangesList()].sort(),
+    aliases: [...new Set(aliases)].sort(),
   };
 }
 
 const realFetch = globalThis.fetch;
 
 /** Answers the program's ARM requests from `calls[ARM_GET]`; every other request goes out as usual. */
-function mockArm(session: MockSession, calls: Record<string, CallOverride>): typeof fetch {
+function mockArm(session: MockSession, calls: Record<string, Placeholder>, label: Label): typeof fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (url.origin !== ARM_ENDPOINT) return realFetch(input, init);
     const inputs = { path: decodeURIComponent(url.pathname), apiVersion: url.searchParams.get("api-version") ?? "" };
     session.invokes.push({ token: ARM_GET, inputs });
-    const body = calls[ARM_GET](inputs);
+    const body = calls[ARM_GET](inputs, label);
     const code = typeof body.error === "object" && body.error !== null && "code" in body.error ? String(body.error.code) : undefined;
     const status = code === undefined ? 200 : code === "ResourceNotFound" ? 404 : 400;
     return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -314,16 +352,21 @@ function mockArm(session: MockSession, calls: Record<string, CallOverride>): typ
  * module is loaded. Data sources without a placeholder fail loudly, naming the token.
  */
 export function installMocks(options: MockOptions): MockSession {
-  const session: MockSession = { resources: [], invokes: [] };
-  const calls: Record<string, CallOverride> = { ...PLACEHOLDERS, "github:index/getTeam:getTeam": teamPlaceholder(options.teamRepositories ?? []), ...(options.calls ?? {}) };
-  globalThis.fetch = mockArm(session, calls);
+  const session: MockSession = { resources: [], invokes: [], placeholders: {} };
+  const label: Label = (what, ...parts) => {
+    const value = placeholderNumber(...parts);
+    session.placeholders[String(value)] = what;
+    return value;
+  };
+  const calls: Record<string, Placeholder> = { ...PLACEHOLDERS, "github:index/getTeam:getTeam": teamPlaceholder(options.teamRepositories ?? []), ...(options.calls ?? {}) };
+  globalThis.fetch = mockArm(session, calls, label);
   pulumi.runtime.setMocks(
     {
       call(args) {
         session.invokes.push({ token: args.token, inputs: args.inputs });
         const answer = calls[args.token];
         if (!answer) throw new Error(`the offline plan has no placeholder for data source ${args.token}; add one to scripts/mocks.ts`);
-        return answer(args.inputs);
+        return answer(args.inputs, label);
       },
       newResource(args) {
         if (!args.custom) return { id: undefined, state: {} };

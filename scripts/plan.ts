@@ -10,7 +10,12 @@ import type { StackConfig } from "../config/load";
 import { crossStackProblems } from "../config/ownership";
 import { checkResources } from "../policy/check";
 import { mandatoryFindings, planStack, type PlanDocument } from "./lib/planStack";
-import { renderTree } from "./lib/render";
+import { diffPlans } from "./lib/review/diff";
+import { renderMarkdown } from "./lib/review/markdown";
+import { PlanFileError, readPlanFile } from "./lib/review/planFile";
+import { labelPlaceholders } from "./lib/review/placeholders";
+import { applyOrder, stageOfPlan } from "./lib/review/summary";
+import { renderText, type Review } from "./lib/review/text";
 import { stackFiles, stackNameOf, validateStackFile } from "./lib/stackFile";
 
 const HELP = `Offline plan of release-infra: what \`pulumi up\` would create, without credentials or the Pulumi CLI.
@@ -20,21 +25,31 @@ Usage:
   npm run plan -- --config FILE         plan any stack file (stack name from Pulumi.<name>.yaml, or --stack)
   npm run plan -- --all                 plan every Pulumi.*.yaml of the current directory,
                                         after checking that no two of them manage the same object
+  npm run plan -- --from PLAN.json      render a saved plan JSON instead of running the program
 
 Options:
-  --json      one JSON document on stdout (use \`npm run -s plan\` so npm prints no banner)
-  --policy    also run the policy pack over the planned resources
-  -h, --help  this text
+  --diff BASE.json        the changes against a plan JSON of the same stack (e.g. the base branch's),
+                          access changes first; exit code 0 whatever the changes
+  --format text|markdown  text (default), or a review document for a pull request comment
+  --full                  every input of every resource in the tree, nothing folded
+  --json                  the plan JSON on stdout (use \`npm run -s plan\` so npm prints no banner)
+  --policy                a mandatory policy finding exits 5 (the text and markdown list findings anyway)
+  -h, --help              this text
 
 Exit codes: 0 planned; 1 the program failed; 2 invalid configuration or arguments (one line per
 problem on stderr, nothing planned); 5 a mandatory policy is violated (with --policy).`;
 
-const USAGE = "usage: npm run plan -- (--stack NAME | --config FILE [--stack NAME] | --all) [--json] [--policy]; --help for more";
+const USAGE =
+  "usage: npm run plan -- (--stack NAME | --config FILE [--stack NAME] | --all | --from PLAN.json) [--diff BASE.json] [--format text|markdown] [--full] [--json] [--policy]; --help for more";
 
 interface Args {
   help: boolean;
   stack?: string;
   config?: string;
+  from?: string;
+  diff?: string;
+  format: "text" | "markdown";
+  full: boolean;
   json: boolean;
   all: boolean;
   policy: boolean;
@@ -43,7 +58,7 @@ interface Args {
 class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { help: false, json: false, all: false, policy: false };
+  const args: Args = { help: false, format: "text", full: false, json: false, all: false, policy: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -54,14 +69,24 @@ function parseArgs(argv: string[]): Args {
     if (arg === "--help" || arg === "-h") args.help = true;
     else if (arg === "--stack") args.stack = value();
     else if (arg === "--config") args.config = value();
+    else if (arg === "--from") args.from = value();
+    else if (arg === "--diff") args.diff = value();
+    else if (arg === "--format") {
+      const format = value();
+      if (format !== "text" && format !== "markdown") throw new UsageError(`--format ${format}: takes text or markdown; ${USAGE}`);
+      args.format = format;
+    } else if (arg === "--full") args.full = true;
     else if (arg === "--json") args.json = true;
     else if (arg === "--all") args.all = true;
     else if (arg === "--policy") args.policy = true;
     else throw new UsageError(`unknown argument ${arg}; ${USAGE}`);
   }
   if (args.help) return args;
-  if (!args.all && !args.stack && !args.config) throw new UsageError(USAGE);
+  if (!args.all && !args.stack && !args.config && !args.from) throw new UsageError(USAGE);
   if (args.all && (args.stack || args.config)) throw new UsageError(`--all plans every Pulumi.*.yaml; it takes no --stack or --config; ${USAGE}`);
+  if (args.from && (args.all || args.stack || args.config)) throw new UsageError(`--from renders a saved plan; it takes no --stack, --config or --all; ${USAGE}`);
+  if (args.json && (args.diff || args.format !== "text" || args.full || args.from)) throw new UsageError(`--json prints the plan JSON; it takes no --diff, --format, --full or --from; ${USAGE}`);
+  if (args.all && args.diff) throw new UsageError(`--diff compares one stack; use --stack NAME or --config FILE with it; ${USAGE}`);
   if (args.stack && /\.ya?ml$/.test(args.stack)) {
     const name = stackNameOf(args.stack);
     throw new UsageError(`--stack ${args.stack}: takes a stack name, not a file; did you mean --stack ${name} or --config ${args.stack}?`);
@@ -112,6 +137,7 @@ function planAll(args: Args, cwd: string): number {
 
   // One process per stack: the Pulumi runtime is process-global.
   const documents: PlanDocument[] = [];
+  const reviews: Review[] = [];
   for (const [stack, file] of files) {
     const out = execFileSync(process.execPath, [...process.execArgv, __filename, "--config", file, "--stack", stack, "--json"], {
       cwd,
@@ -121,11 +147,54 @@ function planAll(args: Args, cwd: string): number {
     });
     const document = JSON.parse(out) as PlanDocument;
     const stage = configs.find((c) => c.file === path.basename(file))?.config.stage ?? "prod";
-    documents.push(args.policy ? { ...document, policy: checkResources(document.resources, stage) } : document);
+    const policy = checkResources(document.resources, stage);
+    documents.push(args.policy ? { ...document, policy } : document);
+    reviews.push(review(document, policy, args));
   }
-  if (args.json) process.stdout.write(`${JSON.stringify({ project: "release-infra", stacks: documents, ownership: [] }, null, 2)}\n`);
-  else process.stdout.write(`${documents.map(renderTree).join("\n\n")}\n\nOwnership: ${configs.length} stack files, no object managed by two of them.\n`);
-  return documents.some((d) => mandatoryFindings(d) > 0) ? 5 : 0;
+  const mandatory = documents.some((d) => mandatoryFindings(d) > 0) ? 5 : 0;
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ project: "release-infra", stacks: documents, ownership: [] }, null, 2)}\n`);
+    return mandatory;
+  }
+  const { order, reasons } = applyOrder(documents);
+  const orderLines = [`Apply order: ${order.join(", then ")}`, ...(reasons.length ? reasons.map((r) => `  ${r}`) : ["  no stack uses a registry another creates: any order"])];
+  const ownership = `Ownership: ${configs.length} stack files, no object managed by two of them.`;
+  if (args.format === "markdown") {
+    const header = ["## release-infra offline plans", "", ...orderLines.map((l) => `- ${l.trim()}`), `- ${ownership}`].join("\n");
+    process.stdout.write(`${[header, ...reviews.map(renderMarkdown)].join("\n\n---\n\n")}\n`);
+  } else {
+    process.stdout.write(`${[orderLines.join("\n"), ...reviews.map(renderText)].join("\n\n")}\n\n${ownership}\n`);
+  }
+  return mandatory;
+}
+
+/** What the text and markdown outputs show for one plan. */
+function review(plan: PlanDocument, policy: Review["policy"], args: Args, diff?: Review["diff"]): Review {
+  return { plan, policy, policyEnforced: args.policy, full: args.full, diff };
+}
+
+/** The base plan of --diff, read and checked before anything is planned. */
+function readBase(args: Args, cwd: string, stack: string | undefined): { plan: PlanDocument; label: string } | undefined {
+  if (!args.diff) return undefined;
+  const label = shown(path.resolve(cwd, args.diff), cwd);
+  const plan = readPlanFile(path.resolve(cwd, args.diff), label, stack);
+  if (stack !== undefined && plan.stack !== stack) {
+    throw new PlanFileError(`${label}: is a plan of stack ${plan.stack}, not ${stack}; --diff takes a plan of the same stack`);
+  }
+  return { plan, label };
+}
+
+/** Prints one stack's plan in the requested form and returns the exit code. */
+function output(plan: PlanDocument, policy: Review["policy"], args: Args, base: { plan: PlanDocument; label: string } | undefined): number {
+  if (args.json) {
+    const { policy: _findings, ...rest } = plan;
+    process.stdout.write(`${JSON.stringify(args.policy ? { ...rest, policy } : rest, null, 2)}\n`);
+  } else {
+    const diff = base && { diff: diffPlans(labelPlaceholders(base.plan, plan.placeholders), plan), label: base.label };
+    const r = review(plan, policy, args, diff);
+    process.stdout.write(`${args.format === "markdown" ? renderMarkdown(r) : renderText(r)}\n`);
+  }
+  return args.policy && policy.some((v) => v.enforcement === "mandatory") ? 5 : 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -143,6 +212,10 @@ async function main(argv: string[]): Promise<number> {
   const cwd = userDirectory();
   try {
     if (args.all) return planAll(args, cwd);
+    if (args.from) {
+      const saved = labelPlaceholders(readPlanFile(path.resolve(cwd, args.from), shown(path.resolve(cwd, args.from), cwd)));
+      return output(saved, checkResources(saved.resources, stageOfPlan(saved)), args, readBase(args, cwd, saved.stack));
+    }
     let file: string;
     if (args.config) {
       file = path.resolve(cwd, args.config);
@@ -160,11 +233,13 @@ async function main(argv: string[]): Promise<number> {
       file = found;
     }
     const stack = stackNameOf(file, args.stack);
-    const plan = await planStack(file, stack, shown(file, cwd), args.policy);
-    process.stdout.write(args.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderTree(plan)}\n`);
-    return mandatoryFindings(plan) > 0 ? 5 : 0;
+    const base = readBase(args, cwd, stack);
+    // The text and markdown list policy findings always; the JSON only with --policy.
+    const plan = labelPlaceholders(await planStack(file, stack, shown(file, cwd), !args.json || args.policy));
+    return output(plan, plan.policy ?? [], args, base);
   } catch (err) {
     if (err instanceof ConfigError) return printProblems(err.problems);
+    if (err instanceof PlanFileError) return printProblems([err.message]);
     throw err;
   }
 }

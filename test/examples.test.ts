@@ -373,7 +373,7 @@ test("Navi: the URL map sends only /v1/* to a separate backend and everything el
 test("Navi: the bucket is private and only Cloud CDN's fill agent of awell-navi-cdn reads it", async () => {
   const doc = await planOf(EXAMPLES.navi);
   assert.equal(named(doc, "cdn-bucket").inputs.publicAccessPrevention, "enforced");
-  assert.match(String(named(doc, "cdn-fill-read").inputs.member), /^serviceAccount:service-\d+@cloud-cdn-fill\.iam\.gserviceaccount\.com$/);
+  assert.match(String(named(doc, "cdn-fill-read").inputs.member), /^serviceAccount:service-<number of project awell-navi-cdn>@cloud-cdn-fill\.iam\.gserviceaccount\.com$/);
   assert.deepEqual(named(doc, "cdn-fill-role").inputs.permissions, ["storage.objects.get"]);
   assert.deepEqual(doc.invokes.filter((i) => i.token === "gcp:organizations/getProject:getProject").map((i) => i.args.projectId), ["awell-navi-cdn"]);
 });

@@ -21,15 +21,29 @@ test("plan --json prints one document with the contract's fields for every resou
   const run = plan(["--stack", "prod", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
-  assert.deepEqual(Object.keys(doc).sort(), ["invokes", "outputs", "project", "resources", "stack", "warnings"]);
+  assert.deepEqual(Object.keys(doc).sort(), ["invokes", "outputs", "placeholders", "project", "resources", "stack", "warnings"]);
   assert.equal(doc.project, "release-infra");
   assert.equal(doc.stack, "prod");
   assert.ok(doc.resources.length > 0);
   for (const r of doc.resources) {
-    assert.deepEqual(Object.keys(r).sort(), ["custom", "deleteBeforeReplace", "dependsOn", "ignoreChanges", "inputs", "name", "parent", "protect", "retainOnDelete", "type", "urn"]);
+    assert.deepEqual(Object.keys(r).sort(), [
+      "aliases",
+      "custom",
+      "deleteBeforeReplace",
+      "dependsOn",
+      "ignoreChanges",
+      "inputs",
+      "name",
+      "parent",
+      "protect",
+      "replaceOnChanges",
+      "retainOnDelete",
+      "type",
+      "urn",
+    ]);
     assert.match(r.urn, /^urn:pulumi:prod::release-infra::/);
     assert.ok(r.parent === null || typeof r.parent === "string");
-    assert.ok(Array.isArray(r.dependsOn) && Array.isArray(r.ignoreChanges));
+    assert.ok(Array.isArray(r.dependsOn) && Array.isArray(r.ignoreChanges) && Array.isArray(r.replaceOnChanges) && Array.isArray(r.aliases));
   }
   assert.ok(Array.isArray(doc.warnings));
 });
@@ -111,7 +125,7 @@ test("a file name given to --stack exits 2 suggesting the stack name or --config
 test("--help prints the usage and options and exits 0", () => {
   const run = plan(["--help"]);
   assert.equal(run.code, 0);
-  for (const option of ["--stack", "--config", "--all", "--json", "--policy"]) assert.match(run.stdout, new RegExp(`^\\s+(npm run plan -- )?${option}\\b`, "m"), option);
+  for (const option of ["--stack", "--config", "--all", "--from", "--diff", "--format", "--full", "--json", "--policy"]) assert.match(run.stdout, new RegExp(`^\\s+(npm run plan -- )?${option}\\b`, "m"), option);
 });
 
 test("a directory given to --config exits 2 with one line and no stack trace", () => {

