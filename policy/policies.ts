@@ -7,7 +7,16 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { federatedCredentialGithubEnvironment, registryNoSharedCredentials, roleAssignmentPrincipalType, roleAssignmentResourceScope } from "./rules/azure";
 import { bucketUniformAccess, gcpNoPublicMembers, gcpNoWildcardPrincipalSet, prodBucketNotForceDestroy, wifProviderPinsRepository } from "./rules/gcp";
-import { environmentCustomBranchPolicy, nonProdDefaultBranchRuleset, prodDefaultBranchRuleset, prodEnvironmentNoAdminBypass, secretDeleteBeforeReplace } from "./rules/github";
+import {
+  environmentCustomBranchPolicy,
+  nonProdDefaultBranchRuleset,
+  nonProdDeployRefsProtected,
+  prodDefaultBranchRuleset,
+  prodDeployRefsProtected,
+  prodEnvironmentNoAdminBypass,
+  requiredChecksBound,
+  secretDeleteBeforeReplace,
+} from "./rules/github";
 import { namespacePodSecurity, namespaceQuotaAndLimits, noClusterRoleBinding } from "./rules/kubernetes";
 import { prodStatefulProtected } from "./rules/lifecycle";
 
@@ -37,5 +46,8 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   secretDeleteBeforeReplace,
   prodDefaultBranchRuleset,
   nonProdDefaultBranchRuleset,
+  requiredChecksBound,
+  prodDeployRefsProtected,
+  nonProdDeployRefsProtected,
   prodStatefulProtected,
 ];
