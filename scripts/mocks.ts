@@ -31,6 +31,8 @@ export interface RecordedResource {
   ignoreChanges: string[];
   /** Provider reference (`urn::id`) when the resource uses an explicit provider. */
   provider: string | null;
+  /** URNs of earlier registrations whose state this resource takes over (`aliases` given as URNs). */
+  aliases: string[];
 }
 
 /** A data source answer, for tests that need a cluster or team to look a certain way. */
@@ -43,8 +45,11 @@ export interface MockOptions {
   preview: boolean;
   /** Replace the placeholder answer of a data source token. */
   calls?: Record<string, CallOverride>;
-  /** Repository names every team the placeholder getTeam answers for can access; default none. */
-  teamRepositories?: string[];
+  /**
+   * What the GitHub placeholders answer per repository (name in lower case): the id getRepository
+   * returns (default a placeholder number) and the team slugs getRepositoryTeams lists (default none).
+   */
+  repositories?: Record<string, { id?: number; teams?: string[] }>;
 }
 
 export interface MockSession {
@@ -105,16 +110,21 @@ function kubeconfig(cluster: string, resourceGroup: string): string {
 
 const rgId = (rg: unknown) => `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${str(rg, "<resource-group>")}`;
 
-/** The getTeam placeholder: a team that can access `repositories` (names, without the owner). */
-function teamPlaceholder(repositories: string[]): CallOverride {
-  return (a) => ({
-    id: String(placeholderNumber("team", str(a.slug, ""))),
-    nodeId: `<node id of team ${str(a.slug, "")}>`,
-    slug: a.slug,
-    name: a.slug,
-    repositories,
-    repositoriesDetaileds: repositories.map((repoName) => ({ repoId: placeholderNumber("repository", repoName), repoName, roleName: "<role>" })),
-  });
+/** Placeholders of the GitHub data sources that answer per repository, from `MockOptions.repositories`. */
+function repositoryPlaceholders(repositories: NonNullable<MockOptions["repositories"]>): Record<string, CallOverride> {
+  const known = (name: string) => repositories[name.toLowerCase()] ?? {};
+  return {
+    // The config's spelling stands offline: the answer repeats the names asked for.
+    "github:index/getRepository:getRepository": (a) => {
+      const fullName = str(a.fullName, str(a.name, "<repository>"));
+      const name = fullName.split("/").pop() ?? fullName;
+      return { id: name, repoId: known(name).id ?? placeholderNumber("repository", fullName), nodeId: `<node id of ${fullName}>`, name, fullName };
+    },
+    "github:index/getRepositoryTeams:getRepositoryTeams": (a) => {
+      const name = str(a.name, str(a.fullName, "<repository>").split("/").pop() ?? "");
+      return { id: name, name, fullName: str(a.fullName, name), teams: (known(name).teams ?? []).map((slug) => ({ slug, name: slug, permission: "pull" })) };
+    },
+  };
 }
 
 /** Placeholder answers of the data sources the program calls, keyed by function token. */
@@ -171,16 +181,18 @@ const PLACEHOLDERS: Record<string, CallOverride> = {
     login: a.name,
     name: a.name,
   }),
-  "github:index/getRepository:getRepository": (a) => {
-    const fullName = str(a.fullName, str(a.name, "<repository>"));
-    return {
-      id: fullName,
-      repoId: placeholderNumber("repository", fullName),
-      nodeId: `<node id of ${fullName}>`,
-      name: fullName.split("/").pop(),
-      fullName,
-    };
-  },
+  "github:index/getTeam:getTeam": (a) => ({
+    id: String(placeholderNumber("team", str(a.slug, ""))),
+    nodeId: `<node id of team ${str(a.slug, "")}>`,
+    slug: a.slug,
+    name: a.slug,
+  }),
+  "github:index/getActionsRepositoryOidcSubjectClaimCustomizationTemplate:getActionsRepositoryOidcSubjectClaimCustomizationTemplate": (a) => ({
+    id: a.name,
+    name: a.name,
+    useDefault: true,
+    includeClaimKeys: [],
+  }),
   "gcp:organizations/getProject:getProject": (a) => ({
     projectId: a.projectId,
     number: String(placeholderNumber("project", str(a.projectId, ""))),
@@ -259,6 +271,7 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
     deleteBeforeReplace: req.getDeletebeforereplace(),
     ignoreChanges: [...req.getIgnorechangesList()],
     provider: req.getProvider() || null,
+    aliases: req.getAliasesList().flatMap((alias) => (alias.getUrn() ? [alias.getUrn()] : [])),
   };
 }
 
@@ -268,7 +281,7 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
  */
 export function installMocks(options: MockOptions): MockSession {
   const session: MockSession = { resources: [], invokes: [] };
-  const calls: Record<string, CallOverride> = { ...PLACEHOLDERS, "github:index/getTeam:getTeam": teamPlaceholder(options.teamRepositories ?? []), ...(options.calls ?? {}) };
+  const calls: Record<string, CallOverride> = { ...PLACEHOLDERS, ...repositoryPlaceholders(options.repositories ?? {}), ...(options.calls ?? {}) };
   pulumi.runtime.setMocks(
     {
       call(args) {

@@ -8,7 +8,7 @@ import { installMocks, plainValue, type RecordedResource, type WireValue } from 
 import { validateStackFile } from "./stackFile";
 
 /** A resource of the plan: what the engine would receive, inputs as plain JSON. */
-export type PlannedResource = Omit<RecordedResource, "provider">;
+export type PlannedResource = Omit<RecordedResource, "provider" | "aliases">;
 
 /** A data-source call a real preview would make (each is at least one API request). */
 export interface PlannedInvoke {
@@ -57,9 +57,14 @@ export async function planStack(file: string, stack: string, display: string, po
   const pulumi = await import("@pulumi/pulumi");
   process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
   process.env.RELEASE_INFRA_CONFIG_FILE = display;
-  // Offline the plan cannot see team access: it assumes reviewer teams can access the stack's repositories.
-  const teamRepositories = stackConfig.github?.repositories.map((r) => r.name) ?? [];
-  const session = installMocks({ stack, preview: true, teamRepositories });
+  // Offline the config stands: repositories have the configured ids, and reviewer teams have access.
+  const repositories = Object.fromEntries(
+    (stackConfig.github?.repositories ?? []).map((r) => [
+      r.name.toLowerCase(),
+      { id: r.id, teams: [...r.environments, ...r.trustedPublishing].flatMap((e) => e.reviewers?.teams ?? []) },
+    ]),
+  );
+  const session = installMocks({ stack, preview: true, repositories });
   const { config, secretKeys } = engineConfig(values);
   pulumi.runtime.setAllConfig(config, secretKeys);
 
