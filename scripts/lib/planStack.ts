@@ -5,6 +5,7 @@
 import * as path from "path";
 import { checkResources, type Violation } from "../../policy/check";
 import { installMocks, plainValue, type RecordedResource, type WireValue } from "../mocks";
+import { githubApiCalls, type GithubApiCalls } from "./githubApiCalls";
 import { validateStackFile } from "./stackFile";
 
 /** A resource of the plan: what the engine would receive, inputs as plain JSON. */
@@ -26,6 +27,8 @@ export interface PlanDocument {
   warnings: string[];
   /** Every data-source call, by token and then arguments. */
   invokes: PlannedInvoke[];
+  /** GitHub API requests a real preview and a refresh of this stack make (scripts/lib/githubApiCalls.ts). */
+  githubApiCalls: GithubApiCalls;
   /** With --policy: the policy pack's findings, mandatory first. */
   policy?: Violation[];
 }
@@ -121,6 +124,7 @@ export async function planStack(file: string, stack: string, display: string, po
     outputs: plainValue(stackOutputs) as Record<string, WireValue>,
     warnings: [...new Set([...configWarnings, ...runtimeWarnings])].sort(),
     invokes,
+    githubApiCalls: githubApiCalls(resources, invokes),
     ...(policy ? { policy: checkResources(resources, stackConfig.stage) } : {}),
   };
 }

@@ -17,6 +17,9 @@ export function flatten(value: WireValue, prefix: string, out: string[]): void {
 
 export function renderTree(plan: PlanDocument): string {
   const lines = [`release-infra · stack ${plan.stack} · ${plan.resources.filter((r) => r.custom).length} cloud resources in ${plan.resources.length} registrations`];
+  if (plan.githubApiCalls.preview + plan.githubApiCalls.refresh > 0) {
+    lines.push(`GitHub API: ${plan.githubApiCalls.preview} requests per preview, ${plan.githubApiCalls.refresh} per refresh`);
+  }
   const children = new Map<string | null, PlannedResource[]>();
   const urns = new Set(plan.resources.map((r) => r.urn));
   for (const r of plan.resources) {
