@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as github from "@pulumi/github";
 import * as resources from "@pulumi/azure-native/resources";
-import { loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig, type TrustedPublishingConfig } from "./config/load";
-import type { WIRED_VARIABLES } from "./config/schema";
+import { loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
+import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
 import { AksCluster, type Deployer } from "./components/aksCluster";
 import { AzureCiIdentity } from "./components/azureCiIdentity";
 import { CdnSite } from "./components/cdnSite";
@@ -10,9 +9,9 @@ import { ClusterNamespace } from "./components/clusterNamespace";
 import { ContainerRegistry, type PromotionCommand } from "./components/containerRegistry";
 import { GcpCiIdentity } from "./components/gcpCiIdentity";
 import { GcpWorkloadIdentityPool } from "./components/gcpWorkloadIdentityPool";
-import { immutableEnvironmentSubject } from "./components/githubOidc";
-import { RepositoryGovernance } from "./components/repositoryGovernance";
-import { TrustedPublishing } from "./components/trustedPublishing";
+import { GithubLookups } from "./components/githubLookups";
+import { environmentSubjects } from "./components/githubOidc";
+import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
 
 // Config in, components out, outputs of one component wired into inputs of another.
 const config = loadStackConfig();
@@ -26,10 +25,14 @@ interface AccessEnvironment {
   repo: RepositoryConfig;
   env: EnvironmentConfig;
   access: AccessConfig;
-  /** GitHub's immutable subject for the environment, when the owner and repository ids are configured. */
-  extraSubjects: string[];
+  /** The OIDC subjects its identities trust: the forms the repository's oidcSubjects names. */
+  subjects: string[];
+  /** GitHub must spell owner and repository as configured and send the default subject template, or the preview fails. */
+  trustAfter: pulumi.Output<unknown>[];
 }
 const ownerId = config.github?.ownerId;
+/** One lookup of each team, user and repository per stack, however many environments need it. */
+const lookups = new GithubLookups(owner);
 const accessEnvironments: AccessEnvironment[] = (config.github?.repositories ?? []).flatMap((repo) =>
   repo.environments.flatMap((env) =>
     env.access
@@ -39,7 +42,8 @@ const accessEnvironments: AccessEnvironment[] = (config.github?.repositories ?? 
             repo,
             env,
             access: env.access,
-            extraSubjects: ownerId !== undefined && repo.id !== undefined ? [immutableEnvironmentSubject(owner, ownerId, repo.name, repo.id, env.name)] : [],
+            subjects: environmentSubjects(trustedSubjectForms(repo, ownerId), { owner, repository: repo.name, environment: env.name, ownerId, repositoryId: repo.id }),
+            trustAfter: [lookups.repository(repo.name, repo.id), lookups.defaultSubjectTemplate(repo.name)],
           },
         ]
       : [],
@@ -86,7 +90,8 @@ if (config.azure) {
         owner,
         repository: e.repo.name,
         environment: e.env.name,
-        extraSubjects: e.extraSubjects,
+        subjects: e.subjects,
+        trustAfter: e.trustAfter,
         resourceGroupName,
         location: azure.location,
         tags,
@@ -196,7 +201,7 @@ if (config.cdn) {
       // Pinned by immutable repository id, so a deleted and re-created repository cannot publish.
       repositories: [...new Map(publishing.map((e) => [e.repo.name, e.repo])).values()].map((repo) => ({
         name: repo.name,
-        id: repo.id !== undefined ? String(repo.id) : github.getRepositoryOutput({ fullName: `${owner}/${repo.name}` }).repoId.apply(String),
+        id: repo.id !== undefined ? String(repo.id) : lookups.repository(repo.name).id.apply(String),
       })),
     });
     for (const e of publishing) {
@@ -207,7 +212,8 @@ if (config.cdn) {
           owner,
           repository: e.repo.name,
           environment: e.env.name,
-          extraSubjects: e.extraSubjects,
+          subjects: e.subjects,
+          trustAfter: e.trustAfter,
           poolName: pool.poolName,
           providerName: pool.providerName,
         }),
@@ -241,7 +247,7 @@ if (config.cdn) {
 // ---------------------------------------------------------------------------------------------
 // GitHub: environments with their wired variables, secrets, rulesets, trusted publishing.
 
-const publishing: TrustedPublishing[] = [];
+const governed: RepositoryGovernance[] = [];
 for (const repo of config.github?.repositories ?? []) {
   const wiredVariables = Object.fromEntries(
     repo.environments.flatMap((env) => {
@@ -249,19 +255,11 @@ for (const repo of config.github?.repositories ?? []) {
       return wired ? [[env.name, Object.fromEntries(Object.entries(wired).map(([variable, w]) => [variable, w.value]))]] : [];
     }),
   );
-  new RepositoryGovernance(`repo-${repo.name}`, { owner, repository: repo, stage, secrets: config.secrets, wiredVariables });
-  // One environment serves every entry that names it (GitHub compares names case-insensitively).
-  const byEnvironment = new Map<string, TrustedPublishingConfig[]>();
-  for (const entry of repo.trustedPublishing) {
-    const key = entry.environment.toLowerCase();
-    byEnvironment.set(key, [...(byEnvironment.get(key) ?? []), entry]);
-  }
-  for (const entries of byEnvironment.values()) {
-    publishing.push(new TrustedPublishing(`publishing-${repo.name}-${entries[0].environment}`, { owner, repository: repo, entries, stage }));
-  }
+  // One component per repository creates all its environments, whichever list names them.
+  governed.push(new RepositoryGovernance(governanceName(repo.name), { owner, repository: repo, stage, secrets: config.secrets, wiredVariables, lookups }));
 }
 /** What to enter on each package registry, one per package. */
-export const trustedPublishers = pulumi.all(publishing.map((p) => p.publishers)).apply((lists) => lists.flat());
+export const trustedPublishers = pulumi.all(governed.map((g) => g.trustedPublishers)).apply((lists) => lists.flat());
 
 export { stage };
 /** Each wired environment variable's value and where it comes from, per `owner/repo:environment`. */

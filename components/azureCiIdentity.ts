@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
-import { environmentSubject, GITHUB_ISSUER } from "./githubOidc";
+import { GITHUB_ISSUER } from "./githubOidc";
 import { azureName } from "./names";
 
 /** The audience `azure/login` requests. */
@@ -16,27 +16,25 @@ export interface AzureCiIdentityArgs {
   repository: string;
   /** GitHub environment whose jobs may use the identity. */
   environment: string;
+  /** The exact subjects to trust, e.g. `repo:OWNER/REPO:environment:ENV` (githubOidc.ts); no wildcards exist. */
+  subjects: string[];
+  /** Checks that GitHub sends these subjects (spelling, subject template); every credential waits for them, so a failed check creates none. */
+  trustAfter?: pulumi.Input<unknown>[];
   /** Resource group the identity is created in. */
   resourceGroupName: pulumi.Input<string>;
   /** Azure region of the identity. */
   location: pulumi.Input<string>;
   /** Tags on the identity. */
   tags: Record<string, string>;
-  /** Further exact subjects to trust (e.g. `repo:OWNER/REPO:ref:refs/heads/main`); no wildcards exist. */
-  extraSubjects?: string[];
 }
 
 /**
  * The Azure half of a CI identity: a user-assigned managed identity that exactly one GitHub
- * repository environment may use through OIDC (no secrets), via a federated credential whose
- * subject is `repo:OWNER/REPO:environment:ENV`.
- *
- * GitHub "immutable subject claims"
- * (https://docs.github.com/actions/reference/security/oidc#immutable-subject-claims): repositories created or renamed
- * after the cut-over (mid-2026) emit `repo:OWNER@OWNER_ID/REPO@REPO_ID:...` instead. Entra ID matches
- * the subject literally, so such a repository's token fails with AADSTS700213 until its subject is
- * added here (`extraSubjects`); check with
- * `gh api repos/OWNER/REPO/actions/oidc/customization/sub -q .sub_claim_prefix`.
+ * repository environment may use through OIDC (no secrets), via one federated credential per
+ * trusted subject: `repo:OWNER/REPO:environment:ENV`, GitHub's immutable
+ * `repo:OWNER@OWNER_ID/REPO@REPO_ID:environment:ENV`, or both while a repository switches over.
+ * Entra ID matches the subject case-sensitively (AADSTS7002138 otherwise), so the caller passes
+ * the names as GitHub spells them.
  */
 export class AzureCiIdentity extends pulumi.ComponentResource {
   /** Client id for `azure/login`; resolves only once every federated credential exists. */
@@ -52,14 +50,16 @@ export class AzureCiIdentity extends pulumi.ComponentResource {
   public readonly subjects: string[];
 
   constructor(name: string, args: AzureCiIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
-    const primary = environmentSubject(args.owner, args.repository, args.environment);
     // Azure rejects a second credential with the same issuer and subject.
-    const subjects = [...new Set([primary, ...(args.extraSubjects ?? [])])];
+    const subjects = [...new Set(args.subjects)];
     // Checked before anything is registered, so a bad call leaves nothing half-built.
+    if (subjects.length === 0) throw new Error(`${name}: no subject to trust`);
     if (subjects.length > MAX_CREDENTIALS) {
       throw new Error(`${name}: ${subjects.length} federated credentials requested; Entra ID allows at most ${MAX_CREDENTIALS} per identity`);
     }
-    super("release-infra:azure:CiIdentity", name, args, opts);
+    // The checks are not inputs of the component: one that fails would fail its registration and leave its children waiting.
+    const { trustAfter: _checks, ...inputs } = args;
+    super("release-infra:azure:CiIdentity", name, inputs, opts);
     this.subjects = subjects;
 
     // UAMI names: 3-128 characters; one identity per repository environment in the stack's resource group.
@@ -85,14 +85,15 @@ export class AzureCiIdentity extends pulumi.ComponentResource {
             resourceGroupName: args.resourceGroupName,
             issuer: GITHUB_ISSUER,
             audiences: [AZURE_AUDIENCE],
-            subject,
+            subject: pulumi.all([subject, pulumi.all(args.trustAfter ?? [])]).apply(([s]) => s),
           },
           { parent: this, dependsOn: previous ? [identity, previous] : [identity] },
         ),
       );
     }
 
-    this.clientId = pulumi.all([identity.clientId, ...credentials.map((c) => c.id)]).apply(([clientId]) => clientId);
+    // Through the checks as well: when one fails, dependents fail with it instead of waiting for credentials that never come.
+    this.clientId = pulumi.all([identity.clientId, pulumi.all(args.trustAfter ?? []), pulumi.all(credentials.map((c) => c.id))]).apply(([clientId]) => clientId);
     this.principalId = identity.principalId;
     this.tenantId = identity.tenantId;
     this.identityId = identity.id;

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import { gcpName } from "./names";
-import { environmentSubject } from "./githubOidc";
 
 export interface GcpCiIdentityArgs {
   /** GCP project of the service account (`gcp:project`). */
@@ -16,20 +15,21 @@ export interface GcpCiIdentityArgs {
   poolName: pulumi.Input<string>;
   /** Full name of the pool's GitHub provider (`GcpWorkloadIdentityPool.providerName`). */
   providerName: pulumi.Input<string>;
-  /** Further exact subjects to trust (e.g. the `repo:OWNER@ID/REPO@ID:...` form); never a wildcard. */
-  extraSubjects?: string[];
+  /** The exact subjects to trust, e.g. `repo:OWNER/REPO:environment:ENV` (githubOidc.ts); never a wildcard. */
+  subjects: string[];
+  /** Checks that GitHub sends these subjects (spelling, subject template); every trust waits for them, so a failed check grants none. */
+  trustAfter?: pulumi.Input<unknown>[];
 }
 
 /**
  * The GCP half of a CI identity: a service account that only one GitHub repository environment
  * may impersonate, through the stack's Workload Identity pool (no keys). The trust is one
- * `principal://` member per exact subject `repo:OWNER/REPO:environment:ENV`, not a repository-wide
+ * `principal://` member per exact subject (`repo:OWNER/REPO:environment:ENV` and/or GitHub's
+ * immutable `repo:OWNER@OWNER_ID/REPO@REPO_ID:environment:ENV`), not a repository-wide
  * `principalSet`, so other environments and branches of the same repository cannot use it.
  *
  * The subject must match `google.subject` (= the token's `sub`) exactly, and Google limits it to
- * 127 bytes. Repositories using GitHub's immutable subject claims
- * (https://docs.github.com/actions/reference/security/oidc#immutable-subject-claims) emit
- * `repo:OWNER@OWNER_ID/REPO@REPO_ID:...`; add that form through `extraSubjects`.
+ * 127 bytes (checked for every trusted form in config/schema.ts).
  */
 export class GcpCiIdentity extends pulumi.ComponentResource {
   /** `workload_identity_provider` for google-github-actions/auth; resolves once the trust exists. */
@@ -40,9 +40,12 @@ export class GcpCiIdentity extends pulumi.ComponentResource {
   public readonly subjects: string[];
 
   constructor(name: string, args: GcpCiIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("release-infra:gcp:CiIdentity", name, args, opts);
-    const primary = environmentSubject(args.owner, args.repository, args.environment);
-    this.subjects = [...new Set([primary, ...(args.extraSubjects ?? [])])];
+    // Before anything is registered, so a bad call leaves nothing half-built.
+    if (args.subjects.length === 0) throw new Error(`${name}: no subject to trust`);
+    // The checks are not inputs of the component: one that fails would fail its registration and leave its children waiting.
+    const { trustAfter: _checks, ...inputs } = args;
+    super("release-infra:gcp:CiIdentity", name, inputs, opts);
+    this.subjects = [...new Set(args.subjects)];
 
     // Account ids: 6-30 of [a-z0-9-], starting with a letter; unique per repository environment in the project.
     const account = new serviceaccount.Account(
@@ -63,13 +66,16 @@ export class GcpCiIdentity extends pulumi.ComponentResource {
           {
             serviceAccountId: account.name,
             role: "roles/iam.workloadIdentityUser",
-            member: pulumi.interpolate`principal://iam.googleapis.com/${args.poolName}/subject/${subject}`,
+            member: pulumi
+              .all([args.poolName, pulumi.all(args.trustAfter ?? [])])
+              .apply(([pool]) => `principal://iam.googleapis.com/${pool}/subject/${subject}`),
           },
           { parent: this },
         ),
     );
 
-    const ready = (value: pulumi.Input<string>) => pulumi.all([value, ...trusts.map((t) => t.id)]).apply(([v]) => v);
+    // Through the checks as well: when one fails, dependents fail with it instead of waiting for trusts that never come.
+    const ready = (value: pulumi.Input<string>) => pulumi.all([value, pulumi.all(args.trustAfter ?? []), pulumi.all(trusts.map((t) => t.id))]).apply(([v]) => v);
     this.workloadIdentityProvider = ready(args.providerName);
     this.serviceAccountEmail = ready(account.email);
 

@@ -2,6 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as github from "@pulumi/github";
 import type { EnvironmentConfig, RepositoryConfig, Stage } from "../config/load";
 import { protectionRulesAvailable } from "../config/schema";
+import type { GithubLookups } from "./githubLookups";
+import { aliasesFrom, childOf, type Location } from "./locations";
+
+/** Type tokens of what this component registers, for its locations. */
+export const ENVIRONMENT_TYPES = {
+  component: "release-infra:github:Environment",
+  environment: "github:index/repositoryEnvironment:RepositoryEnvironment",
+  policy: "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
+} as const;
 
 export interface GithubEnvironmentArgs {
   /** The organisation or user that owns the repository (github:owner), for messages. */
@@ -12,7 +21,7 @@ export interface GithubEnvironmentArgs {
   environment: string;
   /** Required reviewers as team slugs and user logins; resolved to the numeric ids the API takes. */
   reviewers?: EnvironmentConfig["reviewers"];
-  /** Reviewers may not approve their own deployments (only sent with reviewers: it is a reviewer setting). */
+  /** Reviewers may not approve their own deployments (the provider always sends the setting; it only matters with reviewers). */
   preventSelfReview: boolean;
   /** Minutes a deployment waits before it proceeds. */
   waitMinutes?: number;
@@ -20,49 +29,63 @@ export interface GithubEnvironmentArgs {
   deployFrom: EnvironmentConfig["deployFrom"];
   /** prod environments cannot be bypassed by repository admins. */
   stage: Stage;
+  /** The stack's shared lookups of team and user ids and of which teams can access the repository. */
+  lookups: GithubLookups;
+  /** Where this component was registered under earlier names, so existing stacks keep the environment and its policies. */
+  previously?: Location[];
 }
 
 /**
  * A GitHub environment restricted to explicit branches and tags (custom deployment policies,
  * never "protected branches", which lets every branch deploy while no branch is protected),
  * with required reviewers resolved from slugs and logins.
+ *
+ * GitHub compares environment names case-insensitively and has no rename: a change of case in the
+ * config is not sent (`ignoreChanges`), since replacing the resource would create the "new"
+ * environment (an upsert of the same one) and then delete it with its secrets.
  */
 export class GithubEnvironment extends pulumi.ComponentResource {
   /** The environment name; resolves once the environment and all its deployment policies exist. */
   public readonly environment: pulumi.Output<string>;
 
   constructor(name: string, args: GithubEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("release-infra:github:Environment", name, {}, opts);
+    const previously = args.previously ?? [];
+    super(ENVIRONMENT_TYPES.component, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...aliasesFrom(previously)] });
+    const was = (type: string, suffix: string) => ({ aliases: aliasesFrom(previously.map((p) => childOf(p, type, `${p.name}${suffix}`))) });
+    const { lookups } = args;
 
     const teams = args.reviewers?.teams ?? [];
     const users = args.reviewers?.users ?? [];
     const hasReviewers = teams.length + users.length > 0;
     // GitHub silently drops a reviewer team without access to the repository, so the environment
     // would deploy unapproved: fail the preview instead. Granting access is the team owner's call.
-    const teamId = (slug: string) =>
-      // "immediate" lists members through GraphQL: the REST member listing leaves its page cursor
-      // behind, and the repository listing that follows would skip pages for teams of >100 members.
-      github.getTeamOutput({ slug, membershipType: "immediate" }, { parent: this }).apply((team) => {
-        const repo = args.repository.name.toLowerCase();
-        if (!team.repositoriesDetaileds.some((r) => r.repoName.toLowerCase() === repo)) {
-          throw new Error(
-            `team ${slug} has no access to ${args.owner}/${args.repository.name}: GitHub would silently drop it as a required reviewer of environment ${args.environment}; give the team at least read access to the repository`,
-          );
-        }
-        return Number(team.id);
-      });
-    const teamIds = teams.map(teamId);
+    const access =
+      teams.length > 0
+        ? lookups.teamsWithAccess(args.repository.name).apply((withAccess) => {
+            for (const slug of teams) {
+              if (!withAccess.has(slug.toLowerCase())) {
+                throw new Error(
+                  `team ${slug} has no access to ${args.owner}/${args.repository.name}: GitHub would silently drop it as a required reviewer of environment ${args.environment}; give the team at least read access to the repository`,
+                );
+              }
+            }
+            return true;
+          })
+        : pulumi.output(true);
+    const teamIds = teams.map((slug) => pulumi.all([lookups.teamId(slug), access]).apply(([id]) => id));
     const reviewers = hasReviewers
       ? [
           {
             teams: teamIds,
             // User reviewers must be collaborators of the repository too (or GitHub drops them the same way); not checked.
-            users: users.map((username) => github.getUserOutput({ username }, { parent: this }).id.apply(Number)),
+            users: users.map((login) => lookups.userId(login)),
           },
         ]
       : undefined;
-    // Outside prod admins may push an urgent deployment through; on plans without protection
-    // rules the setting does not exist (and there is nothing to bypass), so it is not sent.
+    // Outside prod admins may push an urgent deployment through. The provider always sends
+    // can_admins_bypass, defaulting to true (resource_github_repository_environment.go,
+    // createUpdateEnvironmentData), so it is sent explicitly; without protection rules there is
+    // nothing to bypass and GitHub's default stays.
     const lockAdmins = args.stage === "prod" && protectionRulesAvailable(args.repository);
 
     const environment = new github.RepositoryEnvironment(
@@ -73,15 +96,15 @@ export class GithubEnvironment extends pulumi.ComponentResource {
         reviewers,
         preventSelfReview: hasReviewers ? args.preventSelfReview : undefined,
         waitTimer: args.waitMinutes ? args.waitMinutes : undefined,
-        canAdminsBypass: lockAdmins ? false : undefined,
+        canAdminsBypass: !lockAdmins,
         deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
       },
-      { parent: this },
+      { parent: this, ignoreChanges: ["repository", "environment"], ...was(ENVIRONMENT_TYPES.environment, "-environment") },
     );
 
     // Dependents take the name through the reviewer check too: when it fails the environment is never
     // registered, and they fail with the check instead of waiting forever (as they would under mocks).
-    const environmentName = pulumi.all([environment.environment, pulumi.all(teamIds)]).apply(([env]) => env);
+    const environmentName = pulumi.all([environment.environment, access]).apply(([env]) => env);
 
     // The policy endpoint answers 404 until the environment has custom policies enabled.
     const policy = (kind: "branch" | "tag", pattern: string) =>
@@ -92,7 +115,7 @@ export class GithubEnvironment extends pulumi.ComponentResource {
           environment: environmentName,
           ...(kind === "branch" ? { branchPattern: pattern } : { tagPattern: pattern }),
         },
-        { parent: this, dependsOn: [environment] },
+        { parent: this, dependsOn: [environment], ignoreChanges: ["repository", "environment"], ...was(ENVIRONMENT_TYPES.policy, `-${kind}-${pattern}`) },
       );
     const policies = [
       ...args.deployFrom.branches.map((p) => policy("branch", p)),

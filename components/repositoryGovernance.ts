@@ -1,8 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as github from "@pulumi/github";
-import type { RepositoryConfig, RulesetConfig, Stage } from "../config/load";
-import type { WIRED_VARIABLES } from "../config/schema";
-import { GithubEnvironment } from "./githubEnvironment";
+import type { EnvironmentConfig, RepositoryConfig, RulesetConfig, Stage, TrustedPublishingConfig } from "../config/load";
+import { GITHUB_ACTIONS_APP_ID, type WIRED_VARIABLES } from "../config/schema";
+import { ENVIRONMENT_TYPES, GithubEnvironment } from "./githubEnvironment";
+import type { GithubLookups } from "./githubLookups";
+import { aliasesFrom, childOf, sameLocation, type Location } from "./locations";
+import { sharedEntry, TrustedPublishing, type TrustedPublisher } from "./trustedPublishing";
 
 /** A variable release-infra wires into an environment from the cloud components (docs/configuration.md, wired variables). */
 export type WiredVariable = (typeof WIRED_VARIABLES)[number];
@@ -10,10 +13,24 @@ export type WiredVariable = (typeof WIRED_VARIABLES)[number];
 /** GitHub's role id of the built-in repository admin role, as ruleset bypass actors name it. */
 export const REPOSITORY_ADMIN_ROLE_ID = 5;
 
+/** GitHub stores secrets and variables of at most 48 KB (https://docs.github.com/actions/reference/secrets-reference). */
+const MAX_SECRET_BYTES = 48 * 1024;
+
+const TYPES = {
+  governance: "release-infra:github:RepositoryGovernance",
+  publishing: "release-infra:github:TrustedPublishing",
+  environmentSecret: "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
+  environmentVariable: "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
+  secret: "github:index/actionsSecret:ActionsSecret",
+  variable: "github:index/actionsVariable:ActionsVariable",
+  ruleset: "github:index/repositoryRuleset:RepositoryRuleset",
+  actionsDefaults: "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions",
+} as const;
+
 export interface RepositoryGovernanceArgs {
   /** The organisation or user that owns the repository (github:owner; the provider's owner). */
   owner: string;
-  /** The repository's config: environments, secrets, variables, rulesets, Actions defaults. */
+  /** The repository's config: environments, trusted publishing, secrets, variables, rulesets, Actions defaults. */
   repository: RepositoryConfig;
   /** prod environments cannot be bypassed by admins. */
   stage: Stage;
@@ -21,6 +38,18 @@ export interface RepositoryGovernanceArgs {
   secrets: Record<string, pulumi.Output<string>>;
   /** Per environment name: the variables wired from the cloud components (client ids, registry, namespace, CDN). */
   wiredVariables: Record<string, Partial<Record<WiredVariable, pulumi.Input<string>>>>;
+  /** The stack's shared GitHub lookups (team and user ids, team access, the repository's canonical name). */
+  lookups: GithubLookups;
+}
+
+/**
+ * The name of a repository's governance, from its identity: GitHub compares repository names
+ * case-insensitively, so a change of case in the config keeps every URN. The owner is left out:
+ * it is the stack's one provider owner, and an organisation rename must not rename (and so
+ * replace) every resource.
+ */
+export function governanceName(repository: string): string {
+  return `repo-${repository.toLowerCase()}`;
 }
 
 /** The ref-name condition GitHub expects: full ref names, or `~DEFAULT_BRANCH` / `~ALL` as they are. */
@@ -29,10 +58,29 @@ export function rulesetRef(target: "branch" | "tag", pattern: string): string {
   return `${target === "branch" ? "refs/heads" : "refs/tags"}/${pattern}`;
 }
 
+/** An environment of the repository, from either list of the config. */
+interface EnvironmentSpec {
+  name: string;
+  reviewers?: EnvironmentConfig["reviewers"];
+  preventSelfReview: boolean;
+  waitMinutes?: number;
+  deployFrom: EnvironmentConfig["deployFrom"];
+  /** Where it was registered before names came from identity (release-infra's earlier index.ts and components). */
+  legacy: Location;
+}
+
 /**
- * Who may do what on one repository: its environments (reviewers, deployment policies), their
- * secrets and variables (configured and wired), repository secrets and variables, branch and tag
- * rulesets, and the Actions defaults (read-only workflow token, workflows cannot approve PRs).
+ * Who may do what on one repository: all its environments (those of `environments` and the
+ * dedicated ones of `trustedPublishing`, with reviewers and deployment policies), their secrets
+ * and variables (configured and wired), repository secrets and variables, branch and tag
+ * rulesets, the Actions defaults (read-only workflow token, workflows cannot approve PRs), and the
+ * registry side of trusted publishing.
+ *
+ * Every child is named from the object's identity, lower-cased where GitHub compares names
+ * case-insensitively (environments, secrets, variables, rulesets), never from the config list it
+ * is in: renaming `Production` to `production` or moving an environment between `environments`
+ * and `trustedPublishing` keeps every URN. Aliases carry over the state of the names release-infra
+ * used before (the component must be created at the top level, as index.ts does).
  */
 export class RepositoryGovernance extends pulumi.ComponentResource {
   /** `owner/name` of the governed repository. */
@@ -41,90 +89,185 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
   public readonly environments: pulumi.Output<string[]>;
   /** Names of the managed rulesets; resolves once all exist. */
   public readonly rulesets: pulumi.Output<string[]>;
+  /** What to enter on each package registry, one per trusted-publishing entry. */
+  public readonly trustedPublishers: pulumi.Output<TrustedPublisher[]>;
 
   constructor(name: string, args: RepositoryGovernanceArgs, opts?: pulumi.ComponentResourceOptions) {
     // Before anything is registered, so a wiring mistake leaves no half-built component behind.
-    checkArgs(name, args);
-    super("release-infra:github:RepositoryGovernance", name, {}, opts);
+    const publishing = publishingGroups(args.repository);
+    checkArgs(name, args, publishing);
     const repo = args.repository;
     const repository = repo.name;
-    // pulumi.secret again in case a caller passes a plain output.
-    const secretValue = (secretName: string) => pulumi.secret(args.secrets[secretName]);
+    const here: Location = { type: TYPES.governance, name };
+    const legacy: Location = { type: TYPES.governance, name: `repo-${repository}` };
+    super(TYPES.governance, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...aliasesFrom([legacy], here)] });
+    const child = (type: string, suffix: string, ...previous: Location[]) => ({
+      parent: this,
+      aliases: aliasesFrom(previous, childOf(here, type, `${name}${suffix}`)),
+    });
+    const legacyChild = (type: string, suffix: string) => childOf(legacy, type, `${legacy.name}${suffix}`);
 
-    const environments = repo.environments.map((env) => {
-      const prefix = `${name}-env-${env.name}`;
+    // Secret values above GitHub's limit are rejected by the API after the preview; say which one, not its value.
+    const secretValue = (secretName: string) =>
+      pulumi.secret(args.secrets[secretName]).apply((value) => {
+        const bytes = Buffer.byteLength(value);
+        if (bytes > MAX_SECRET_BYTES) throw new Error(`secret ${secretName} of ${args.owner}/${repository} is ${bytes} bytes; GitHub accepts secrets of at most 48 KB (${MAX_SECRET_BYTES} bytes)`);
+        return value;
+      });
+
+    const specs: EnvironmentSpec[] = [
+      ...repo.environments.map((env) => ({ ...env, legacy: legacyChild(ENVIRONMENT_TYPES.component, `-env-${env.name}`) })),
+      ...publishing.map((entries) => {
+        const shared = entries[0];
+        // Before, index.ts created a TrustedPublishing component per environment, which owned it.
+        const legacyPublishing: Location = { type: TYPES.publishing, name: `publishing-${repository}-${shared.environment}` };
+        return {
+          name: shared.environment,
+          reviewers: shared.reviewers,
+          preventSelfReview: true,
+          waitMinutes: shared.waitMinutes,
+          deployFrom: shared.deployFrom,
+          legacy: childOf(legacyPublishing, ENVIRONMENT_TYPES.component, `${legacyPublishing.name}-env`),
+        };
+      }),
+    ];
+    const environmentOutputs = new Map<string, pulumi.Output<string>>();
+    for (const spec of specs) {
+      const key = spec.name.toLowerCase();
+      const envName = `${name}-env-${key}`;
       const environment = new GithubEnvironment(
-        prefix,
+        envName,
         {
           owner: args.owner,
           repository: repo,
-          environment: env.name,
-          reviewers: env.reviewers,
-          preventSelfReview: env.preventSelfReview,
-          waitMinutes: env.waitMinutes,
-          deployFrom: env.deployFrom,
+          environment: spec.name,
+          reviewers: spec.reviewers,
+          preventSelfReview: spec.preventSelfReview,
+          waitMinutes: spec.waitMinutes,
+          deployFrom: spec.deployFrom,
           stage: args.stage,
+          lookups: args.lookups,
+          previously: [spec.legacy].filter((l) => !sameLocation(l, childOf(here, ENVIRONMENT_TYPES.component, envName))),
         },
         { parent: this },
       );
+      environmentOutputs.set(key, environment.environment);
+    }
+
+    // Case-only changes of these names change nothing on GitHub, which compares them case-insensitively.
+    const sameOnGithub = (...keys: string[]) => ["repository", ...keys];
+    for (const env of repo.environments) {
+      const key = env.name.toLowerCase();
+      const prefix = `-env-${key}`;
+      const legacyPrefix = `-env-${env.name}`;
       // Using the environment output makes secrets wait until its deployment policies exist.
+      const environment = environmentOutputs.get(key) ?? pulumi.output(env.name);
       for (const secretName of env.secrets) {
         new github.ActionsEnvironmentSecret(
-          `${prefix}-secret-${secretName}`,
-          { repository, environment: environment.environment, secretName, value: secretValue(secretName) },
-          { parent: this },
+          `${name}${prefix}-secret-${secretName.toLowerCase()}`,
+          { repository, environment, secretName, value: secretValue(secretName) },
+          {
+            ...child(TYPES.environmentSecret, `${prefix}-secret-${secretName.toLowerCase()}`, legacyChild(TYPES.environmentSecret, `${legacyPrefix}-secret-${secretName}`)),
+            ignoreChanges: sameOnGithub("environment", "secretName"),
+          },
         );
       }
-      const variable = (kind: "var" | "wired", variableName: string, value: pulumi.Input<string>) =>
+      // Configured and wired variables share one name per variable, so a variable that becomes
+      // wired (or stops being) is updated in place, never POSTed anew while the old one exists.
+      const variables: [string, pulumi.Input<string>][] = [
+        ...Object.entries(env.variables),
+        ...Object.entries(args.wiredVariables[env.name] ?? {}).filter((entry): entry is [string, pulumi.Input<string>] => entry[1] !== undefined),
+      ];
+      for (const [variableName, value] of variables) {
+        const suffix = `${prefix}-var-${variableName.toLowerCase()}`;
         new github.ActionsEnvironmentVariable(
-          `${prefix}-${kind}-${variableName}`,
-          { repository, environment: environment.environment, variableName, value },
-          { parent: this },
+          `${name}${suffix}`,
+          { repository, environment, variableName, value },
+          {
+            ...child(
+              TYPES.environmentVariable,
+              suffix,
+              legacyChild(TYPES.environmentVariable, `${legacyPrefix}-var-${variableName}`),
+              legacyChild(TYPES.environmentVariable, `${legacyPrefix}-wired-${variableName}`),
+            ),
+            ignoreChanges: sameOnGithub("environment", "variableName"),
+          },
         );
-      for (const [variableName, value] of Object.entries(env.variables)) variable("var", variableName, value);
-      for (const [variableName, value] of Object.entries(args.wiredVariables[env.name] ?? {})) {
-        if (value !== undefined) variable("wired", variableName, value);
       }
-      return environment.environment;
-    });
+    }
 
     for (const secretName of repo.secrets) {
+      const suffix = `-secret-${secretName.toLowerCase()}`;
       new github.ActionsSecret(
-        `${name}-secret-${secretName}`,
+        `${name}${suffix}`,
         { repository, secretName, value: secretValue(secretName) },
         // The bridge does not replace this one delete-first; create-then-delete would remove the new secret.
-        { parent: this, deleteBeforeReplace: true },
+        { ...child(TYPES.secret, suffix, legacyChild(TYPES.secret, `-secret-${secretName}`)), deleteBeforeReplace: true, ignoreChanges: sameOnGithub("secretName") },
       );
     }
     for (const [variableName, value] of Object.entries(repo.variables)) {
-      new github.ActionsVariable(`${name}-var-${variableName}`, { repository, variableName, value }, { parent: this });
+      const suffix = `-var-${variableName.toLowerCase()}`;
+      new github.ActionsVariable(
+        `${name}${suffix}`,
+        { repository, variableName, value },
+        { ...child(TYPES.variable, suffix, legacyChild(TYPES.variable, `-var-${variableName}`)), ignoreChanges: sameOnGithub("variableName") },
+      );
     }
 
-    const rulesets = repo.rulesets.map(
-      (rs) => new github.RepositoryRuleset(`${name}-ruleset-${rs.name}`, { repository, ...rulesetArgs(rs) }, { parent: this }),
-    );
+    const rulesets = repo.rulesets.map((rs) => {
+      const suffix = `-ruleset-${rs.name.toLowerCase()}`;
+      return new github.RepositoryRuleset(
+        `${name}${suffix}`,
+        { repository, ...rulesetArgs(rs) },
+        { ...child(TYPES.ruleset, suffix, legacyChild(TYPES.ruleset, `-ruleset-${rs.name}`)), ignoreChanges: sameOnGithub() },
+      );
+    });
 
     if (repo.actionsDefaults) {
       new github.WorkflowRepositoryPermissions(
         `${name}-actions-defaults`,
         { repository, defaultWorkflowPermissions: "read", canApprovePullRequestReviews: false },
-        { parent: this },
+        { ...child(TYPES.actionsDefaults, "-actions-defaults", legacyChild(TYPES.actionsDefaults, "-actions-defaults")), ignoreChanges: sameOnGithub() },
       );
     }
 
+    // Registries compare owner and repository case-sensitively: the values wait for GitHub's spelling.
+    const verified = publishing.length > 0 ? [args.lookups.repository(repository, repo.id)] : [];
+    const publishers = publishing.map((entries) => {
+      const key = entries[0].environment.toLowerCase();
+      const suffix = `-publishing-${key}`;
+      return new TrustedPublishing(
+        `${name}${suffix}`,
+        { owner: args.owner, repository: repo, entries, environment: environmentOutputs.get(key) ?? pulumi.output(entries[0].environment), trustAfter: verified },
+        child(TYPES.publishing, suffix, { type: TYPES.publishing, name: `publishing-${repository}-${entries[0].environment}` }),
+      );
+    });
+
     this.repository = `${args.owner}/${repository}`;
-    this.environments = pulumi.all(environments);
+    this.environments = pulumi.all([...environmentOutputs.values()]);
     this.rulesets = pulumi.all(rulesets.map((r) => r.name));
+    this.trustedPublishers = pulumi.all(publishers.map((p) => p.publishers)).apply((lists) => lists.flat());
     this.registerOutputs({
       repository: this.repository,
       environments: this.environments,
       rulesets: this.rulesets,
+      trustedPublishers: this.trustedPublishers,
     });
   }
 }
 
+/** Trusted-publishing entries grouped by the environment they share (compared case-insensitively), in config order. */
+function publishingGroups(repo: RepositoryConfig): TrustedPublishingConfig[][] {
+  const groups = new Map<string, TrustedPublishingConfig[]>();
+  for (const entry of repo.trustedPublishing) {
+    const key = entry.environment.toLowerCase();
+    groups.set(key, [...(groups.get(key) ?? []), entry]);
+  }
+  return [...groups.values()];
+}
+
 /** Wiring mistakes of the caller (index.ts); the schema has already checked the config itself. */
-function checkArgs(name: string, args: RepositoryGovernanceArgs): void {
+function checkArgs(name: string, args: RepositoryGovernanceArgs, publishing: TrustedPublishingConfig[][]): void {
   const repo = args.repository;
   const problems: string[] = [];
   for (const secretName of [...repo.secrets, ...repo.environments.flatMap((e) => e.secrets)]) {
@@ -138,7 +281,18 @@ function checkArgs(name: string, args: RepositoryGovernanceArgs): void {
       continue;
     }
     for (const variableName of Object.keys(wired)) {
-      if (variableName in env.variables) problems.push(`${variableName} in environment ${envName} is both configured and wired`);
+      if (Object.keys(env.variables).some((v) => v.toLowerCase() === variableName.toLowerCase())) {
+        problems.push(`${variableName} in environment ${envName} is both configured and wired`);
+      }
+    }
+  }
+  const names = [...repo.environments.map((e) => e.name), ...publishing.map((entries) => entries[0].environment)].map((n) => n.toLowerCase());
+  for (const duplicate of names.filter((n, i) => names.indexOf(n) !== i)) problems.push(`environment ${duplicate} is declared twice`);
+  for (const entries of publishing) {
+    try {
+      sharedEntry(name, entries);
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
     }
   }
   if (problems.length > 0) throw new Error(`RepositoryGovernance ${name}: ${problems.join("; ")}`);
@@ -186,9 +340,18 @@ function rulesetArgs(rs: RulesetConfig): Omit<github.RepositoryRulesetArgs, "rep
               requireLastPushApproval: approvals > 0,
             }
           : undefined,
+      // Bound to the app that reports each check: a check without an integration id is also
+      // satisfied by a commit status, which anyone with write access (or any App with
+      // statuses: write) can POST with that context.
       requiredStatusChecks:
         rs.requiredChecks.length > 0
-          ? { requiredChecks: rs.requiredChecks.map((context) => ({ context })), strictRequiredStatusChecksPolicy: true }
+          ? {
+              requiredChecks: rs.requiredChecks.map((check) => ({
+                context: check.context,
+                integrationId: check.app === "github-actions" ? GITHUB_ACTIONS_APP_ID : check.app === "any" ? undefined : check.app,
+              })),
+              strictRequiredStatusChecksPolicy: true,
+            }
           : undefined,
     },
   };

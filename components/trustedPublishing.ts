@@ -1,20 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { RepositoryConfig, Stage, TrustedPublishingConfig } from "../config/load";
+import type { RepositoryConfig, TrustedPublishingConfig } from "../config/load";
 import { sharedEnvironmentConflict } from "../config/schema";
-import { GithubEnvironment } from "./githubEnvironment";
 
 export interface TrustedPublishingArgs {
   /** The organisation or user that owns the repository (github:owner). */
   owner: string;
-  /** The repository the publishing workflow runs in; its plan and visibility gate reviewers. */
-  repository: Pick<RepositoryConfig, "name" | "visibility" | "plan">;
+  /** The repository the publishing workflow runs in; its visibility decides the registries' caveats. */
+  repository: Pick<RepositoryConfig, "name" | "visibility">;
   /**
    * The trusted-publishing entries served by one environment, one per package: the same
    * environment, registry, workflow file, deployment policies, reviewers and wait timer.
    */
   entries: TrustedPublishingConfig[];
-  /** prod environments cannot be bypassed by admins. */
-  stage: Stage;
+  /** The publishing job's environment (RepositoryGovernance creates it); resolves once it and its deployment policies exist. */
+  environment: pulumi.Input<string>;
+  /** Checks the values wait for, e.g. that GitHub spells owner and repository as configured (registries compare them case-sensitively). */
+  trustAfter?: pulumi.Input<unknown>[];
 }
 
 /** What to enter on the registry; the registry side cannot be managed by Pulumi. */
@@ -56,13 +57,15 @@ function registrySide(owner: string, repository: string, entry: TrustedPublishin
     }
     case "npm": {
       const settingsUrl = `https://www.npmjs.com/package/${entry.package}/access`;
+      // npm's CLI documentation (docs/content/commands/npm-trust.md of npm 11.19.1): npm >= 11.15.0,
+      // 2FA, an existing package, and at least one permission flag; checked with --dry-run.
       return {
         settingsUrl,
         note:
-          `npm trusted publishers cannot be configured through Pulumi. At ${settingsUrl} (Trusted Publisher, GitHub Actions) enter ${values}, ` +
-          `or run (npm >= 11.10.0, 2FA on the account, the package must already exist): ` +
+          `npm trusted publishers cannot be configured through Pulumi. At ${settingsUrl} (Trusted Publisher, GitHub Actions) enter ${values} and allow npm publish, ` +
+          `or run (npm >= 11.15.0, 2FA on the account, the package must already exist): ` +
           `npm trust github ${entry.package} --repository ${owner}/${repository} --file ${entry.workflow} --env ${entry.environment} --allow-publish. ` +
-          `npm keeps one trusted publisher per package, publishes through it only from GitHub-hosted runners, and the first publish is manual.`,
+          `npm compares these values case-sensitively, keeps one trusted publisher per package, publishes through it only from GitHub-hosted runners, and the first publish is manual.`,
       };
     }
     case "nuget": {
@@ -79,7 +82,7 @@ function registrySide(owner: string, repository: string, entry: TrustedPublishin
 }
 
 /** The entry the environment is made from; throws unless every entry can share its environment. */
-function sharedEntry(name: string, entries: TrustedPublishingConfig[]): TrustedPublishingConfig {
+export function sharedEntry(name: string, entries: readonly TrustedPublishingConfig[]): TrustedPublishingConfig {
   const [first, ...rest] = entries;
   if (!first) throw new Error(`${name}: no trusted-publishing entries`);
   for (const entry of rest) {
@@ -90,9 +93,10 @@ function sharedEntry(name: string, entries: TrustedPublishingConfig[]): TrustedP
 }
 
 /**
- * The GitHub side of OIDC trusted publishing for the packages one job publishes: a dedicated
- * environment with its deployment policies and reviewers, and per package the exact values to
- * enter on the registry.
+ * The registry side of OIDC trusted publishing for the packages one job publishes: per package the
+ * exact values to enter on the registry, which Pulumi cannot manage. The job's environment, with
+ * its deployment policies and reviewers, is one of the repository's environments
+ * (RepositoryGovernance), so moving an environment between the config's lists keeps it.
  */
 export class TrustedPublishing extends pulumi.ComponentResource {
   /** What to enter on the registry, one per entry in order; resolves once the environment and its policies exist. */
@@ -103,21 +107,6 @@ export class TrustedPublishing extends pulumi.ComponentResource {
     super("release-infra:github:TrustedPublishing", name, {}, opts);
     const { entries, owner } = args;
     const repository = args.repository.name;
-
-    const environment = new GithubEnvironment(
-      `${name}-env`,
-      {
-        owner,
-        repository: args.repository,
-        environment: shared.environment,
-        reviewers: shared.reviewers,
-        preventSelfReview: true,
-        waitMinutes: shared.waitMinutes,
-        deployFrom: shared.deployFrom,
-        stage: args.stage,
-      },
-      { parent: this },
-    );
 
     // Degraded, not broken: config errors already cover what cannot work at all.
     if (shared.registry === "npm" && args.repository.visibility !== "public") {
@@ -130,7 +119,7 @@ export class TrustedPublishing extends pulumi.ComponentResource {
       );
     }
 
-    this.publishers = environment.environment.apply((env) =>
+    this.publishers = pulumi.all([args.environment, pulumi.all(args.trustAfter ?? [])]).apply(([env]) =>
       entries.map((entry) => ({
         registry: entry.registry,
         package: entry.package,

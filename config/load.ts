@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { closest, ConfigError, formatIssues, namedKeyPath } from "./errors";
-import { STAGES, stackConfigSchema } from "./schema";
+import { STAGES, stackConfigSchema, trustedSubjectForms } from "./schema";
 import { mayBeSecret } from "./secretShapes";
 
 type Parsed = z.output<typeof stackConfigSchema>;
@@ -126,14 +126,22 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
   if (problems.length > 0) throw new ConfigError(problems);
 
   const githubCfg = parsed["release-infra:github"];
-  const withoutIds = (githubCfg?.repositories ?? [])
-    .filter((repo) => repo.environments.some((env) => env.access) && (repo.id === undefined || githubCfg?.ownerId === undefined))
-    .map((repo) => repo.name);
-  if (withoutIds.length > 0) {
+  const withIdentities = (githubCfg?.repositories ?? []).filter((repo) => repo.environments.some((env) => env.access));
+  const subjectCheck = "gh api repos/OWNER/REPO/actions/oidc/customization/sub --jq .use_immutable_subject";
+  const undecided = withIdentities.filter((repo) => repo.oidcSubjects === undefined && trustedSubjectForms(repo, githubCfg?.ownerId).length === 1).map((repo) => repo.name);
+  if (undecided.length > 0) {
     warnings.push(
-      `${file}: release-infra:github: the CI identities of ${withoutIds.join(", ")} trust only subjects of the form repo:OWNER/REPO:environment:ENV; ` +
-        `a repository created or renamed since mid-2026 sends GitHub's immutable form repo:OWNER@OWNER_ID/REPO@REPO_ID:... by default, ` +
-        `so set release-infra:github.ownerId and the repository's id (gh api repos/OWNER/REPO --jq '.owner.id, .id') to trust that form too`,
+      `${file}: release-infra:github: the CI identities of ${undecided.join(", ")} trust only the name-only subject repo:OWNER/REPO:environment:ENV; ` +
+        `a repository created, renamed or transferred since 15 July 2026 sends the immutable form repo:OWNER@OWNER_ID/REPO@REPO_ID:... instead (${subjectCheck} prints true), ` +
+        `so set oidcSubjects: name-only if it prints false, else the repository's id, release-infra:github.ownerId (gh api repos/OWNER/REPO --jq '.owner.id, .id') and oidcSubjects: immutable`,
+    );
+  }
+  const both = withIdentities.filter((repo) => trustedSubjectForms(repo, githubCfg?.ownerId).length === 2).map((repo) => repo.name);
+  if (both.length > 0) {
+    warnings.push(
+      `${file}: release-infra:github: the CI identities of ${both.join(", ")} trust both the name-only and the immutable OIDC subject; ` +
+        `whoever registers a deleted owner or repository name again can reproduce the name-only one, so trust both only while switching over: ` +
+        `set oidcSubjects: immutable once ${subjectCheck} prints true, or name-only while it prints false`,
     );
   }
 

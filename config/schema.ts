@@ -2,7 +2,8 @@ import { z } from "zod";
 import { actionsName, labelKey, labelValue, pattern, strict, valid } from "./sections/common";
 import { azure } from "./sections/azure";
 import { cdn } from "./sections/cdn";
-import { github, repository } from "./sections/github";
+import { github, repository, trustedSubjectForms } from "./sections/github";
+import { environmentSubject } from "../components/githubOidc";
 
 /**
  * The stack config (`Pulumi.<stack>.yaml`), keyed exactly as the file is: `release-infra:azure`,
@@ -11,7 +12,7 @@ import { github, repository } from "./sections/github";
  * (`npm run schema`), descriptions included, for editors' hover help.
  */
 
-export { protectionRulesAvailable, sharedEnvironmentConflict, WIRED_VARIABLES } from "./sections/github";
+export { GITHUB_ACTIONS_APP_ID, protectionRulesAvailable, sharedEnvironmentConflict, trustedSubjectForms, WIRED_VARIABLES } from "./sections/github";
 
 /** Keys of another namespace (provider settings) the program reads; all others are the providers' own. */
 export const PROVIDER_KEYS = ["azure-native:location", "gcp:project", "github:owner"] as const;
@@ -99,9 +100,20 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
       if (a.cdn && !raw["release-infra:cdn"]) {
         issue([...envPath, "access", "cdn"], "requires release-infra:cdn (this stack declares no CDN)");
       }
-      const subject = `repo:${String(owner ?? "")}/${repo.name}:environment:${env.name}`;
-      if (a.cdn && Buffer.byteLength(subject) > 127) {
-        issue([...envPath, "name"], `makes the OIDC subject "${subject}" longer than the 127 bytes Google's workload identity federation accepts as google.subject; use a shorter environment name`);
+      // Every subject the identity will trust must fit; the immutable form adds the ids' digits.
+      const ownerId = (raw["release-infra:github"] as { ownerId?: unknown }).ownerId;
+      const forms = trustedSubjectForms(repo, typeof ownerId === "number" ? ownerId : undefined);
+      const parts = { owner: String(owner ?? ""), repository: repo.name, environment: env.name, ownerId: typeof ownerId === "number" ? ownerId : undefined, repositoryId: repo.id };
+      for (const form of forms) {
+        // An immutable form without its ids is reported at oidcSubjects.
+        if (form === "immutable" && (parts.ownerId === undefined || parts.repositoryId === undefined)) continue;
+        const subject = environmentSubject(form, parts);
+        if (a.cdn && Buffer.byteLength(subject) > 127) {
+          issue(
+            [...envPath, "name"],
+            `makes the ${form} OIDC subject "${subject}" ${Buffer.byteLength(subject)} bytes, longer than the 127 bytes Google's workload identity federation accepts as google.subject; use a shorter environment name`,
+          );
+        }
       }
       a.namespaces.forEach((ref, n) => {
         const cl = clustersByName.get(ref.cluster);

@@ -25,7 +25,16 @@ import {
   sslPolicyModernTls,
   wifProviderPinsRepository,
 } from "./rules/gcp";
-import { environmentCustomBranchPolicy, nonProdDefaultBranchRuleset, prodDefaultBranchRuleset, prodEnvironmentNoAdminBypass, secretDeleteBeforeReplace } from "./rules/github";
+import {
+  environmentCustomBranchPolicy,
+  nonProdDefaultBranchRuleset,
+  nonProdDeployRefsProtected,
+  prodDefaultBranchRuleset,
+  prodDeployRefsProtected,
+  prodEnvironmentNoAdminBypass,
+  requiredChecksBound,
+  secretDeleteBeforeReplace,
+} from "./rules/github";
 import { namespacePodSecurity, namespaceQuotaAndLimits, noClusterRoleBinding } from "./rules/kubernetes";
 import { prodStatefulProtected } from "./rules/lifecycle";
 
@@ -62,5 +71,8 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   secretDeleteBeforeReplace,
   prodDefaultBranchRuleset,
   nonProdDefaultBranchRuleset,
+  requiredChecksBound,
+  prodDeployRefsProtected,
+  nonProdDeployRefsProtected,
   prodStatefulProtected,
 ];

@@ -48,8 +48,11 @@ export interface MockOptions {
   preview: boolean;
   /** Replace the placeholder answer of a data source token. */
   calls?: Record<string, CallOverride>;
-  /** Repository names every team the placeholder getTeam answers for can access; default none. */
-  teamRepositories?: string[];
+  /**
+   * What the GitHub placeholders answer per repository (name in lower case): the id getRepository
+   * returns (default a placeholder number) and the team slugs getRepositoryTeams lists (default none).
+   */
+  repositories?: Record<string, { id?: number; teams?: string[] }>;
 }
 
 export interface MockSession {
@@ -117,16 +120,21 @@ function kubeconfig(cluster: string, resourceGroup: string): string {
 
 const rgId = (rg: unknown) => `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${str(rg, "<resource-group>")}`;
 
-/** The getTeam placeholder: a team that can access `repositories` (names, without the owner). */
-function teamPlaceholder(repositories: string[]): Placeholder {
-  return (a, label) => ({
-    id: String(label(`<id of team ${str(a.slug, "")}>`, "team", str(a.slug, ""))),
-    nodeId: `<node id of team ${str(a.slug, "")}>`,
-    slug: a.slug,
-    name: a.slug,
-    repositories,
-    repositoriesDetaileds: repositories.map((repoName) => ({ repoId: label(`<id of repository ${repoName}>`, "repository", repoName), repoName, roleName: "<role>" })),
-  });
+/** Placeholders of the GitHub data sources that answer per repository, from `MockOptions.repositories`. */
+function repositoryPlaceholders(repositories: NonNullable<MockOptions["repositories"]>): Record<string, Placeholder> {
+  const known = (name: string) => repositories[name.toLowerCase()] ?? {};
+  return {
+    // The config's spelling stands offline: the answer repeats the names asked for.
+    "github:index/getRepository:getRepository": (a, label) => {
+      const fullName = str(a.fullName, str(a.name, "<repository>"));
+      const name = fullName.split("/").pop() ?? fullName;
+      return { id: name, repoId: known(name).id ?? label(`<id of repository ${fullName}>`, "repository", fullName), nodeId: `<node id of ${fullName}>`, name, fullName };
+    },
+    "github:index/getRepositoryTeams:getRepositoryTeams": (a) => {
+      const name = str(a.name, str(a.fullName, "<repository>").split("/").pop() ?? "");
+      return { id: name, name, fullName: str(a.fullName, name), teams: (known(name).teams ?? []).map((slug) => ({ slug, name: slug, permission: "pull" })) };
+    },
+  };
 }
 
 /**
@@ -198,16 +206,18 @@ const PLACEHOLDERS: Record<string, Placeholder> = {
     login: a.name,
     name: a.name,
   }),
-  "github:index/getRepository:getRepository": (a, label) => {
-    const fullName = str(a.fullName, str(a.name, "<repository>"));
-    return {
-      id: fullName,
-      repoId: label(`<id of repository ${fullName}>`, "repository", fullName),
-      nodeId: `<node id of ${fullName}>`,
-      name: fullName.split("/").pop(),
-      fullName,
-    };
-  },
+  "github:index/getTeam:getTeam": (a, label) => ({
+    id: String(label(`<id of team ${str(a.slug, "")}>`, "team", str(a.slug, ""))),
+    nodeId: `<node id of team ${str(a.slug, "")}>`,
+    slug: a.slug,
+    name: a.slug,
+  }),
+  "github:index/getActionsRepositoryOidcSubjectClaimCustomizationTemplate:getActionsRepositoryOidcSubjectClaimCustomizationTemplate": (a) => ({
+    id: a.name,
+    name: a.name,
+    useDefault: true,
+    includeClaimKeys: [],
+  }),
   "gcp:organizations/getProject:getProject": (a, label) => ({
     projectId: a.projectId,
     number: String(label(`<number of project ${str(a.projectId, "")}>`, "project", str(a.projectId, ""))),
@@ -358,7 +368,7 @@ export function installMocks(options: MockOptions): MockSession {
     session.placeholders[String(value)] = what;
     return value;
   };
-  const calls: Record<string, Placeholder> = { ...PLACEHOLDERS, "github:index/getTeam:getTeam": teamPlaceholder(options.teamRepositories ?? []), ...(options.calls ?? {}) };
+  const calls: Record<string, Placeholder> = { ...PLACEHOLDERS, ...repositoryPlaceholders(options.repositories ?? {}), ...(options.calls ?? {}) };
   globalThis.fetch = mockArm(session, calls, label);
   pulumi.runtime.setMocks(
     {

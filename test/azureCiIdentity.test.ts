@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import { AzureCiIdentity, type AzureCiIdentityArgs } from "../components/azureCiIdentity";
+import { environmentSubject } from "../components/githubOidc";
 import { SUBSCRIPTION_ID, TENANT_ID } from "../scripts/mocks";
 import { build, named, ofType, valueOf } from "./harness";
 
@@ -10,10 +12,13 @@ const IDENTITY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$/;
 const CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$/;
 
 function args(overrides: Partial<AzureCiIdentityArgs> = {}): AzureCiIdentityArgs {
+  const repository = overrides.repository ?? "shop";
+  const environment = overrides.environment ?? "production";
   return {
     owner: "acme",
-    repository: "shop",
-    environment: "production",
+    repository,
+    environment,
+    subjects: [environmentSubject("name-only", { owner: "acme", repository, environment })],
     resourceGroupName: "acme-release-prod",
     location: "westeurope",
     tags: { team: "platform" },
@@ -44,24 +49,52 @@ test("the federated credential trusts exactly the environment's subject, GitHub'
 });
 
 test("credentials on one identity are created one after another", async () => {
-  const extraSubjects = ["repo:acme/shop:ref:refs/heads/main", "repo:acme@123/shop@456:environment:production"];
-  const { resources } = await build(() => new AzureCiIdentity("shop-production", args({ extraSubjects })));
+  const subjects = ["repo:acme/shop:environment:production", "repo:acme@123/shop@456:environment:production", "repo:acme/shop:environment:production-eu"];
+  const { resources } = await build(() => new AzureCiIdentity("shop-production", args({ subjects })));
   const identity = named(resources, IDENTITY, "shop-production-identity");
   const credentials = ofType(resources, CREDENTIAL);
-  assert.deepEqual(credentials.map((c) => c.plain.subject), ["repo:acme/shop:environment:production", ...extraSubjects]);
+  assert.deepEqual(credentials.map((c) => c.plain.subject), subjects);
   assert.ok(credentials[0].dependsOn.includes(identity.urn));
   assert.ok(credentials[1].dependsOn.includes(credentials[0].urn));
   assert.ok(credentials[2].dependsOn.includes(credentials[1].urn));
 });
 
 test("a subject listed twice gets one credential (Azure rejects duplicate issuer and subject)", async () => {
-  const { resources } = await build(() => new AzureCiIdentity("shop-production", args({ extraSubjects: ["repo:acme/shop:environment:production"] })));
+  const subject = "repo:acme/shop:environment:production";
+  const { resources } = await build(() => new AzureCiIdentity("shop-production", args({ subjects: [subject, subject] })));
   assert.equal(ofType(resources, CREDENTIAL).length, 1);
 });
 
+test("only the immutable subject is trusted when the repository's identities trust only that form", async () => {
+  const immutable = environmentSubject("immutable", { owner: "acme", ownerId: 71234567, repository: "shop", repositoryId: 812345678, environment: "production" });
+  const { resources } = await build(() => new AzureCiIdentity("shop-production", args({ subjects: [immutable] })));
+  assert.deepEqual(ofType(resources, CREDENTIAL).map((c) => c.plain.subject), ["repo:acme@71234567/shop@812345678:environment:production"]);
+});
+
+test("no credential is registered while a check of the subjects fails (e.g. GitHub spells the repository differently)", async () => {
+  const check = pulumi.output("acme/shop").apply((name): string => {
+    throw new Error(`GitHub spells ${name} as acme/Shop`);
+  });
+  const { resources, errors } = await build(() => new AzureCiIdentity("shop-production", args({ trustAfter: [check] })), { expectErrors: true });
+  assert.ok(errors.some((e) => e.includes("GitHub spells acme/shop as acme/Shop")), errors.join("\n"));
+  assert.deepEqual(ofType(resources, CREDENTIAL), []);
+});
+
+test("an identity without a subject to trust is an error before anything is registered", async () => {
+  const { resources, result } = await build(() => {
+    try {
+      return new AzureCiIdentity("shop-production", args({ subjects: [] }));
+    } catch (err) {
+      return err;
+    }
+  });
+  assert.ok(result instanceof Error && /no subject to trust/.test(result.message));
+  assert.deepEqual(resources, []);
+});
+
 test("more than 20 subjects is an error", async () => {
-  const extraSubjects = Array.from({ length: 20 }, (_, i) => `repo:acme/shop:ref:refs/heads/b${i}`);
-  await assert.rejects(build(() => new AzureCiIdentity("shop-production", args({ extraSubjects }))), /at most 20/);
+  const subjects = Array.from({ length: 21 }, (_, i) => `repo:acme/shop:environment:e${i}`);
+  await assert.rejects(build(() => new AzureCiIdentity("shop-production", args({ subjects }))), /at most 20/);
 });
 
 test("identity and credential names stay within Azure's rules for dotted and very long names", async () => {

@@ -27,6 +27,7 @@ const BASE = {
         {
           name: "shop",
           id: 812345678,
+          oidcSubjects: "immutable",
           visibility: "private",
           plan: "enterprise",
           environments: [
@@ -405,18 +406,59 @@ test("the same package name on two registries, each in its own environment, is v
 test("a repository id without the owner id is rejected (the immutable subject needs both)", () => {
   const c = base();
   Reflect.deleteProperty(c["release-infra:github"], "ownerId");
+  Reflect.deleteProperty(c["release-infra:github"].repositories[0], "oidcSubjects");
   assert.deepEqual(problems(c), [
     "Pulumi.prod.yaml: release-infra:github.repositories[shop].id: 812345678 needs release-infra:github.ownerId as well: the immutable OIDC subject is repo:OWNER@OWNER_ID/REPO@REPO_ID:...",
   ]);
 });
 
-test("the plan warns when identities will trust only the classic OIDC subject form", () => {
+/** The warnings of a config that is valid. */
+const warningsOf = (values: Record<string, unknown>) => parseStackConfig(values, { file: "Pulumi.prod.yaml", stack: "prod", source: "offline-plan" }).warnings;
+const SUBJECT_CHECK = "gh api repos/OWNER/REPO/actions/oidc/customization/sub --jq .use_immutable_subject";
+
+test("without ids and a choice of subjects, the plan warns that identities trust only the name-only subject", () => {
   const c = base();
   Reflect.deleteProperty(c["release-infra:github"].repositories[0], "id");
-  const { warnings } = parseStackConfig(c, { file: "Pulumi.prod.yaml", stack: "prod", source: "offline-plan" });
-  assert.deepEqual(warnings, [
-    "Pulumi.prod.yaml: release-infra:github: the CI identities of shop trust only subjects of the form repo:OWNER/REPO:environment:ENV; a repository created or renamed since mid-2026 sends GitHub's immutable form repo:OWNER@OWNER_ID/REPO@REPO_ID:... by default, so set release-infra:github.ownerId and the repository's id (gh api repos/OWNER/REPO --jq '.owner.id, .id') to trust that form too",
+  Reflect.deleteProperty(c["release-infra:github"].repositories[0], "oidcSubjects");
+  assert.deepEqual(warningsOf(c), [
+    `Pulumi.prod.yaml: release-infra:github: the CI identities of shop trust only the name-only subject repo:OWNER/REPO:environment:ENV; a repository created, renamed or transferred since 15 July 2026 sends the immutable form repo:OWNER@OWNER_ID/REPO@REPO_ID:... instead (${SUBJECT_CHECK} prints true), so set oidcSubjects: name-only if it prints false, else the repository's id, release-infra:github.ownerId (gh api repos/OWNER/REPO --jq '.owner.id, .id') and oidcSubjects: immutable`,
   ]);
+});
+
+test("an explicit choice of the name-only subject is not warned about", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { oidcSubjects: "name-only" });
+  assert.deepEqual(warningsOf(c), []);
+});
+
+test("while both subject forms are trusted (the default with ids, or oidcSubjects: both) the plan warns", () => {
+  const message = `Pulumi.prod.yaml: release-infra:github: the CI identities of shop trust both the name-only and the immutable OIDC subject; whoever registers a deleted owner or repository name again can reproduce the name-only one, so trust both only while switching over: set oidcSubjects: immutable once ${SUBJECT_CHECK} prints true, or name-only while it prints false`;
+  const byDefault = base();
+  Reflect.deleteProperty(byDefault["release-infra:github"].repositories[0], "oidcSubjects");
+  assert.deepEqual(warningsOf(byDefault), [message]);
+  const explicit = base();
+  Object.assign(explicit["release-infra:github"].repositories[0], { oidcSubjects: "both" });
+  assert.deepEqual(warningsOf(explicit), [message]);
+});
+
+test("trusting the immutable subject without the ids it is made of is an error with the command that prints them", () => {
+  const c = base();
+  Reflect.deleteProperty(c["release-infra:github"].repositories[0], "id");
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].oidcSubjects: "immutable" needs the repository's id and release-infra:github.ownerId: the immutable subject is repo:OWNER@OWNER_ID/REPO@REPO_ID:...; look them up with gh api repos/OWNER/REPO --jq '.owner.id, .id'`,
+  ]);
+});
+
+test("every subject a CDN identity will trust must fit Google's 127 bytes, the immutable one with the ids' digits", () => {
+  // repo:acme/shop:environment:<env> is 27 bytes plus the name; the immutable form adds "@71234567" and "@812345678" (19 bytes).
+  const env = Array.from({ length: 4 }, () => "production-eu-west-1").join("-");
+  const c = base();
+  c["release-infra:github"].repositories[0].environments[0].name = env;
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[${env}].name: "${env}" makes the immutable OIDC subject "repo:acme@71234567/shop@812345678:environment:${env}" ${46 + env.length} bytes, longer than the 127 bytes Google's workload identity federation accepts as google.subject; use a shorter environment name`,
+  ]);
+  Object.assign(c["release-infra:github"].repositories[0], { oidcSubjects: "name-only" });
+  assert.deepEqual(problems(c), []);
 });
 
 test("more CDN domains than a target HTTPS proxy takes certificates for are rejected", () => {
@@ -433,6 +475,7 @@ test("two environments with access whose identities would get the same name are 
   repos.push({ ...structuredClone(repos[0]), name: "shop", trustedPublishing: [] });
   repos[1].environments[0].name = "api-prod";
   Reflect.deleteProperty(repos[1], "id");
+  Reflect.deleteProperty(repos[1], "oidcSubjects");
   assert.deepEqual(problems(c), [
     `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[api-prod].name: "api-prod" gives the CI identities the same name "shop-api-prod" as environment prod of repository shop-api; rename one of the environments`,
   ]);
@@ -521,4 +564,89 @@ test("ordinary variable values pass: URLs without credentials, ids, numbers", ()
     variables: { HEALTH_URL: "https://shop.acme.example/health?probe=1", TENANT: "6dae42f8-4368-4678-94ff-3960e28e3630", RETRIES: "5", COMMIT: "0123456789abcdef0123456789abcdef01234567" },
   });
   assert.deepEqual(problems(c), []);
+});
+
+// ---------------------------------------------------------------------------------------------
+// GitHub rules: deployment patterns, plans, limits, required checks
+
+test("deployFrom patterns written as full refs never match and are errors naming the short name to write", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].environments[0].deployFrom = { branches: ["refs/heads/main", "refs/tags/v1"], tags: ["refs/tags/v*", "~DEFAULT_BRANCH"] } as never;
+  const at = "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].deployFrom";
+  assert.deepEqual(problems(c), [
+    `${at}.branches[0]: "refs/heads/main" never matches: deployment policies match short branch names; write "main"`,
+    `${at}.branches[1]: never matches: deployment policies match short branch names; "refs/tags/v1" is a tag ref: list "v1" under deployFrom.tags`,
+    `${at}.tags[0]: "refs/tags/v*" never matches: deployment policies match short tag names; write "v*"`,
+    `${at}.tags[1]: "~DEFAULT_BRANCH" never matches: deployment policies match short tag names; ~DEFAULT_BRANCH is a ruleset token; name the tags (e.g. v*) that may deploy`,
+  ]);
+});
+
+test("internal visibility outside GitHub Enterprise is an error", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { visibility: "internal", plan: "team" });
+  c["release-infra:github"].repositories[0].environments[0] = { ...c["release-infra:github"].repositories[0].environments[0], reviewers: undefined, waitMinutes: undefined } as never;
+  assert.deepEqual(problems(c), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].visibility: "internal" exists only on GitHub Enterprise (this repository's plan is team): internal repositories belong to organisations of an enterprise account`,
+  ]);
+});
+
+test("more secrets than GitHub stores per repository or environment are errors", () => {
+  const c = base();
+  const names = Array.from({ length: 101 }, (_, i) => `SECRET_${i}`);
+  const repo = c["release-infra:github"].repositories[0];
+  Object.assign(repo, { secrets: names });
+  Object.assign(repo.environments[0], { secrets: names });
+  Object.assign(c["release-infra:secrets"], Object.fromEntries(names.map((n) => [n, { secure: "v1:AAAA" }])));
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].secrets: lists 101 secrets; GitHub stores at most 100 secrets per repository",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].secrets: lists 101 secrets; GitHub stores at most 100 secrets per environment",
+  ]);
+});
+
+test("an environment with access counts the wired variables against GitHub's 100 variables per environment", () => {
+  const c = base();
+  const variables = Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`SETTING_${i}`, "x"]));
+  Object.assign(c["release-infra:github"].repositories[0].environments[0], { variables });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].variables: lists 90 variables and release-infra sets up to 12 wired ones; GitHub stores at most 100 variables per environment",
+  ]);
+});
+
+test("a variable above GitHub's 48 KB is an error that gives its size, not its value", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { variables: { BANNER: "a ".repeat(25000) } });
+  assert.deepEqual(problems(c), ["Pulumi.prod.yaml: release-infra:github.repositories[shop].variables: BANNER is 50000 bytes; GitHub accepts variables of at most 48 KB (49152 bytes)"]);
+});
+
+test("repository variables beyond the 256 KB a workflow run receives are an error", () => {
+  const c = base();
+  const variables = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`PART_${i}`, "b ".repeat(24000)]));
+  Object.assign(c["release-infra:github"].repositories[0], { variables });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables: total 288000 bytes; a workflow run receives repository and organisation variables only up to 256 KB together, the rest silently missing",
+  ]);
+});
+
+test("two variable names that differ only in case are one variable on GitHub and an error", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { variables: { NODE_VERSION: "22", node_version: "20" } });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables: node_version and NODE_VERSION are one variable on GitHub, which compares variable names case-insensitively; keep one",
+  ]);
+});
+
+test("a required check is a name (reported by GitHub Actions) or { context, app } with an app id or any", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], {
+    rulesets: [{ name: "main", branches: ["main"], requiredApprovals: 1, requiredChecks: ["test", { context: "codecov/project", app: 254 }, { context: "jenkins", app: "any" }, { context: "lint" }] }],
+  });
+  const { config } = parseStackConfig(c, { file: "Pulumi.prod.yaml", stack: "prod", source: "offline-plan" });
+  assert.deepEqual(config.github?.repositories[0].rulesets[0].requiredChecks, [
+    { context: "test", app: "github-actions" },
+    { context: "codecov/project", app: 254 },
+    { context: "jenkins", app: "any" },
+    { context: "lint", app: "github-actions" },
+  ]);
+  Object.assign(c["release-infra:github"].repositories[0], { rulesets: [{ name: "main", branches: ["main"], requiredChecks: [{ context: "test", app: "circleci" }] }] });
+  assert.equal(problems(c).length, 1);
 });

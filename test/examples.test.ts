@@ -278,7 +278,7 @@ test("Mystira: NPM_TOKEN is replaced by an npm trusted publisher for @mystira/pu
 });
 
 test("Mystira: main takes pull requests with one approval", async () => {
-  const rules = named(await planOf(EXAMPLES.mystiraProd), "repo-Mystira.workspace-ruleset-protect-main").inputs;
+  const rules = named(await planOf(EXAMPLES.mystiraProd), "repo-mystira.workspace-ruleset-protect-main").inputs;
   assert.deepEqual(rules.conditions, { refName: { includes: ["refs/heads/main"], excludes: [] } });
   assert.equal((rules.rules as { pullRequest: { requiredApprovingReviewCount: number } }).pullRequest.requiredApprovingReviewCount, 1);
 });
@@ -336,6 +336,17 @@ test("Event-Forge: the five npm packages share one npm environment, which only m
   assert.deepEqual(input(environments[0], "deploymentBranchPolicy"), { customBranchPolicies: true, protectedBranches: false });
   assert.equal(input(environments[0], "reviewers"), undefined);
   assert.deepEqual(policiesOf(doc, "npm"), ["branch:main"]);
+});
+
+test("Event-Forge: main, which npm publishes from without reviewers, takes only pull requests approved by someone other than their last pusher", async () => {
+  const ruleset = named(await planOf(EXAMPLES.eventForge), "repo-event-forge-ruleset-protect-main").inputs;
+  assert.deepEqual(ruleset.conditions, { refName: { includes: ["refs/heads/main"], excludes: [] } });
+  assert.deepEqual((ruleset.rules as { pullRequest: unknown }).pullRequest, {
+    dismissStaleReviewsOnPush: true,
+    requireCodeOwnerReview: false,
+    requireLastPushApproval: true,
+    requiredApprovingReviewCount: 1,
+  });
 });
 
 test("Event-Forge: no NPM_TOKEN anywhere: no secret, no secret warning, nothing in the plan", async () => {

@@ -5,6 +5,7 @@ import * as github from "@pulumi/github";
 import * as iam from "@pulumi/gcp/iam";
 import { GcpCiIdentity } from "../components/gcpCiIdentity";
 import { GcpWorkloadIdentityPool, type GcpWorkloadIdentityPoolArgs } from "../components/gcpWorkloadIdentityPool";
+import { environmentSubject } from "../components/githubOidc";
 import { placeholderNumber } from "../scripts/mocks";
 import { build, named, ofType, valueOf } from "./harness";
 
@@ -32,7 +33,7 @@ function pool(args: Partial<GcpWorkloadIdentityPoolArgs> = {}) {
   return build(() => new GcpWorkloadIdentityPool("github", { ...POOL, ...args }), { stack: "prod" });
 }
 
-function identity(repository: string, environment: string, extraSubjects?: string[]) {
+function identity(repository: string, environment: string, subjects = [environmentSubject("name-only", { owner: "acme", repository, environment })], trustAfter?: pulumi.Output<unknown>[]) {
   return build(
     () =>
       new GcpCiIdentity(`${repository}-${environment}`, {
@@ -42,9 +43,10 @@ function identity(repository: string, environment: string, extraSubjects?: strin
         environment,
         poolName: POOL_NAME,
         providerName: pulumi.output(`${POOL_NAME}/providers/github`),
-        extraSubjects,
+        subjects,
+        trustAfter,
       }),
-    { stack: "prod" },
+    { stack: "prod", expectErrors: trustAfter !== undefined },
   );
 }
 
@@ -131,9 +133,9 @@ test("only the repository's environment may impersonate the service account, by 
   );
 });
 
-test("extra subjects are trusted one exact subject each", async () => {
+test("each trusted subject is one exact principal, e.g. both forms while a repository switches over", async () => {
   const immutable = "repo:acme@4242/navi@777:environment:production";
-  const { resources } = await identity("navi", "production", [immutable]);
+  const { resources } = await identity("navi", "production", ["repo:acme/navi:environment:production", immutable]);
   assert.deepEqual(
     ofType(resources, T.saMember).map((m) => m.plain.member).sort(),
     [
@@ -144,7 +146,7 @@ test("extra subjects are trusted one exact subject each", async () => {
 });
 
 test("no trust is repository-wide or a wildcard", async () => {
-  const { resources } = await identity("navi", "production", ["repo:acme@4242/navi@777:environment:production"]);
+  const { resources } = await identity("navi", "production", ["repo:acme/navi:environment:production", "repo:acme@4242/navi@777:environment:production"]);
   for (const member of ofType(resources, T.saMember).map((m) => String(m.plain.member))) {
     assert.match(member, /^principal:\/\/iam\.googleapis\.com\/.+\/subject\/repo:[^*]+:environment:production$/);
   }
@@ -165,4 +167,12 @@ test("outputs are the provider name and the service account email", async () => 
   const { result } = await identity("navi", "production");
   assert.equal(await valueOf(result.workloadIdentityProvider), `${POOL_NAME}/providers/github`);
   assert.equal(await valueOf(result.serviceAccountEmail), `ci-navi-production@${PROJECT}.iam.gserviceaccount.com`);
+});
+
+test("no subject is trusted while a check of the subjects fails (e.g. a custom OIDC subject template)", async () => {
+  const check = pulumi.output("acme/navi").apply((name): string => {
+    throw new Error(`${name} does not use GitHub's default OIDC subject template`);
+  });
+  const { resources } = await identity("navi", "production", undefined, [check]);
+  assert.deepEqual(ofType(resources, T.saMember), []);
 });

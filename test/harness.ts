@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, plainValue, type CallOverride, type RecordedResource, type WireValue } from "../scripts/mocks";
+import { installMocks, plainValue, type CallOverride, type MockOptions, type MockSession, type RecordedResource, type WireValue } from "../scripts/mocks";
 
 /** A registered resource with its inputs as plain JSON (secrets "[secret]", unknowns "[unknown]"). */
 export interface Built extends RecordedResource {
@@ -13,8 +13,8 @@ export interface BuildOptions {
   preview?: boolean;
   /** Data source answers to replace. */
   calls?: Record<string, CallOverride>;
-  /** Repository names the placeholder teams can access; default none. */
-  teamRepositories?: string[];
+  /** Per repository name in lower case: its GitHub id and the teams with access; default a placeholder id and none. */
+  repositories?: MockOptions["repositories"];
   /** Return errors (a failed preview) in `errors` instead of rejecting. */
   expectErrors?: boolean;
 }
@@ -23,8 +23,11 @@ export interface BuildOptions {
  * Runs `create` under fresh Pulumi mocks, waits until every registration has reached the mock
  * engine, and returns what was registered plus what `create` returned.
  */
-export async function build<T>(create: () => T, options: BuildOptions = {}): Promise<{ resources: Built[]; result: T; warnings: string[]; errors: string[] }> {
-  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls, teamRepositories: options.teamRepositories });
+export async function build<T>(
+  create: () => T,
+  options: BuildOptions = {},
+): Promise<{ resources: Built[]; result: T; warnings: string[]; errors: string[]; invokes: MockSession["invokes"] }> {
+  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls, repositories: options.repositories });
   const warnings: string[] = [];
   const warn = console.warn;
   console.warn = (...parts: unknown[]) => {
@@ -52,8 +55,11 @@ export async function build<T>(create: () => T, options: BuildOptions = {}): Pro
     for (const listener of listeners) process.on("unhandledRejection", listener);
   }
   if (errors.length > 0 && !options.expectErrors) throw new Error(`the build failed:\n${[...new Set(errors)].join("\n")}`);
+  // A failed registration leaves its promises pending forever. A real run logs the error, which
+  // skips the runtime's leak report at exit; the mocks log nothing, so start a fresh runtime.
+  if (errors.length > 0) installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false });
   const resources = session.resources.map((r) => ({ ...r, plain: plainValue(r.inputs) as Record<string, WireValue> }));
-  return { resources, result, warnings, errors };
+  return { resources, result, warnings, errors, invokes: session.invokes };
 }
 
 /** The resolved value of an output (do not use on values that stay unknown in a preview). */
@@ -71,4 +77,19 @@ export function named(resources: Built[], type: string, name: string): Built {
   const found = resources.find((r) => r.type === type && r.name === name);
   if (!found) throw new Error(`no ${type} named ${name}; have: ${ofType(resources, type).map((r) => r.name).join(", ") || "none"}`);
   return found;
+}
+
+/**
+ * Each resource's URN as the Pulumi engine forms it: the types of all ancestors, the stack's
+ * left out (pulumi/pulumi pkg/resource/deploy/deployment.go generateURN). The mock monitor puts
+ * only the parent's type in a URN, so URNs of grandchildren differ from real ones.
+ */
+export function engineUrns(resources: readonly Built[]): Map<Built, string> {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const chain = (r: Built): string[] => {
+    const parent = r.parent ? byUrn.get(r.parent) : undefined;
+    return parent && parent.type !== "pulumi:pulumi:Stack" ? [...chain(parent), r.type] : [r.type];
+  };
+  const prefix = (r: Built) => r.urn.slice(0, r.urn.indexOf("::", r.urn.indexOf("::") + 2) + 2);
+  return new Map(resources.map((r) => [r, `${prefix(r)}${chain(r).join("$")}::${r.name}`]));
 }

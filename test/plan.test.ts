@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 
@@ -21,7 +22,7 @@ test("plan --json prints one document with the contract's fields for every resou
   const run = plan(["--stack", "prod", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
-  assert.deepEqual(Object.keys(doc).sort(), ["invokes", "outputs", "placeholders", "project", "resources", "stack", "warnings"]);
+  assert.deepEqual(Object.keys(doc).sort(), ["githubApiCalls", "invokes", "outputs", "placeholders", "project", "resources", "stack", "warnings"]);
   assert.equal(doc.project, "release-infra");
   assert.equal(doc.stack, "prod");
   assert.ok(doc.resources.length > 0);
@@ -182,7 +183,7 @@ test("secret values are masked as [secret] and appear nowhere in the plan", () =
 
 test("values known only after apply are shown as [unknown]", () => {
   const doc = JSON.parse(plan(["--config", fixture("stacks", "Pulumi.masking.yaml"), "--json"]).stdout);
-  const clientId = doc.resources.find((r: { name: string }) => r.name === "repo-shop-env-staging-wired-AZURE_CLIENT_ID");
+  const clientId = doc.resources.find((r: { name: string }) => r.name === "repo-shop-env-staging-var-azure_client_id");
   assert.equal(clientId.inputs.value, "[unknown]");
   assert.equal(clientId.inputs.variableName, "AZURE_CLIENT_ID");
 });
@@ -206,8 +207,10 @@ test("each environment with access gets the wiring table's variables, with their
   const doc = JSON.parse(plan(["--stack", "prod", "--json"], ORG).stdout);
   const wired = (repo: string, env: string) =>
     doc.resources
-      .filter((r: { name: string }) => r.name.startsWith(`repo-${repo}-env-${env}-wired-`))
+      .filter((r: { name: string }) => r.name.startsWith(`repo-${repo}-env-${env}-var-`))
       .map((r: { inputs: { variableName: string } }) => r.inputs.variableName)
+      // Configured variables share the naming; this one is in the stack file.
+      .filter((name: string) => name !== "HEALTH_CHECK_RETRIES")
       .sort();
   assert.deepEqual(wired("shop", "production"), [
     "AKS_CLUSTER_NAME",
@@ -232,4 +235,27 @@ test("with owner and repository ids configured, an identity trusts both GitHub s
     .map((r: { inputs: { subject: string } }) => r.inputs.subject)
     .sort();
   assert.deepEqual(subjects, ["repo:acme/shop:environment:production", "repo:acme@71234567/shop@812345678:environment:production"]);
+});
+
+test("the plan counts GitHub API requests: 300 environments sharing one reviewer team make one team lookup", () => {
+  // Three public repositories of 100 environments each, every one reviewed by the same team.
+  const environments = Array.from({ length: 100 }, (_, i) => ({ name: `env-${i}`, reviewers: { teams: ["release-managers"] }, deployFrom: { branches: ["main"] } }));
+  const repositories = ["shop", "loader", "sdk"].map((name) => ({ name, visibility: "public", plan: "team", actionsDefaults: false, environments }));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "release-infra-plan-"));
+  const file = path.join(dir, "Pulumi.dev.yaml");
+  fs.writeFileSync(file, JSON.stringify({ config: { "github:owner": "acme", "release-infra:github": { repositories } } }));
+  try {
+    const run = plan(["--config", file, "--json"]);
+    assert.equal(run.code, 0, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    const count = (token: string) => doc.invokes.filter((i: { token: string }) => i.token === token).length;
+    assert.equal(count("github:index/getTeam:getTeam"), 1);
+    assert.equal(count("github:index/getRepositoryTeams:getRepositoryTeams"), 3);
+    // The provider's start, one summary team lookup and three repository team lists; a refresh
+    // reads each of the 300 environments and 300 deployment policies once.
+    assert.deepEqual(doc.githubApiCalls, { preview: 5, refresh: 601 });
+    assert.match(plan(["--config", file]).stdout, /^  GitHub API: 5 requests per preview, 601 per refresh$/m);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

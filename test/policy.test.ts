@@ -9,7 +9,7 @@ import type { WorkloadIdentityPoolProviderArgs } from "@pulumi/gcp/iam";
 import type { IAMMemberArgs as ProjectIamMemberArgs } from "@pulumi/gcp/projects";
 import type { IAMMemberArgs as ServiceAccountIamMemberArgs } from "@pulumi/gcp/serviceaccount";
 import type { BucketArgs, BucketIAMBindingArgs, BucketIAMMemberArgs, BucketIAMPolicyArgs } from "@pulumi/gcp/storage";
-import type { ActionsSecretArgs, RepositoryEnvironmentArgs, RepositoryRulesetArgs } from "@pulumi/github";
+import type { ActionsSecretArgs, RepositoryEnvironmentArgs, RepositoryEnvironmentDeploymentPolicyArgs, RepositoryRulesetArgs } from "@pulumi/github";
 import type { LimitRangeArgs, NamespaceArgs, ResourceQuotaArgs } from "@pulumi/kubernetes/core/v1";
 import type { ClusterRoleBindingArgs } from "@pulumi/kubernetes/rbac/v1";
 import { checkResources, formatViolations, resourceValidationArgs, stackValidationArgs, type CheckedResource } from "../policy/check";
@@ -113,7 +113,7 @@ const ruleset = (rules: RepositoryRulesetArgs["rules"], includes = ["~DEFAULT_BR
   conditions: { refName: { includes, excludes: [] } },
   rules,
 });
-const fullRules = { pullRequest: { requiredApprovingReviewCount: 1 }, requiredStatusChecks: { requiredChecks: [{ context: "test" }] } };
+const fullRules = { pullRequest: { requiredApprovingReviewCount: 1 }, requiredStatusChecks: { requiredChecks: [{ context: "test", integrationId: 15368 }] } };
 
 // ---------------------------------------------------------------------------------------------
 // Stage
@@ -463,6 +463,114 @@ test("the advisory ruleset policy passes a complete default-branch ruleset", () 
   assert.deepEqual(violations(p.nonProdDefaultBranchRuleset, RULESET, ruleset(fullRules), { stack: "dev" }), []);
 });
 
+test("a required check bound to the app that reports it passes", () => {
+  assert.deepEqual(violations(p.requiredChecksBound, RULESET, ruleset(fullRules)), []);
+});
+
+test("a required check without an integration id, which any commit status satisfies, is an advisory finding", () => {
+  const found = violations(p.requiredChecksBound, RULESET, ruleset({ requiredStatusChecks: { requiredChecks: [{ context: "test" }] } }));
+  assert.equal(found.length, 1);
+  assert.match(found[0], /"test" has no integrationId: a commit status with that context/);
+  assert.equal(p.requiredChecksBound.enforcementLevel, "advisory");
+});
+
+// ---------------------------------------------------------------------------------------------
+// The refs environments deploy from
+
+const DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
+const unreviewed = (name: string, repository = "sdk"): RepositoryEnvironmentArgs => ({ repository, environment: name, deploymentBranchPolicy: { customBranchPolicies: true, protectedBranches: false } });
+const deployFrom = (environmentName: string, pattern: { branchPattern?: string; tagPattern?: string }, repository = "sdk"): RepositoryEnvironmentDeploymentPolicyArgs => ({
+  repository,
+  environment: environmentName,
+  ...pattern,
+});
+const branchRuleset = (includes: string[], rules: RepositoryRulesetArgs["rules"] = { pullRequest: { requiredApprovingReviewCount: 1, requireLastPushApproval: true } }, extra: Partial<RepositoryRulesetArgs> = {}): RepositoryRulesetArgs => ({
+  ...ruleset(rules, includes),
+  repository: "sdk",
+  ...extra,
+});
+const tagRuleset = (includes: string[], rules: RepositoryRulesetArgs["rules"] = { creation: true, update: true, deletion: true }): RepositoryRulesetArgs => ({
+  repository: "sdk",
+  name: "release-tags",
+  target: "tag",
+  enforcement: "active",
+  conditions: { refName: { includes, excludes: [] } },
+  rules,
+});
+
+/** The messages of the deploy-refs policies for one environment deploying from `pattern` next to `rulesets`. */
+function deployFindings(pattern: { branchPattern?: string; tagPattern?: string }, rulesets: RepositoryRulesetArgs[], stack = "prod", environment: RepositoryEnvironmentArgs = unreviewed("npm")) {
+  const resources = [
+    planned(ENVIRONMENT, environment, { stack, name: "env" }),
+    planned(DEPLOYMENT_POLICY, deployFrom(String(environment.environment), pattern), { stack, name: "policy" }),
+    ...rulesets.map((rs, i) => planned(RULESET, rs, { stack, name: `ruleset-${i}` })),
+  ];
+  return checkResources(resources, stack === "prod" ? "prod" : "dev").filter((v) => v.policy.startsWith("github-deploy-refs-protected"));
+}
+
+test("a branch an unreviewed environment deploys from, with no ruleset, is a mandatory finding in prod naming the fix and what the policy cannot see", () => {
+  const found = deployFindings({ branchPattern: "main" }, []);
+  assert.deepEqual(found.map((v) => [v.policy, v.enforcement, v.urn.split("::").pop()]), [["github-deploy-refs-protected", "mandatory", "policy"]]);
+  assert.match(found[0].message, /^environment npm of sdk has no required reviewers and deploys from branch main, but no active branch ruleset of sdk covers refs\/heads\/main/);
+  assert.match(found[0].message, /anyone with write access can push to main and deploy\. Add a ruleset with branches: \[main\] and requiredApprovals of 1 or more/);
+  assert.match(found[0].message, /Rulesets of another stack, of the organisation or made by hand are not planned resources/);
+});
+
+test("outside prod the same gap is an advisory finding", () => {
+  assert.deepEqual(deployFindings({ branchPattern: "main" }, [], "dev").map((v) => [v.policy, v.enforcement]), [["github-deploy-refs-protected-advisory", "advisory"]]);
+});
+
+test("a branch ruleset naming the branch exactly, requiring an approved pull request, covers it", () => {
+  assert.deepEqual(deployFindings({ branchPattern: "main" }, [branchRuleset(["refs/heads/main"])]), []);
+  assert.deepEqual(deployFindings({ branchPattern: "release/*" }, [branchRuleset(["refs/heads/release/*"])]), []);
+});
+
+test("~ALL covers every branch, and repositories are compared case-insensitively", () => {
+  assert.deepEqual(deployFindings({ branchPattern: "main" }, [{ ...branchRuleset(["~ALL"]), repository: "SDK" }]), []);
+});
+
+test("~DEFAULT_BRANCH does not cover a named branch: the default branch can change without this stack", () => {
+  assert.equal(deployFindings({ branchPattern: "main" }, [branchRuleset(["~DEFAULT_BRANCH"])]).length, 1);
+});
+
+test("a ruleset that covers another pattern, another repository, or only evaluates, does not cover the branch", () => {
+  assert.equal(deployFindings({ branchPattern: "release/*" }, [branchRuleset(["refs/heads/release/1.x"])]).length, 1);
+  assert.equal(deployFindings({ branchPattern: "main" }, [{ ...branchRuleset(["refs/heads/main"]), repository: "shop" }]).length, 1);
+  assert.equal(deployFindings({ branchPattern: "main" }, [{ ...branchRuleset(["refs/heads/main"]), enforcement: "evaluate" }]).length, 1);
+});
+
+test("a ruleset whose exclude matches the branch does not cover it", () => {
+  const excluding = branchRuleset(["~ALL"], undefined, { conditions: { refName: { includes: ["~ALL"], excludes: ["refs/heads/ma*"] } } });
+  assert.equal(deployFindings({ branchPattern: "main" }, [excluding]).length, 1);
+});
+
+test("a pull request without an approving review, or whose approval survives later pushes, does not cover the branch", () => {
+  assert.equal(deployFindings({ branchPattern: "main" }, [branchRuleset(["refs/heads/main"], { pullRequest: { requiredApprovingReviewCount: 0, requireLastPushApproval: true } })]).length, 1);
+  assert.equal(deployFindings({ branchPattern: "main" }, [branchRuleset(["refs/heads/main"], { pullRequest: { requiredApprovingReviewCount: 1, requireLastPushApproval: false, dismissStaleReviewsOnPush: false } })]).length, 1);
+  assert.deepEqual(deployFindings({ branchPattern: "main" }, [branchRuleset(["refs/heads/main"], { pullRequest: { requiredApprovingReviewCount: 1, dismissStaleReviewsOnPush: true } })]), []);
+});
+
+test("a bypass actor below admin (a team, an app, the write role) breaks the cover; the admin role does not", () => {
+  const bypass = (actorType: string, actorId: number) => branchRuleset(["refs/heads/main"], undefined, { bypassActors: [{ actorId, actorType, bypassMode: "always" }] });
+  assert.equal(deployFindings({ branchPattern: "main" }, [bypass("Team", 42)]).length, 1);
+  assert.equal(deployFindings({ branchPattern: "main" }, [bypass("Integration", 7)]).length, 1);
+  assert.equal(deployFindings({ branchPattern: "main" }, [bypass("RepositoryRole", 4)]).length, 1);
+  assert.deepEqual(deployFindings({ branchPattern: "main" }, [bypass("RepositoryRole", 5)]), []);
+});
+
+test("an environment with required reviewers needs no ruleset: a person approves each deployment", () => {
+  assert.deepEqual(deployFindings({ branchPattern: "main" }, [], "prod", { ...unreviewed("npm"), reviewers: [{ teams: [42] }] }), []);
+});
+
+test("a tag pattern is covered only by an active tag ruleset that restricts creating and moving matching tags", () => {
+  assert.deepEqual(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"])]), []);
+  assert.equal(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"], { deletion: true, update: true })]).length, 1);
+  assert.equal(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"], { creation: true })]).length, 1);
+  assert.equal(deployFindings({ tagPattern: "v*" }, [branchRuleset(["refs/heads/v*"])]).length, 1);
+  const [finding] = deployFindings({ tagPattern: "v*" }, []);
+  assert.match(finding.message, /deploys from tags v\*, but no active tag ruleset of sdk restricts creating and moving refs\/tags\/v\*: anyone with write access can push a matching tag and deploy\. Add a ruleset with tags: \[v\*\] and restrictCreation: true/);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
@@ -621,8 +729,7 @@ test("the configured stage decides which half of the registry rule applies", () 
   assert.equal(checkResources([push], "dev", [p.nonProdWritesOnlyOwnRegistry]).length, 1);
 });
 
-const DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
-const deployFrom = (environment: string, branchPattern: string) => planned(DEPLOYMENT_POLICY, { repository: "lumen", environment, branchPattern }, { name: `${environment}-${branchPattern}` });
+const pushedFrom = (environment: string, branchPattern: string) => planned(DEPLOYMENT_POLICY, { repository: "lumen", environment, branchPattern }, { name: `${environment}-${branchPattern}` });
 const mainRuleset = (approvals: number) =>
   planned(RULESET, {
     repository: "lumen",
@@ -636,7 +743,7 @@ const promotionStack = (pushBranches: string[], approvals: number) => [
   createdRegistry("rg", "lumenstagingacr", "dev"),
   grantOn(ROLE.acrPush, "rg", "lumenstagingacr", "dev", "push", "release-infra: acrpush for ci:lumen-staging"),
   grantOn(ROLE.reader, "rg", "lumenstagingacr", "dev", "source", "release-infra: reader for ci:lumen-production"),
-  ...pushBranches.map((b) => deployFrom("staging", b)),
+  ...pushBranches.map((b) => pushedFrom("staging", b)),
   mainRuleset(approvals),
 ];
 

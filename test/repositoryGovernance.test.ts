@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { EnvironmentConfig, RepositoryConfig, RulesetConfig } from "../config/load";
-import { RepositoryGovernance, type RepositoryGovernanceArgs } from "../components/repositoryGovernance";
+import type { EnvironmentConfig, RepositoryConfig, RulesetConfig, TrustedPublishingConfig } from "../config/load";
+import { GithubLookups } from "../components/githubLookups";
+import { governanceName, RepositoryGovernance, type RepositoryGovernanceArgs } from "../components/repositoryGovernance";
 import { placeholderNumber } from "../scripts/mocks";
-import { build, named, ofType, valueOf, type Built } from "./harness";
+import { build, engineUrns, named, ofType, valueOf, type Built } from "./harness";
 
 const ENV = "github:index/repositoryEnvironment:RepositoryEnvironment";
 const POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
@@ -14,6 +17,8 @@ const SECRET = "github:index/actionsSecret:ActionsSecret";
 const VARIABLE = "github:index/actionsVariable:ActionsVariable";
 const RULESET = "github:index/repositoryRuleset:RepositoryRuleset";
 const WORKFLOW_PERMISSIONS = "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions";
+const GET_TEAM = "github:index/getTeam:getTeam";
+const GET_REPOSITORY_TEAMS = "github:index/getRepositoryTeams:getRepositoryTeams";
 
 const SLACK = "https://hooks.slack.example/T000/B000/plaintext-slack-value";
 const NPM = "npm_plaintextNpmTokenValue0123456789";
@@ -32,6 +37,12 @@ function ruleset(name: string, overrides: Partial<RulesetConfig>): RulesetConfig
     restrictCreation: false,
     ...overrides,
   };
+}
+
+const check = (context: string, app: RulesetConfig["requiredChecks"][number]["app"] = "github-actions") => ({ context, app });
+
+function publishing(registry: TrustedPublishingConfig["registry"], pkg: string, env: string, overrides: Partial<TrustedPublishingConfig> = {}): TrustedPublishingConfig {
+  return { registry, package: pkg, workflow: "release.yml", environment: env, deployFrom: { branches: ["main"], tags: [] }, reusableWorkflow: false, ...overrides };
 }
 
 function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig {
@@ -53,7 +64,7 @@ function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig
       ruleset("protect-main", {
         branches: ["~DEFAULT_BRANCH", "release/*"],
         requiredApprovals: 2,
-        requiredChecks: ["lint", "test"],
+        requiredChecks: [check("lint"), check("test")],
         requireCodeOwnerReview: true,
         requireLinearHistory: true,
       }),
@@ -67,6 +78,7 @@ function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig
   };
 }
 
+/** Arguments for one build: the lookups cache outputs of one mock session, so each build gets its own. */
 function args(overrides: Partial<RepositoryGovernanceArgs> = {}): RepositoryGovernanceArgs {
   return {
     owner: "acme",
@@ -74,16 +86,22 @@ function args(overrides: Partial<RepositoryGovernanceArgs> = {}): RepositoryGove
     stage: "prod",
     secrets: { SLACK_WEBHOOK: pulumi.secret(SLACK), NPM_TOKEN: pulumi.secret(NPM) },
     wiredVariables: {},
+    lookups: new GithubLookups("acme"),
     ...overrides,
   };
 }
 
+/** Every reviewer team of the repository has access to it. */
+const teamsOf = (repo: RepositoryConfig) => ({
+  [repo.name.toLowerCase()]: { teams: [...repo.environments, ...repo.trustedPublishing].flatMap((e) => e.reviewers?.teams ?? []) },
+});
+
 const govern = (a: RepositoryGovernanceArgs = args(), stack = "prod") =>
-  build(() => new RepositoryGovernance("shop", a), { stack, teamRepositories: [a.repository.name] });
+  build(() => new RepositoryGovernance(governanceName(a.repository.name), a), { stack, repositories: teamsOf(a.repository) });
 
 test("environment reviewers are the numeric ids of the configured team slugs and user logins", async () => {
   const { resources } = await govern();
-  const env = named(resources, ENV, "shop-env-production-environment");
+  const env = named(resources, ENV, "repo-shop-env-production-environment");
   assert.deepEqual(env.plain.reviewers, [
     { teams: [placeholderNumber("team", "release-managers")], users: [placeholderNumber("user", "octocat")] },
   ]);
@@ -92,33 +110,34 @@ test("environment reviewers are the numeric ids of the configured team slugs and
 });
 
 test("a reviewer team without access to the repository fails the build, and the environment is not registered without it", async () => {
-  const { resources, errors } = await build(() => new RepositoryGovernance("shop", args()), {
+  const { resources, errors } = await build(() => new RepositoryGovernance("repo-shop", args()), {
     stack: "prod",
     preview: true,
-    teamRepositories: ["storefront"],
+    repositories: { storefront: { teams: ["release-managers"] } },
     expectErrors: true,
   });
   const message =
     "team release-managers has no access to acme/shop: GitHub would silently drop it as a required reviewer of environment production; give the team at least read access to the repository";
   assert.ok(errors.length > 0);
   assert.ok(errors.every((e) => e.includes(message)), errors.join("\n"));
-  assert.deepEqual(ofType(resources, ENV).map((r) => r.name), ["shop-env-staging-environment"]);
+  assert.deepEqual(ofType(resources, ENV).map((r) => r.name), ["repo-shop-env-staging-environment"]);
 });
 
-test("a reviewer team's access to the repository is matched regardless of case, as GitHub matches repository names", async () => {
-  const { resources } = await build(() => new RepositoryGovernance("shop", args()), {
+test("a reviewer team's access is read from the repository's team list, matching slugs regardless of case", async () => {
+  const { resources } = await build(() => new RepositoryGovernance("repo-shop", args()), {
     stack: "prod",
     calls: {
-      "github:index/getTeam:getTeam": () => ({ id: "4242", slug: "release-managers", repositoriesDetaileds: [{ repoId: 1, repoName: "Shop", roleName: "pull" }] }),
+      [GET_TEAM]: () => ({ id: "4242", slug: "release-managers" }),
+      [GET_REPOSITORY_TEAMS]: () => ({ id: "shop", name: "shop", fullName: "acme/shop", teams: [{ slug: "Release-Managers", name: "Release managers", permission: "pull" }] }),
     },
   });
-  const env = named(resources, ENV, "shop-env-production-environment");
+  const env = named(resources, ENV, "repo-shop-env-production-environment");
   assert.deepEqual(env.plain.reviewers, [{ teams: [4242], users: [placeholderNumber("user", "octocat")] }]);
 });
 
 test("environments without reviewers or wait timer send no reviewer fields", async () => {
   const { resources } = await govern();
-  const env = named(resources, ENV, "shop-env-staging-environment");
+  const env = named(resources, ENV, "repo-shop-env-staging-environment");
   for (const key of ["reviewers", "preventSelfReview", "waitTimer"]) assert.equal(key in env.plain, false, key);
 });
 
@@ -131,14 +150,14 @@ test("environments deploy only from custom policies, never from 'protected branc
 
 test("each deploy-from branch and tag pattern is its own deployment policy that depends on the environment", async () => {
   const { resources } = await govern();
-  const env = named(resources, ENV, "shop-env-production-environment");
+  const env = named(resources, ENV, "repo-shop-env-production-environment");
   const policies = ofType(resources, POLICY).filter((p) => p.plain.environment === "production");
   assert.deepEqual(
     policies.map((p) => [p.name, p.plain.branchPattern ?? null, p.plain.tagPattern ?? null]).sort(),
     [
-      ["shop-env-production-branch-main", "main", null],
-      ["shop-env-production-branch-release/*", "release/*", null],
-      ["shop-env-production-tag-v*", null, "v*"],
+      ["repo-shop-env-production-branch-main", "main", null],
+      ["repo-shop-env-production-branch-release/*", "release/*", null],
+      ["repo-shop-env-production-tag-v*", null, "v*"],
     ],
   );
   for (const p of policies) assert.ok(p.dependsOn.includes(env.urn), p.name);
@@ -149,15 +168,15 @@ test("admins cannot bypass prod environments", async () => {
   for (const env of ofType(resources, ENV)) assert.equal(env.plain.canAdminsBypass, false, env.name);
 });
 
-test("outside prod the admin bypass is left at GitHub's default", async () => {
+test("outside prod the admin bypass is GitHub's default, sent explicitly as the provider always sends it", async () => {
   const { resources } = await govern(args({ stage: "dev" }), "dev");
-  for (const env of ofType(resources, ENV)) assert.equal("canAdminsBypass" in env.plain, false, env.name);
+  for (const env of ofType(resources, ENV)) assert.equal(env.plain.canAdminsBypass, true, env.name);
 });
 
-test("the admin bypass is not sent where the plan has no protection rules (private repository on Team)", async () => {
+test("where the plan has no protection rules (private repository on Team) there is nothing to lock: GitHub's default is sent", async () => {
   const privateRepo = repository({ visibility: "private", environments: [environment("production")] });
   const { resources } = await govern(args({ repository: privateRepo }));
-  assert.equal("canAdminsBypass" in named(resources, ENV, "shop-env-production-environment").plain, false);
+  assert.equal(named(resources, ENV, "repo-shop-env-production-environment").plain.canAdminsBypass, true);
 });
 
 /** Every place a secret value could leak into the plan: registered inputs as the plan prints them. */
@@ -170,8 +189,8 @@ test("secret values appear nowhere in plain text in the registered inputs", asyn
   const text = planText(resources);
   assert.equal(text.includes(SLACK), false);
   assert.equal(text.includes(NPM), false);
-  const envSecret = named(resources, ENV_SECRET, "shop-env-production-secret-SLACK_WEBHOOK");
-  const repoSecret = named(resources, SECRET, "shop-secret-NPM_TOKEN");
+  const envSecret = named(resources, ENV_SECRET, "repo-shop-env-production-secret-slack_webhook");
+  const repoSecret = named(resources, SECRET, "repo-shop-secret-npm_token");
   for (const s of [envSecret, repoSecret]) {
     assert.equal(s.plain.value, "[secret]", s.name);
     assert.equal("plaintextValue" in s.plain, false, s.name);
@@ -196,12 +215,12 @@ test("the component's outputs carry no secret value", async () => {
 
 test("repository secrets are replaced delete-first", async () => {
   const { resources } = await govern();
-  assert.equal(named(resources, SECRET, "shop-secret-NPM_TOKEN").deleteBeforeReplace, true);
+  assert.equal(named(resources, SECRET, "repo-shop-secret-npm_token").deleteBeforeReplace, true);
 });
 
 test("environment secrets are written only after the environment's deployment policies exist", async () => {
   const { resources } = await govern();
-  const secret = named(resources, ENV_SECRET, "shop-env-production-secret-SLACK_WEBHOOK");
+  const secret = named(resources, ENV_SECRET, "repo-shop-env-production-secret-slack_webhook");
   const policies = ofType(resources, POLICY).filter((p) => p.plain.environment === "production");
   for (const p of policies) assert.ok(secret.dependsOn.includes(p.urn), p.name);
 });
@@ -212,16 +231,16 @@ test("a secret without a value is an error naming it", async () => {
 
 test("configured variables become environment and repository variables", async () => {
   const { resources } = await govern();
-  assert.deepEqual(named(resources, ENV_VARIABLE, "shop-env-production-var-HEALTH_CHECK_RETRIES").plain, {
+  assert.deepEqual(named(resources, ENV_VARIABLE, "repo-shop-env-production-var-health_check_retries").plain, {
     environment: "production",
     repository: "shop",
     value: "5",
     variableName: "HEALTH_CHECK_RETRIES",
   });
-  assert.deepEqual(named(resources, VARIABLE, "shop-var-NODE_VERSION").plain, { repository: "shop", value: "22", variableName: "NODE_VERSION" });
+  assert.deepEqual(named(resources, VARIABLE, "repo-shop-var-node_version").plain, { repository: "shop", value: "22", variableName: "NODE_VERSION" });
 });
 
-test("wired variables become variables of their environment, named apart from configured ones", async () => {
+test("wired variables become variables of their environment, named like configured ones so a variable can switch between them in place", async () => {
   const { resources } = await govern(
     args({
       wiredVariables: {
@@ -230,13 +249,13 @@ test("wired variables become variables of their environment, named apart from co
       },
     }),
   );
-  const wired = ofType(resources, ENV_VARIABLE).filter((v) => v.name.includes("-wired-"));
+  const wired = ofType(resources, ENV_VARIABLE).filter((v) => v.plain.variableName !== "HEALTH_CHECK_RETRIES");
   assert.deepEqual(
     wired.map((v) => [v.name, v.plain.environment, v.plain.variableName, v.plain.value]).sort(),
     [
-      ["shop-env-production-wired-AZURE_CLIENT_ID", "production", "AZURE_CLIENT_ID", "<client-id of shop-production>"],
-      ["shop-env-production-wired-K8S_NAMESPACE", "production", "K8S_NAMESPACE", "shop"],
-      ["shop-env-staging-wired-AZURE_CLIENT_ID", "staging", "AZURE_CLIENT_ID", "<client-id of shop-staging>"],
+      ["repo-shop-env-production-var-azure_client_id", "production", "AZURE_CLIENT_ID", "<client-id of shop-production>"],
+      ["repo-shop-env-production-var-k8s_namespace", "production", "K8S_NAMESPACE", "shop"],
+      ["repo-shop-env-staging-var-azure_client_id", "staging", "AZURE_CLIENT_ID", "<client-id of shop-staging>"],
     ],
   );
 });
@@ -252,17 +271,17 @@ test("a variable both configured and wired is an error", async () => {
 
 test("ruleset ref patterns become full ref names; ~DEFAULT_BRANCH stays as it is", async () => {
   const { resources } = await govern();
-  assert.deepEqual(named(resources, RULESET, "shop-ruleset-protect-main").plain.conditions, {
+  assert.deepEqual(named(resources, RULESET, "repo-shop-ruleset-protect-main").plain.conditions, {
     refName: { excludes: [], includes: ["~DEFAULT_BRANCH", "refs/heads/release/*"] },
   });
-  assert.deepEqual(named(resources, RULESET, "shop-ruleset-release-tags").plain.conditions, {
+  assert.deepEqual(named(resources, RULESET, "repo-shop-ruleset-release-tags").plain.conditions, {
     refName: { excludes: [], includes: ["refs/tags/v*"] },
   });
 });
 
 test("branch rulesets enforce the configured reviews and checks, forbid force push and deletion, and cannot be bypassed", async () => {
   const { resources } = await govern();
-  const rs = named(resources, RULESET, "shop-ruleset-protect-main");
+  const rs = named(resources, RULESET, "repo-shop-ruleset-protect-main");
   assert.equal(rs.plain.target, "branch");
   assert.equal(rs.plain.enforcement, "active");
   assert.equal(rs.plain.name, "protect-main");
@@ -276,7 +295,7 @@ test("branch rulesets enforce the configured reviews and checks, forbid force pu
       requireCodeOwnerReview: true,
       requireLastPushApproval: true,
     },
-    requiredStatusChecks: { requiredChecks: [{ context: "lint" }, { context: "test" }], strictRequiredStatusChecksPolicy: true },
+    requiredStatusChecks: { requiredChecks: [{ context: "lint", integrationId: 15368 }, { context: "test", integrationId: 15368 }], strictRequiredStatusChecksPolicy: true },
   });
   assert.equal("bypassActors" in rs.plain, false);
 });
@@ -284,12 +303,12 @@ test("branch rulesets enforce the configured reviews and checks, forbid force pu
 test("a branch ruleset without approvals or checks still forbids force push and deletion", async () => {
   const repo = repository({ rulesets: [ruleset("no-force-push", { branches: ["main"] })] });
   const { resources } = await govern(args({ repository: repo }));
-  assert.deepEqual(named(resources, RULESET, "shop-ruleset-no-force-push").plain.rules, { deletion: true, nonFastForward: true });
+  assert.deepEqual(named(resources, RULESET, "repo-shop-ruleset-no-force-push").plain.rules, { deletion: true, nonFastForward: true });
 });
 
 test("release tags can only be created by repository admins and never moved or deleted by anyone else", async () => {
   const { resources } = await govern();
-  const rs = named(resources, RULESET, "shop-ruleset-release-tags");
+  const rs = named(resources, RULESET, "repo-shop-ruleset-release-tags");
   assert.equal(rs.plain.target, "tag");
   assert.deepEqual(rs.plain.rules, { creation: true, deletion: true, nonFastForward: true, update: true });
   assert.deepEqual(rs.plain.bypassActors, [{ actorId: 5, actorType: "RepositoryRole", bypassMode: "always" }]);
@@ -298,14 +317,14 @@ test("release tags can only be created by repository admins and never moved or d
 test("a tag ruleset without creation restriction protects tags from everyone and has no bypass", async () => {
   const repo = repository({ rulesets: [ruleset("tags", { tags: ["v*"] })] });
   const { resources } = await govern(args({ repository: repo }));
-  const rs = named(resources, RULESET, "shop-ruleset-tags");
+  const rs = named(resources, RULESET, "repo-shop-ruleset-tags");
   assert.deepEqual(rs.plain.rules, { deletion: true, nonFastForward: true, update: true });
   assert.equal("bypassActors" in rs.plain, false);
 });
 
 test("the workflow token is read-only and workflows cannot approve pull requests", async () => {
   const { resources } = await govern();
-  assert.deepEqual(named(resources, WORKFLOW_PERMISSIONS, "shop-actions-defaults").plain, {
+  assert.deepEqual(named(resources, WORKFLOW_PERMISSIONS, "repo-shop-actions-defaults").plain, {
     canApprovePullRequestReviews: false,
     defaultWorkflowPermissions: "read",
     repository: "shop",
@@ -332,7 +351,199 @@ test("reordering environments, rulesets and patterns keeps every child's name", 
 });
 
 test("in a preview, secrets and variables name their environment, so the offline plan shows where they go", async () => {
-  const { resources } = await build(() => new RepositoryGovernance("shop", args()), { stack: "prod", preview: true, teamRepositories: ["shop"] });
-  assert.equal(named(resources, ENV_SECRET, "shop-env-production-secret-SLACK_WEBHOOK").plain.environment, "production");
-  assert.equal(named(resources, ENV_VARIABLE, "shop-env-production-var-HEALTH_CHECK_RETRIES").plain.environment, "production");
+  const { resources } = await build(() => new RepositoryGovernance("repo-shop", args()), { stack: "prod", preview: true, repositories: teamsOf(repository()) });
+  assert.equal(named(resources, ENV_SECRET, "repo-shop-env-production-secret-slack_webhook").plain.environment, "production");
+  assert.equal(named(resources, ENV_VARIABLE, "repo-shop-env-production-var-health_check_retries").plain.environment, "production");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Required checks bound to their source
+
+test("a required check named alone must be reported by GitHub Actions (app 15368), not by any commit status", async () => {
+  const repo = repository({ rulesets: [ruleset("main", { branches: ["main"], requiredApprovals: 1, requiredChecks: [check("test")] })] });
+  const { resources } = await govern(args({ repository: repo }));
+  const rules = named(resources, RULESET, "repo-shop-ruleset-main").plain.rules as { requiredStatusChecks: unknown };
+  assert.deepEqual(rules.requiredStatusChecks, { requiredChecks: [{ context: "test", integrationId: 15368 }], strictRequiredStatusChecksPolicy: true });
+});
+
+test("a required check of another app is bound to that app's id, and app any sends no integration id", async () => {
+  const repo = repository({ rulesets: [ruleset("main", { branches: ["main"], requiredApprovals: 1, requiredChecks: [check("codecov/project", 254), check("jenkins", "any")] })] });
+  const { resources } = await govern(args({ repository: repo }));
+  const rules = named(resources, RULESET, "repo-shop-ruleset-main").plain.rules as { requiredStatusChecks: { requiredChecks: unknown } };
+  assert.deepEqual(rules.requiredStatusChecks.requiredChecks, [{ context: "codecov/project", integrationId: 254 }, { context: "jenkins" }]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// API budget
+
+test("300 environments sharing one reviewer team make one team lookup and one team-access lookup per repository", async () => {
+  const repos = ["shop", "loader", "sdk"].map((name) =>
+    repository({
+      name,
+      environments: Array.from({ length: 100 }, (_, i) => environment(`env-${i}`, { reviewers: { teams: ["release-managers"], users: [] } })),
+      rulesets: [],
+      secrets: [],
+    }),
+  );
+  const { invokes, resources } = await build(
+    () => {
+      const lookups = new GithubLookups("acme");
+      for (const repo of repos) new RepositoryGovernance(governanceName(repo.name), args({ repository: repo, lookups, secrets: {} }));
+    },
+    { stack: "prod", repositories: Object.assign({}, ...repos.map(teamsOf)) },
+  );
+  assert.equal(ofType(resources, ENV).length, 300);
+  const teamLookups = invokes.filter((i) => i.token === GET_TEAM);
+  assert.deepEqual(teamLookups.map((i) => i.inputs), [{ slug: "release-managers", summaryOnly: true }]);
+  assert.deepEqual(invokes.filter((i) => i.token === GET_REPOSITORY_TEAMS).map((i) => i.inputs.name).sort(), ["loader", "sdk", "shop"]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Names from identity
+
+/** The engine's URN of every registration, sorted. */
+const urnsOf = (resources: Built[]) => [...engineUrns(resources).values()].sort();
+
+test("a change of case in repository, environment, secret, variable and ruleset names keeps every URN", async () => {
+  const lower = repository();
+  const upper: RepositoryConfig = {
+    ...lower,
+    name: "Shop",
+    environments: lower.environments.map((e) => ({
+      ...e,
+      name: e.name === "production" ? "Production" : "STAGING",
+      secrets: e.secrets.map((s) => s.toLowerCase()),
+      variables: Object.fromEntries(Object.entries(e.variables).map(([k, v]) => [k.toLowerCase(), v])),
+    })),
+    rulesets: lower.rulesets.map((rs) => ({ ...rs, name: rs.name.toUpperCase() })),
+    secrets: ["npm_token"],
+    variables: { node_version: "22" },
+  };
+  const secrets = { SLACK_WEBHOOK: pulumi.secret(SLACK), NPM_TOKEN: pulumi.secret(NPM), slack_webhook: pulumi.secret(SLACK), npm_token: pulumi.secret(NPM) };
+  const before = await govern(args({ repository: lower, secrets }));
+  const after = await govern(args({ repository: upper, secrets }));
+  assert.deepEqual(urnsOf(after.resources), urnsOf(before.resources));
+  assert.equal(named(after.resources, ENV, "repo-shop-env-production-environment").plain.environment, "Production");
+});
+
+test("moving an environment between environments and trustedPublishing keeps the URNs of the environment and its policies", async () => {
+  const deployFrom = { branches: ["main"], tags: ["v*"] };
+  const asEnvironment = repository({ environments: [environment("npm", { deployFrom })], rulesets: [], secrets: [], variables: {} });
+  const asPublishing = repository({ environments: [], trustedPublishing: [publishing("npm", "@acme/widgets", "npm", { deployFrom })], rulesets: [], secrets: [], variables: {} });
+  const gates = (resources: Built[]) => {
+    const urns = engineUrns(resources);
+    return resources.filter((r) => r.type === ENV || r.type === POLICY || r.type === "release-infra:github:Environment").map((r) => urns.get(r)).sort();
+  };
+  const before = await govern(args({ repository: asEnvironment }));
+  const after = await govern(args({ repository: asPublishing }));
+  assert.equal(gates(before.resources).length, 4);
+  assert.deepEqual(gates(after.resources), gates(before.resources));
+});
+
+test("a variable that becomes wired keeps its URN, so it is updated in place and never POSTed anew beside the old one", async () => {
+  const configured = repository({ environments: [environment("production", { variables: { K8S_NAMESPACE: "shop" } })] });
+  const wired = repository({ environments: [environment("production")] });
+  const urn = async (a: RepositoryGovernanceArgs) => {
+    const { resources } = await govern(a);
+    const variable = ofType(resources, ENV_VARIABLE).find((v) => v.plain.variableName === "K8S_NAMESPACE");
+    assert.ok(variable);
+    return engineUrns(resources).get(variable);
+  };
+  assert.equal(await urn(args({ repository: wired, wiredVariables: { production: { K8S_NAMESPACE: "shop" } } })), await urn(args({ repository: configured })));
+});
+
+test("existing stacks keep their state: every URN registered under the names used before is an alias of its successor", async () => {
+  // URNs as the engine forms them for this repository under the names of commit 4aecea9, where
+  // the index named the governance repo-<name> and each publishing environment publishing-<repo>-<env>.
+  const before: string[] = JSON.parse(readFileSync(path.join(__dirname, "fixtures", "urns", "governance-before-identity-names.json"), "utf8"));
+  const repo = repository({
+    name: "Shop",
+    environments: [
+      environment("Production", {
+        reviewers: { teams: ["release-managers"], users: ["octocat"] },
+        waitMinutes: 5,
+        deployFrom: { branches: ["main", "release/*"], tags: ["v*"] },
+        secrets: ["SLACK_WEBHOOK"],
+        variables: { HEALTH_CHECK_RETRIES: "5" },
+      }),
+      environment("staging", { variables: { Log_Level: "debug" } }),
+    ],
+    rulesets: [
+      ruleset("Protect-Main", { branches: ["~DEFAULT_BRANCH", "release/*"], requiredApprovals: 1, requiredChecks: [check("test")] }),
+      ruleset("release-tags", { tags: ["v*"], restrictCreation: true }),
+    ],
+    trustedPublishing: [
+      publishing("npm", "@acme/core", "NPM"),
+      publishing("npm", "@acme/react", "NPM"),
+      publishing("pypi", "acme-sdk", "PyPI", { deployFrom: { branches: [], tags: ["v*"] } }),
+    ],
+  });
+  const { resources } = await govern(args({ repository: repo, wiredVariables: { staging: { AZURE_CLIENT_ID: "c" }, Production: { K8S_NAMESPACE: "shop" } } }));
+  const urns = engineUrns(resources);
+  const successor = new Map<string, string>();
+  for (const r of resources) {
+    for (const urn of [urns.get(r) ?? "", ...r.aliases]) {
+      assert.ok(!successor.has(urn), `${urn} is claimed by ${successor.get(urn)} and ${r.name}`);
+      successor.set(urn, r.name);
+    }
+  }
+  assert.deepEqual(before.filter((urn) => !successor.has(urn)), []);
+  assert.equal(before.length, 27);
+});
+
+test("names GitHub compares case-insensitively are kept out of updates, so a change of case never replaces (deletes) an object", async () => {
+  const { resources } = await govern(args({ wiredVariables: { staging: { AZURE_CLIENT_ID: "c" } } }));
+  const ignored = (type: string) => [...new Set(ofType(resources, type).map((r) => r.ignoreChanges.sort().join(",")))];
+  assert.deepEqual(ignored(ENV), ["environment,repository"]);
+  assert.deepEqual(ignored(POLICY), ["environment,repository"]);
+  assert.deepEqual(ignored(ENV_SECRET), ["environment,repository,secretName"]);
+  assert.deepEqual(ignored(ENV_VARIABLE), ["environment,repository,variableName"]);
+  assert.deepEqual(ignored(SECRET), ["repository,secretName"]);
+  assert.deepEqual(ignored(VARIABLE), ["repository,variableName"]);
+  assert.deepEqual(ignored(RULESET), ["repository"]);
+  assert.deepEqual(ignored(WORKFLOW_PERMISSIONS), ["repository"]);
+});
+
+test("a secret larger than GitHub's 48 KB fails the preview, naming it but not its value", async () => {
+  const big = `x${"A".repeat(48 * 1024)}`;
+  const { errors } = await build(() => new RepositoryGovernance("repo-shop", args({ secrets: { SLACK_WEBHOOK: pulumi.secret(SLACK), NPM_TOKEN: pulumi.secret(big) } })), {
+    stack: "prod",
+    repositories: teamsOf(repository()),
+    expectErrors: true,
+  });
+  assert.ok(errors.some((e) => e.includes("secret NPM_TOKEN of acme/shop is 49153 bytes; GitHub accepts secrets of at most 48 KB (49152 bytes)")), errors.join("\n"));
+  assert.ok(errors.every((e) => !e.includes("AAAA")));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Trusted publishing
+
+test("a trusted-publishing environment is an environment of the repository, and its publishers wait for GitHub's spelling of the repository", async () => {
+  const repo = repository({ environments: [], rulesets: [], secrets: [], variables: {}, trustedPublishing: [publishing("npm", "@acme/widgets", "npm")] });
+  const { resources, result, invokes } = await govern(args({ repository: repo }));
+  assert.deepEqual(ofType(resources, ENV).map((e) => [e.name, e.parent && resources.find((p) => p.urn === e.parent)?.type]), [
+    ["repo-shop-env-npm-environment", "release-infra:github:Environment"],
+  ]);
+  const publishers = await valueOf(result.trustedPublishers);
+  assert.deepEqual(publishers.map((p) => [p.package, p.owner, p.repository, p.environment]), [["@acme/widgets", "acme", "shop", "npm"]]);
+  assert.deepEqual(invokes.filter((i) => i.token === "github:index/getRepository:getRepository").map((i) => i.inputs), [{ fullName: "acme/shop" }]);
+});
+
+test("publishers fail the preview when GitHub spells the repository differently (npm compares names case-sensitively)", async () => {
+  const repo = repository({ environments: [], rulesets: [], secrets: [], variables: {}, trustedPublishing: [publishing("npm", "@acme/widgets", "npm")] });
+  let resolved = false;
+  const { errors } = await build(
+    () =>
+      new RepositoryGovernance("repo-shop", args({ repository: repo })).trustedPublishers.apply((p) => {
+        resolved = true;
+        return p;
+      }),
+    {
+      stack: "prod",
+      expectErrors: true,
+      calls: { "github:index/getRepository:getRepository": () => ({ id: "Shop", fullName: "acme/Shop", name: "Shop", repoId: 7 }) },
+    },
+  );
+  assert.ok(errors.some((e) => e.includes("GitHub spells acme/shop as acme/Shop: Entra ID, npm and Google compare owner and repository names case-sensitively")), errors.join("\n"));
+  assert.equal(resolved, false);
 });

@@ -122,19 +122,19 @@ test("a logical name changed without an alias is a replacement of the same cloud
       }
     }
   };
-  const old = "repo-web-env-production-var-OLD";
-  const base = variant("renamed-base", headPlan(), (doc) => rename(doc, "repo-web-env-production-wired-AZURE_TENANT_ID", old));
+  const old = "repo-web-env-production-var-old";
+  const base = variant("renamed-base", headPlan(), (doc) => rename(doc, "repo-web-env-production-var-azure_tenant_id", old));
   const without = plan(["--from", headPlan(), "--diff", base]);
   assert.equal(without.code, 0, without.stderr);
-  assert.match(without.stdout, /± replace +github:index\/actionsEnvironmentVariable:ActionsEnvironmentVariable {2}repo-web-env-production-wired-AZURE_TENANT_ID\n +replaces: name: the logical name changed from repo-web-env-production-var-OLD without an alias/);
+  assert.match(without.stdout, /± replace +github:index\/actionsEnvironmentVariable:ActionsEnvironmentVariable {2}repo-web-env-production-var-azure_tenant_id\n +replaces: name: the logical name changed from repo-web-env-production-var-old without an alias/);
   const aliased = variant("aliased-head", headPlan(), (doc) => {
-    const r = doc.resources.find((x) => x.name === "repo-web-env-production-wired-AZURE_TENANT_ID");
+    const r = doc.resources.find((x) => x.name === "repo-web-env-production-var-azure_tenant_id");
     assert.ok(r);
     r.aliases = [String(r.urn).replace(/::[^:]+$/, `::${old}`)];
   });
   const withAlias = plan(["--from", aliased, "--diff", base]);
   assert.equal(withAlias.code, 0, withAlias.stderr);
-  assert.match(withAlias.stdout, /~ update +\S+ {2}repo-web-env-production-wired-AZURE_TENANT_ID\n +note: was repo-web-env-production-var-OLD \(kept by an alias\)/);
+  assert.match(withAlias.stdout, /~ update +\S+ {2}repo-web-env-production-var-azure_tenant_id\n +note: was repo-web-env-production-var-old \(kept by an alias\)/);
   assert.match(withAlias.stdout, /0 to replace/);
 });
 

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import type { RepositoryConfig, TrustedPublishingConfig } from "../config/load";
+import { GithubLookups } from "../components/githubLookups";
+import { RepositoryGovernance } from "../components/repositoryGovernance";
 import { TrustedPublishing, type TrustedPublishingArgs } from "../components/trustedPublishing";
 import { placeholderNumber } from "../scripts/mocks";
 import { build, named, ofType, valueOf } from "./harness";
@@ -24,11 +27,30 @@ function entry(overrides: Partial<TrustedPublishingConfig> = {}): TrustedPublish
 }
 
 function args(overrides: Partial<TrustedPublishingArgs> = {}): TrustedPublishingArgs {
-  return { owner: "acme", repository: PUBLIC, entries: [entry()], stage: "prod", ...overrides };
+  const entries = overrides.entries ?? [entry()];
+  return { owner: "acme", repository: PUBLIC, entries, environment: pulumi.output(entries[0].environment), ...overrides };
 }
 
-const publish = (a: TrustedPublishingArgs = args(), preview = false) =>
-  build(() => new TrustedPublishing("event-forge-pypi", a), { stack: "prod", preview, teamRepositories: [a.repository.name] });
+const publish = (a: TrustedPublishingArgs = args()) => build(() => new TrustedPublishing("event-forge-pypi", a), { stack: "prod" });
+
+/** The repository whose governance creates the publishing environment of `entries`. */
+function governedRepository(entries: TrustedPublishingConfig[]): RepositoryConfig {
+  return { ...PUBLIC, environments: [], rulesets: [], secrets: [], variables: {}, trustedPublishing: entries, actionsDefaults: false };
+}
+
+const govern = (entries: TrustedPublishingConfig[], teams: string[] = ["release-managers"], preview = false) =>
+  build(
+    () =>
+      new RepositoryGovernance("repo-event-forge", {
+        owner: "acme",
+        repository: governedRepository(entries),
+        stage: "prod",
+        secrets: {},
+        wiredVariables: {},
+        lookups: new GithubLookups("acme"),
+      }),
+    { stack: "prod", preview, repositories: { "event-forge": { teams } }, expectErrors: true },
+  );
 
 /** The publisher of a component built from a single entry. */
 async function onlyPublisher(component: TrustedPublishing) {
@@ -78,6 +100,7 @@ test("npm: the outputs name the package access page and the exact npm trust comm
   });
   assert.match(note, /cannot be configured through Pulumi/);
   assert.ok(note.includes("npm trust github @acme/widgets --repository acme/event-forge --file release.yml --env npm --allow-publish"), note);
+  assert.match(note, /npm >= 11\.15\.0/);
 });
 
 test("NuGet: the outputs point to the account's trusted publishing page", async () => {
@@ -95,9 +118,9 @@ test("NuGet: the outputs point to the account's trusted publishing page", async 
   assert.match(note, /cannot be configured through Pulumi/);
 });
 
-test("the publishing job gets a dedicated environment with reviewers by id and a policy per deploy-from pattern", async () => {
-  const { resources } = await publish();
-  const env = named(resources, ENV, "event-forge-pypi-env-environment");
+test("the publishing job gets a dedicated environment of the repository, with reviewers by id and a policy per deploy-from pattern", async () => {
+  const { resources } = await govern([entry()]);
+  const env = named(resources, ENV, "repo-event-forge-env-pypi-environment");
   assert.equal(env.plain.environment, "pypi");
   assert.equal(env.plain.repository, "event-forge");
   assert.deepEqual(env.plain.reviewers, [{ teams: [placeholderNumber("team", "release-managers")], users: [] }]);
@@ -107,18 +130,14 @@ test("the publishing job gets a dedicated environment with reviewers by id and a
   assert.deepEqual(
     ofType(resources, POLICY).map((p) => [p.name, p.plain.environment, p.plain.branchPattern ?? p.plain.tagPattern]).sort(),
     [
-      ["event-forge-pypi-env-branch-main", "pypi", "main"],
-      ["event-forge-pypi-env-tag-v*", "pypi", "v*"],
+      ["repo-event-forge-env-pypi-branch-main", "pypi", "main"],
+      ["repo-event-forge-env-pypi-tag-v*", "pypi", "v*"],
     ],
   );
 });
 
 test("a reviewer team without access to the repository fails the build instead of leaving publishing unapproved", async () => {
-  const { resources, errors } = await build(() => new TrustedPublishing("event-forge-pypi", args()), {
-    stack: "prod",
-    preview: true,
-    expectErrors: true,
-  });
+  const { resources, errors } = await govern([entry()], [], true);
   const message =
     "team release-managers has no access to acme/event-forge: GitHub would silently drop it as a required reviewer of environment pypi; give the team at least read access to the repository";
   assert.ok(errors.length > 0);
@@ -127,8 +146,8 @@ test("a reviewer team without access to the repository fails the build instead o
 });
 
 test("the registry values are known in a preview, so the offline plan can show them", async () => {
-  const { result } = await publish(args(), true);
-  const known = await Promise.race([valueOf(result.publishers), new Promise<undefined>((resolve) => setTimeout(resolve, 2000, undefined).unref())]);
+  const { result } = await govern([entry()], ["release-managers"], true);
+  const known = await Promise.race([valueOf(result.trustedPublishers), new Promise<undefined>((resolve) => setTimeout(resolve, 2000, undefined).unref())]);
   assert.equal(known?.[0].environment, "pypi");
 });
 
@@ -150,12 +169,12 @@ test("a working public entry produces no warning", async () => {
 });
 
 test("several packages of one job share one environment and get one publisher each, in entry order", async () => {
-  const { resources, result } = await publish(args({ entries: npmEntries("@acme/core", "@acme/react", "@acme/cli") }));
+  const { resources, result } = await govern(npmEntries("@acme/core", "@acme/react", "@acme/cli"));
   assert.deepEqual(
     ofType(resources, ENV).map((e) => [e.name, e.plain.environment]),
-    [["event-forge-pypi-env-environment", "npm"]],
+    [["repo-event-forge-env-npm-environment", "npm"]],
   );
-  const publishers = await valueOf(result.publishers);
+  const publishers = await valueOf(result.trustedPublishers);
   assert.deepEqual(
     publishers.map((p) => [p.package, p.environment, p.workflow, p.settingsUrl]),
     ["@acme/core", "@acme/react", "@acme/cli"].map((pkg) => [pkg, "npm", "release.yml", `https://www.npmjs.com/package/${pkg}/access`]),
@@ -166,10 +185,27 @@ test("several packages of one job share one environment and get one publisher ea
 });
 
 test("reordering the entries keeps every child's name", async () => {
-  const names = async (entries: TrustedPublishingConfig[]) => (await publish(args({ entries }))).resources.map((r) => `${r.type} ${r.name}`).sort();
+  const names = async (entries: TrustedPublishingConfig[]) => (await govern(entries)).resources.map((r) => `${r.type} ${r.name}`).sort();
   const forward = await names(npmEntries("@acme/core", "@acme/react", "@acme/cli"));
   assert.deepEqual(await names(npmEntries("@acme/cli", "@acme/core", "@acme/react")), forward);
   assert.ok(forward.length > 1, forward.join("\n"));
+});
+
+test("publishers wait for the checks they are given: a failed check leaves them unresolved, not wrong", async () => {
+  const failed = pulumi.output("acme/event-forge").apply((name): string => {
+    throw new Error(`GitHub spells ${name} as acme/Event-Forge`);
+  });
+  let resolved = false;
+  const { errors } = await build(
+    () =>
+      new TrustedPublishing("event-forge-pypi", args({ trustAfter: [failed] })).publishers.apply((p) => {
+        resolved = true;
+        return p;
+      }),
+    { stack: "prod", expectErrors: true },
+  );
+  assert.ok(errors.some((e) => e.includes("GitHub spells acme/event-forge as acme/Event-Forge")), errors.join("\n"));
+  assert.equal(resolved, false);
 });
 
 test("entries that cannot share an environment throw, naming the differing key, before anything is registered", async () => {

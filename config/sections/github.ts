@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { secretShape } from "../secretShapes";
+import { mayBeSecret, secretShape } from "../secretShapes";
 import { actionsName, pattern, refPattern, strict, uniqueBy } from "./common";
 import { clusterName, namespaceName } from "./azure";
 
@@ -64,9 +64,24 @@ const reviewers = strict({
   .refine((r) => r.teams.length + r.users.length <= 6, { message: "GitHub allows at most 6 required reviewers (teams and users together)" })
   .describe("Required reviewers: one of them must approve each deployment (public repositories, or GitHub Enterprise).");
 
+/**
+ * A deployment policy pattern. GitHub matches it against the short branch or tag name
+ * (https://docs.github.com/actions/reference/workflows-and-actions/deployments-and-environments),
+ * so a full ref name or a ruleset token never matches anything.
+ */
+const deployPattern = (kind: "branch" | "tag") =>
+  refPattern.superRefine((p, ctx) => {
+    const never = (fix: string) => ctx.addIssue({ code: "custom", message: `never matches: deployment policies match short ${kind} names; ${fix}` });
+    const full = /^refs\/(heads|tags)\/(.+)$/.exec(p);
+    if (full && (full[1] === "heads") === (kind === "branch")) never(`write ${JSON.stringify(full[2])}`);
+    else if (full) never(`${JSON.stringify(p)} is a ${kind === "branch" ? "tag" : "branch"} ref: list ${JSON.stringify(full[2])} under deployFrom.${kind === "branch" ? "tags" : "branches"}`);
+    else if (p.startsWith("refs/")) never(`${JSON.stringify(p)} is a full ref name`);
+    else if (p.startsWith("~")) never(`${p} is a ruleset token; name the ${kind === "branch" ? "branches (e.g. main)" : "tags (e.g. v*)"} that may deploy`);
+  });
+
 const deployFrom = strict({
-  branches: z.array(refPattern).default([]).describe("Branch name patterns allowed to deploy (custom deployment branch policies), e.g. main, release/*."),
-  tags: z.array(refPattern).default([]).describe("Tag name patterns allowed to deploy, e.g. v*."),
+  branches: z.array(deployPattern("branch")).default([]).describe("Branch name patterns allowed to deploy (custom deployment branch policies), e.g. main, release/*: short names, not refs/heads/..."),
+  tags: z.array(deployPattern("tag")).default([]).describe("Tag name patterns allowed to deploy, e.g. v*: short names, not refs/tags/..."),
 })
   .refine((d) => d.branches.length + d.tags.length > 0, {
     message: "must list at least one branch or tag: an environment without deployment policies lets any ref deploy",
@@ -98,12 +113,41 @@ const environment = strict({
   access: access.optional(),
 });
 
+/**
+ * The app id of GitHub Actions, the source of workflow jobs' check runs: `gh api apps/github-actions --jq .id`
+ * (https://docs.github.com/rest/apps/apps#get-an-app). A required check bound to it can only be
+ * satisfied by a workflow run, not by a commit status that any writer can POST.
+ */
+export const GITHUB_ACTIONS_APP_ID = 15368;
+
+/** A required status check and the app whose report counts; a plain name means GitHub Actions. */
+const requiredCheck = z
+  .union([
+    z.string().min(1),
+    strict({
+      context: z.string().min(1).describe("The check's name as a pull request shows it, e.g. test or build (ubuntu-latest)."),
+      app: z
+        .union([z.enum(["github-actions", "any"]), z.number().int().positive()])
+        .default("github-actions")
+        .describe(
+          "Who must report the check: github-actions (app id 15368, the default), another GitHub App's numeric id (gh api apps/SLUG --jq .id), or any: any commit status of that name counts, which anyone with write access can set.",
+        ),
+    }),
+  ])
+  .transform((check) => (typeof check === "string" ? { context: check, app: "github-actions" as const } : check))
+  .describe("A check name (reported by GitHub Actions) or { context, app }.");
+
 const ruleset = strict({
   name: pattern(/^\S(.{0,98}\S)?$/, "must be 1-100 characters without leading or trailing spaces").describe("Ruleset name (unique per repository, case-insensitive)."),
   branches: z.array(refPattern).optional().describe("Branch patterns it protects (main, release/*, ~DEFAULT_BRANCH, ~ALL); set branches or tags."),
   tags: z.array(refPattern).optional().describe("Tag patterns it protects (v*); set branches or tags."),
   requiredApprovals: z.number().int().min(0).max(10).optional().describe("Pull requests need this many approving reviews (branches only)."),
-  requiredChecks: z.array(z.string().min(1)).default([]).describe("Status checks that must pass before merging (branches only)."),
+  requiredChecks: z
+    .array(requiredCheck)
+    .default([])
+    .describe(
+      "Status checks that must pass before merging (branches only), each bound to the app that must report it: a name alone is a check of GitHub Actions; { context, app } names another app.",
+    ),
   dismissStaleReviews: z.boolean().default(true).describe("A new push dismisses earlier approvals."),
   requireCodeOwnerReview: z.boolean().default(false).describe("Pull requests need a review from a code owner."),
   requireLinearHistory: z.boolean().default(false).describe("No merge commits."),
@@ -179,6 +223,46 @@ export function sharedEnvironmentConflict(entry: TrustedPublishingEntry, other: 
   return SHARED_PUBLISHING_KEYS.find((key) => sharedValue(entry, key) !== sharedValue(other, key));
 }
 
+/** The forms of GitHub's OIDC subject a repository's CI identities can trust (docs/configuration.md, OIDC subjects). */
+export const OIDC_SUBJECT_FORMS = ["name-only", "immutable", "both"] as const;
+
+/**
+ * The subject forms a repository's CI identities trust: its `oidcSubjects`, else both when the
+ * ids of the immutable form are configured (as before the setting existed), else name-only.
+ */
+export function trustedSubjectForms(repo: { id?: number; oidcSubjects?: (typeof OIDC_SUBJECT_FORMS)[number] }, ownerId: number | undefined): ("name-only" | "immutable")[] {
+  const setting = repo.oidcSubjects ?? (repo.id !== undefined && ownerId !== undefined ? "both" : "name-only");
+  return setting === "both" ? ["name-only", "immutable"] : [setting];
+}
+
+/** GitHub's limits on Actions secrets and variables (https://docs.github.com/actions/reference/secrets-reference, https://docs.github.com/actions/reference/variables-reference). */
+const LIMITS = { repositorySecrets: 100, environmentSecrets: 100, repositoryVariables: 500, environmentVariables: 100, valueBytes: 48 * 1024, repositoryVariableBytes: 256 * 1024 };
+
+/** Count and size limits of one list of variables (values are plain text, so their sizes are known). */
+function variableLimits(
+  variables: Record<string, string>,
+  max: number,
+  where: string,
+  path: PropertyKey[],
+  issue: (path: PropertyKey[], message: string) => void,
+  wired = 0,
+) {
+  const names = Object.keys(variables);
+  // GitHub compares variable names case-insensitively: FOO and foo are one variable.
+  names.forEach((name, i) => {
+    const first = names.findIndex((n) => n.toLowerCase() === name.toLowerCase());
+    if (first < i && !mayBeSecret(name)) issue(path, `${name} and ${names[first]} are one variable on GitHub, which compares variable names case-insensitively; keep one`);
+  });
+  const count = names.length;
+  if (count + wired > max) {
+    issue(path, `lists ${count} variables${wired ? ` and release-infra sets up to ${wired} wired ones` : ""}; GitHub stores at most ${max} variables per ${where}`);
+  }
+  for (const [name, value] of Object.entries(variables)) {
+    const bytes = Buffer.byteLength(value);
+    if (bytes > LIMITS.valueBytes && !mayBeSecret(name)) issue(path, `${name} is ${bytes} bytes; GitHub accepts variables of at most 48 KB (${LIMITS.valueBytes} bytes)`);
+  }
+}
+
 /** Rules within one repository: plan limits, duplicates, shared publishing environments, wired variables. */
 function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$RefinementCtx) {
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
@@ -238,6 +322,17 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
   uniqueBy(ctx, repo.rulesets, (rs) => rs.name, (i) => ["rulesets", i, "name"], "ruleset name", true);
   uniqueBy(ctx, repo.secrets, (s) => s, (i) => ["secrets", i], "secret", true);
 
+  if (repo.visibility === "internal" && repo.plan !== "enterprise") {
+    issue(["visibility"], `"internal" exists only on GitHub Enterprise (this repository's plan is ${repo.plan}): internal repositories belong to organisations of an enterprise account`);
+  }
+  if (repo.secrets.length > LIMITS.repositorySecrets) {
+    issue(["secrets"], `lists ${repo.secrets.length} secrets; GitHub stores at most ${LIMITS.repositorySecrets} secrets per repository`);
+  }
+  variableLimits(repo.variables, LIMITS.repositoryVariables, "repository", ["variables"], issue);
+  const repositoryVariableBytes = Object.values(repo.variables).reduce((sum, value) => sum + Buffer.byteLength(value), 0);
+  if (repositoryVariableBytes > LIMITS.repositoryVariableBytes) {
+    issue(["variables"], `total ${repositoryVariableBytes} bytes; a workflow run receives repository and organisation variables only up to 256 KB together, the rest silently missing`);
+  }
   if (envLike.length > 0 && repo.visibility !== "public" && repo.plan === "free") {
     issue(["environments"], `environments on a ${repo.visibility} repository need GitHub Pro, Team or Enterprise (this repository's plan is free); make it public or upgrade`);
   }
@@ -251,6 +346,10 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
   });
   repo.environments.forEach((env, e) => {
     uniqueBy(ctx, env.secrets, (s) => s, (i) => ["environments", e, "secrets", i], "secret", true);
+    if (env.secrets.length > LIMITS.environmentSecrets) {
+      issue(["environments", e, "secrets"], `lists ${env.secrets.length} secrets; GitHub stores at most ${LIMITS.environmentSecrets} secrets per environment`);
+    }
+    variableLimits(env.variables, LIMITS.environmentVariables, "environment", ["environments", e, "variables"], issue, env.access ? WIRED_VARIABLES.length : 0);
     for (const name of Object.keys(env.variables)) {
       if (env.access && (WIRED_VARIABLES as readonly string[]).includes(name.toUpperCase())) {
         issue(["environments", e, "variables", name], `is set by release-infra from the environment's access (wired from the cloud components); remove it here`);
@@ -267,7 +366,9 @@ const repositoryShape = strict({
     .positive()
     .optional()
     .describe("Numeric repository id (gh api repos/OWNER/REPO --jq .id): with github.ownerId, CI identities also trust GitHub's immutable OIDC subject."),
-  visibility: z.enum(["public", "private", "internal"]).describe("The repository's visibility; with plan it decides which protection rules exist."),
+  visibility: z
+    .enum(["public", "private", "internal"])
+    .describe("The repository's visibility; with plan it decides which protection rules exist (internal exists only on GitHub Enterprise)."),
   plan: z.enum(["free", "pro", "team", "enterprise"]).describe("GitHub plan of github:owner; gates reviewers, wait timers and rulesets on private repositories."),
   environments: z.array(environment).default([]).describe("GitHub environments this stack creates and owns."),
   rulesets: z.array(ruleset).default([]).describe("Branch and tag rulesets this stack owns."),
@@ -275,6 +376,12 @@ const repositoryShape = strict({
   variables: variables.default({}).describe("Repository variables (plain text, never secrets)."),
   trustedPublishing: z.array(trustedPublishing).default([]).describe("Packages published by OIDC trusted publishing, each from a dedicated environment."),
   actionsDefaults: z.boolean().default(true).describe("This stack owns the repository's Actions defaults (read-only workflow token, workflows cannot approve pull requests)."),
+  oidcSubjects: z
+    .enum(OIDC_SUBJECT_FORMS)
+    .optional()
+    .describe(
+      "Which OIDC subjects the CI identities of this repository trust: name-only (repo:OWNER/REPO:environment:ENV), immutable (repo:OWNER@OWNER_ID/REPO@REPO_ID:environment:ENV; needs id and github.ownerId), or both, only while switching the repository over. Default: both when id and github.ownerId are set, else name-only.",
+    ),
 });
 
 export const repository = repositoryShape.superRefine(repositoryRules);
@@ -289,6 +396,12 @@ export const github = strict({
   g.repositories.forEach((repo, r) => {
     if (repo.id !== undefined && g.ownerId === undefined) {
       issue(["repositories", r, "id"], "needs release-infra:github.ownerId as well: the immutable OIDC subject is repo:OWNER@OWNER_ID/REPO@REPO_ID:...");
+    }
+    if ((repo.oidcSubjects === "immutable" || repo.oidcSubjects === "both") && (repo.id === undefined || g.ownerId === undefined)) {
+      issue(
+        ["repositories", r, "oidcSubjects"],
+        `"${repo.oidcSubjects}" needs the repository's id and release-infra:github.ownerId: the immutable subject is repo:OWNER@OWNER_ID/REPO@REPO_ID:...; look them up with gh api repos/OWNER/REPO --jq '.owner.id, .id'`,
+      );
     }
     repo.environments.forEach((env, e) => {
       if (!env.access) return;

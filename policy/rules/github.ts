@@ -1,6 +1,8 @@
 /** GitHub: environments, secrets, rulesets. */
-import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { stageConfigSchema, stageOfArgs, field, strings, onTypes, oneOf, T, type Stage } from "./common";
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { stageConfigSchema, stageOf, stageOfArgs, field, isRecord, strings, onTypes, oneOf, T, type Stage, type StageConfig } from "./common";
+
+const DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
 
 export const environmentCustomBranchPolicy: ResourceValidationPolicy = {
   name: "github-environment-custom-branch-policy",
@@ -77,3 +79,134 @@ function rulesetPolicy(name: string, enforcementLevel: "mandatory" | "advisory",
 
 export const prodDefaultBranchRuleset = rulesetPolicy("github-default-branch-ruleset", "mandatory", (stage) => stage === "prod");
 export const nonProdDefaultBranchRuleset = rulesetPolicy("github-default-branch-ruleset-advisory", "advisory", (stage) => stage !== "prod");
+
+/**
+ * A ref name pattern as GitHub's rulesets match it (fnmatch with File::FNM_PATHNAME: `*` and `?`
+ * stay within one path segment, `**` crosses them), as a regular expression.
+ */
+function globToRegExp(glob: string): RegExp {
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*" && glob[i + 1] === "*") {
+      source += ".*";
+      i++;
+    } else if (c === "*") source += "[^/]*";
+    else if (c === "?") source += "[^/]";
+    else source += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`);
+}
+
+/** Bypass actors that can do no more than they already can: they may edit the ruleset itself. */
+function onlyAdminsBypass(props: Record<string, unknown>): boolean {
+  const actors = props.bypassActors;
+  if (actors === undefined || actors === null) return true;
+  if (!Array.isArray(actors)) return false;
+  return actors.every((a) => isRecord(a) && ((a.actorType === "RepositoryRole" && a.actorId === 5) || a.actorType === "OrganizationAdmin"));
+}
+
+/**
+ * Whether an active ruleset of the repository covers `ref` (`refs/heads/NAME` or `refs/tags/NAME`,
+ * NAME being a deployment policy's pattern): its includes name exactly that ref or `~ALL`, no
+ * exclude matches it, and it has no bypass actor below admin. `~DEFAULT_BRANCH` covers nothing
+ * here: it follows the repository's default-branch setting, which is not a planned resource and
+ * can change without this stack.
+ */
+function includesRef(props: Record<string, unknown>, target: "branch" | "tag", ref: string): boolean {
+  if (props.target !== target || props.enforcement !== "active" || !onlyAdminsBypass(props)) return false;
+  const includes = strings(field(props, "conditions", "refName", "includes"));
+  const excludes = strings(field(props, "conditions", "refName", "excludes"));
+  if (!includes.includes(ref) && !includes.includes("~ALL")) return false;
+  return !excludes.some((exclude) => exclude === ref || exclude === "~ALL" || globToRegExp(exclude).test(ref));
+}
+
+/** A branch ruleset lets changes in only through a pull request that someone other than the last pusher approved. */
+function requiresReviewedPullRequest(props: Record<string, unknown>): boolean {
+  const approvals = field(props, "rules", "pullRequest", "requiredApprovingReviewCount");
+  const lastPush = field(props, "rules", "pullRequest", "requireLastPushApproval");
+  const dismissStale = field(props, "rules", "pullRequest", "dismissStaleReviewsOnPush");
+  return typeof approvals === "number" && approvals >= 1 && (lastPush === true || dismissStale === true);
+}
+
+/** A tag ruleset lets nobody below admin create or move matching tags. */
+function restrictsTagCreation(props: Record<string, unknown>): boolean {
+  return field(props, "rules", "creation") === true && field(props, "rules", "update") === true;
+}
+
+function hasReviewers(environment: PolicyResource | undefined): boolean {
+  const reviewers = environment?.props.reviewers;
+  const nonEmpty = (list: unknown) => Array.isArray(list) && list.length > 0;
+  return Array.isArray(reviewers) && reviewers.some((r) => isRecord(r) && (nonEmpty(r.teams) || nonEmpty(r.users)));
+}
+
+const key = (repository: unknown, environment?: unknown) => `${String(repository).toLowerCase()}\u0000${environment === undefined ? "" : String(environment).toLowerCase()}`;
+
+/**
+ * Every deployment policy of an environment without required reviewers whose ref is not covered
+ * by a ruleset of the same repository in the planned resources, as [deployment policy URN, message].
+ */
+export function uncoveredDeployRefs(resources: readonly PolicyResource[]): [string, string][] {
+  const environments = new Map(resources.filter((r) => r.type === T.environment).map((r) => [key(r.props.repository, r.props.environment), r]));
+  const rulesets = resources.filter((r) => r.type === T.ruleset);
+  const found: [string, string][] = [];
+  for (const policy of resources.filter((r) => r.type === DEPLOYMENT_POLICY)) {
+    const { repository, environment, branchPattern, tagPattern } = policy.props;
+    // An environment this stack does not create counts as one without reviewers.
+    if (hasReviewers(environments.get(key(repository, environment)))) continue;
+    const sameRepository = rulesets.filter((rs) => key(rs.props.repository) === key(repository));
+    const where = `environment ${String(environment)} of ${String(repository)} has no required reviewers`;
+    const unseen =
+      "Rulesets of another stack, of the organisation or made by hand are not planned resources and this policy cannot see them; if one covers the ref, disable the policy for this stack (--policy-pack-config) and say why in the change.";
+    if (typeof branchPattern === "string") {
+      const ref = `refs/heads/${branchPattern}`;
+      if (sameRepository.some((rs) => includesRef(rs.props, "branch", ref) && requiresReviewedPullRequest(rs.props))) continue;
+      found.push([
+        policy.urn,
+        `${where} and deploys from branch ${branchPattern}, but no active branch ruleset of ${String(repository)} covers ${ref} with a pull request that needs an approving review: anyone with write access can push to ${branchPattern} and deploy. ` +
+          `Add a ruleset with branches: [${branchPattern}] and requiredApprovals of 1 or more (a ~DEFAULT_BRANCH ruleset does not count: it follows the default-branch setting, which can change without this stack), or give the environment reviewers. ${unseen}`,
+      ]);
+    } else if (typeof tagPattern === "string") {
+      const ref = `refs/tags/${tagPattern}`;
+      if (sameRepository.some((rs) => includesRef(rs.props, "tag", ref) && restrictsTagCreation(rs.props))) continue;
+      found.push([
+        policy.urn,
+        `${where} and deploys from tags ${tagPattern}, but no active tag ruleset of ${String(repository)} restricts creating and moving ${ref}: anyone with write access can push a matching tag and deploy. ` +
+          `Add a ruleset with tags: [${tagPattern}] and restrictCreation: true, or give the environment reviewers. ${unseen}`,
+      ]);
+    }
+  }
+  return found;
+}
+
+function deployRefsPolicy(name: string, enforcementLevel: "mandatory" | "advisory", appliesIn: (stage: Stage) => boolean): StackValidationPolicy {
+  return {
+    name,
+    description: `Every branch an environment without required reviewers deploys from is covered by a ruleset that requires a reviewed pull request, and every tag pattern by one that restricts creating matching tags (${enforcementLevel} ${enforcementLevel === "mandatory" ? "in prod" : "outside prod"}).`,
+    enforcementLevel,
+    configSchema: stageConfigSchema,
+    validateStack: (args, reportViolation) => {
+      if (!appliesIn(stageOf(args.resources[0]?.urn ?? "", args.getConfig<StageConfig>()))) return;
+      for (const [urn, message] of uncoveredDeployRefs(args.resources)) reportViolation(message, urn);
+    },
+  };
+}
+
+export const prodDeployRefsProtected = deployRefsPolicy("github-deploy-refs-protected", "mandatory", (stage) => stage === "prod");
+export const nonProdDeployRefsProtected = deployRefsPolicy("github-deploy-refs-protected-advisory", "advisory", (stage) => stage !== "prod");
+
+export const requiredChecksBound: ResourceValidationPolicy = {
+  name: "github-required-checks-bound",
+  description: "Required status checks of rulesets name the app that must report them (integrationId), so a commit status cannot fake them.",
+  enforcementLevel: "advisory",
+  validateResource: onTypes(oneOf(T.ruleset), (props, _args, reportViolation) => {
+    const checks = field(props, "rules", "requiredStatusChecks", "requiredChecks");
+    for (const check of Array.isArray(checks) ? checks : []) {
+      if (isRecord(check) && typeof check.integrationId !== "number") {
+        reportViolation(
+          `required check ${JSON.stringify(check.context)} has no integrationId: a commit status with that context, which anyone with write access (or any App with statuses: write) can POST, satisfies it. Bind it to the app that runs it, e.g. GitHub Actions (15368).`,
+        );
+      }
+    }
+  }),
+};

@@ -5,6 +5,7 @@
 import * as path from "path";
 import { checkResources, type Violation } from "../../policy/check";
 import { installMocks, plainValue, type RecordedResource, type WireValue } from "../mocks";
+import { githubApiCalls, type GithubApiCalls } from "./githubApiCalls";
 import { validateStackFile } from "./stackFile";
 
 /** A resource of the plan: what the engine would receive, inputs as plain JSON. */
@@ -26,6 +27,8 @@ export interface PlanDocument {
   warnings: string[];
   /** Every data-source call, by token and then arguments. */
   invokes: PlannedInvoke[];
+  /** GitHub API requests a real preview and a refresh of this stack make (scripts/lib/githubApiCalls.ts). */
+  githubApiCalls: GithubApiCalls;
   /** With --policy: the policy pack's findings, mandatory first. */
   policy?: Violation[];
   /** What each placeholder number of the data sources stands for; the plan shows these labels instead of the numbers. */
@@ -59,9 +62,14 @@ export async function planStack(file: string, stack: string, display: string, po
   const pulumi = await import("@pulumi/pulumi");
   process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
   process.env.RELEASE_INFRA_CONFIG_FILE = display;
-  // Offline the plan cannot see team access: it assumes reviewer teams can access the stack's repositories.
-  const teamRepositories = stackConfig.github?.repositories.map((r) => r.name) ?? [];
-  const session = installMocks({ stack, preview: true, teamRepositories });
+  // Offline the config stands: repositories have the configured ids, and reviewer teams have access.
+  const repositories = Object.fromEntries(
+    (stackConfig.github?.repositories ?? []).map((r) => [
+      r.name.toLowerCase(),
+      { id: r.id, teams: [...r.environments, ...r.trustedPublishing].flatMap((e) => e.reviewers?.teams ?? []) },
+    ]),
+  );
+  const session = installMocks({ stack, preview: true, repositories });
   const { config, secretKeys } = engineConfig(values);
   pulumi.runtime.setAllConfig(config, secretKeys);
 
@@ -120,6 +128,7 @@ export async function planStack(file: string, stack: string, display: string, po
     outputs: plainValue(stackOutputs) as Record<string, WireValue>,
     warnings: [...new Set([...configWarnings, ...runtimeWarnings])].sort(),
     invokes,
+    githubApiCalls: githubApiCalls(resources, invokes),
     ...(policy ? { policy: checkResources(resources, stackConfig.stage) } : {}),
     placeholders: session.placeholders,
   };

@@ -3,6 +3,7 @@
  * from anywhere, a fork's pull request included, so it is data: its size is bounded before it is
  * parsed, its shape is checked field by field, and nothing in it is ever executed.
  */
+import { githubApiCalls } from "../githubApiCalls";
 import * as fs from "fs";
 import { z } from "zod";
 import type { WireValue } from "../../mocks";
@@ -75,7 +76,7 @@ export function readPlanFile(file: string, display: string, stack?: string): Pla
     const stacks = all.data.stacks.map((s, i) => {
       const parsed = planDocument.safeParse(s);
       if (!parsed.success) throw new PlanFileError(problem(`${display}: stacks[${i}]`, parsed.error));
-      return parsed.data;
+      return withApiCalls(parsed.data);
     });
     const found = stack === undefined && stacks.length === 1 ? stacks[0] : stacks.find((s) => s.stack === stack);
     if (!found) throw new PlanFileError(`${display}: has no plan of stack ${stack ?? "(one stack)"} (it has ${stacks.map((s) => s.stack).join(", ") || "none"})`);
@@ -83,5 +84,10 @@ export function readPlanFile(file: string, display: string, stack?: string): Pla
   }
   const parsed = planDocument.safeParse(json);
   if (!parsed.success) throw new PlanFileError(problem(display, parsed.error));
-  return parsed.data;
+  return withApiCalls(parsed.data);
+}
+
+/** A saved plan with its GitHub API count, recomputed from its resources and invokes (plans saved before the count existed have none). */
+function withApiCalls(plan: z.output<typeof planDocument>): PlanDocument {
+  return { ...plan, githubApiCalls: githubApiCalls(plan.resources, plan.invokes) };
 }

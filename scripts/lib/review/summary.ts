@@ -3,6 +3,7 @@
  * findings, and the manual steps it implies (registry-side trusted publishers, secrets to set,
  * DNS records for the CDN, and with several stacks the order to apply them in).
  */
+import { githubApiCalls, type GithubApiCalls } from "../githubApiCalls";
 import { formatViolations, type Violation } from "../../../policy/check";
 import { STAGES, type Stage } from "../../../policy/policies";
 import type { PlanDocument } from "../planStack";
@@ -32,6 +33,10 @@ export interface Summary {
   trustedPublishers: TrustedPublisherStep[];
   /** CDN domains whose DNS must point at the load balancer's address. */
   dnsDomains: string[];
+  /** CDN domains with a DNS-authorized certificate: the authorization record first, the address once it is ACTIVE. */
+  dnsAuthorizedDomains: string[];
+  /** GitHub API requests a real preview and a refresh make. */
+  githubApiCalls: GithubApiCalls;
 }
 
 /** The stage the plan was made for (an output of the program); prod, the strictest, when missing. */
@@ -76,6 +81,8 @@ export function summarize(plan: PlanDocument, policy: Violation[], policyEnforce
     secretCommands: plan.warnings.map((w) => /; run: (pulumi config set --secret .+)$/.exec(w)?.[1]).filter((c): c is string => c !== undefined),
     trustedPublishers,
     dnsDomains: [...new Set(ofType(plan.resources, T.certificate).flatMap((c) => strings(c.inputs, "managed", "domains")))],
+    dnsAuthorizedDomains: [...new Set(ofType(plan.resources, "gcp:certificatemanager/dnsAuthorization:DnsAuthorization").flatMap((a) => strings(a.inputs, "domain")))],
+    githubApiCalls: githubApiCalls(plan.resources, plan.invokes),
   };
 }
 
@@ -109,6 +116,8 @@ export function renderSummary(summary: Summary): string[] {
     ...summary.kinds.map((k) => `  ${k.provider} ${k.count}: ${kindList(k.types)}`),
   ];
   if (summary.protectedResources.length) lines.push(`  protected from deletion: ${summary.protectedResources.join(", ")}`);
+  const api = summary.githubApiCalls;
+  if (api.preview + api.refresh > 0) lines.push(`  GitHub API: ${api.preview} requests per preview, ${api.refresh} per refresh`);
   const { findings, notChecked } = splitFindings(summary.policy);
   lines.push(
     `Policy: ${mandatory} mandatory, ${summary.policy.length - mandatory} advisory finding(s)${summary.policyEnforced ? "" : " (exit code 5 on a mandatory finding only with --policy)"}`,
@@ -133,6 +142,11 @@ export function manualSteps(summary: Summary): string[] {
     );
   }
   if (summary.dnsDomains.length) steps.push(dnsStep(summary));
+  if (summary.dnsAuthorizedDomains.length) {
+    steps.push(
+      `DNS, moving ${summary.dnsAuthorizedDomains.join(", ")}: first create each DNS authorization's CNAME record, wait until the certificate is ACTIVE, then point the A records at the CDN's address (both known after apply: pulumi stack output cdn --stack ${summary.stack}, dnsRecords in order)`,
+    );
+  }
   return steps;
 }
 

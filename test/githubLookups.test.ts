@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { GithubLookups } from "../components/githubLookups";
+import type { CallOverride } from "../scripts/mocks";
+import { build, valueOf } from "./harness";
+
+const GET_REPOSITORY = "github:index/getRepository:getRepository";
+const TEMPLATE = "github:index/getActionsRepositoryOidcSubjectClaimCustomizationTemplate:getActionsRepositoryOidcSubjectClaimCustomizationTemplate";
+
+/** Runs `use` on fresh lookups of owner `acme` under mocks, with data-source answers replaced by `calls`. */
+const lookup = <T>(use: (lookups: GithubLookups) => T, calls: Record<string, CallOverride> = {}) =>
+  build(() => use(new GithubLookups("acme")), { calls, expectErrors: true });
+
+const answer = (fullName: string, repoId = 812345678): Record<string, CallOverride> => ({
+  [GET_REPOSITORY]: () => ({ id: fullName.split("/")[1], fullName, name: fullName.split("/")[1], repoId }),
+});
+
+test("a repository spelt as GitHub spells it resolves to its name and id (offline, the config's spelling stands)", async () => {
+  const { result, errors } = await lookup((l) => l.repository("shop", 812345678), answer("acme/shop"));
+  assert.deepEqual(errors, []);
+  assert.deepEqual(await valueOf(result), { fullName: "acme/shop", id: 812345678 });
+});
+
+test("a repository GitHub spells differently fails the preview, naming GitHub's spelling", async () => {
+  const { errors } = await lookup((l) => l.repository("event-forge"), answer("acme/Event-Forge"));
+  assert.ok(
+    errors.some((e) =>
+      e.includes(
+        "GitHub spells acme/event-forge as acme/Event-Forge: Entra ID, npm and Google compare owner and repository names case-sensitively, so CI logins would fail; write github:owner: acme and the repository name Event-Forge exactly as GitHub does",
+      ),
+    ),
+    errors.join("\n"),
+  );
+});
+
+test("an owner GitHub spells differently fails the preview too", async () => {
+  const { errors } = await lookup((l) => l.repository("shop"), answer("Acme/shop"));
+  assert.ok(errors.some((e) => e.includes("write github:owner: Acme and the repository name shop")), errors.join("\n"));
+});
+
+test("a repository GitHub does not know (the data source answers empty) fails the preview", async () => {
+  const { errors } = await lookup((l) => l.repository("shop"), { [GET_REPOSITORY]: () => ({ id: "", fullName: "", name: "", repoId: 0 }) });
+  assert.ok(errors.some((e) => e.includes("GitHub has no repository acme/shop, or the token of the github provider cannot read it")), errors.join("\n"));
+});
+
+test("a configured repository id that is not GitHub's fails the preview with the right id", async () => {
+  const { errors } = await lookup((l) => l.repository("shop", 1), answer("acme/shop", 812345678));
+  assert.ok(errors.some((e) => e.includes("the id of acme/shop is 812345678 on GitHub, not 1 as configured; set the repository's id to 812345678")), errors.join("\n"));
+});
+
+test("a repository on GitHub's default OIDC subject template passes; a custom one fails the preview with the way back", async () => {
+  const ok = await lookup((l) => l.defaultSubjectTemplate("shop"));
+  assert.deepEqual(ok.errors, []);
+  const custom = await lookup((l) => l.defaultSubjectTemplate("shop"), { [TEMPLATE]: () => ({ id: "shop", name: "shop", useDefault: false, includeClaimKeys: ["repository_owner", "context"] }) });
+  assert.ok(
+    custom.errors.some((e) =>
+      e.includes(
+        `acme/shop does not use GitHub's default OIDC subject template (use_default is false; it uses its own claim keys ["repository_owner","context"]), so its tokens carry a sub that no CI identity of this stack trusts; switch it back with gh api -X PUT repos/acme/shop/actions/oidc/customization/sub -F use_default=true`,
+      ),
+    ),
+    custom.errors.join("\n"),
+  );
+});
+
+test("each team, user and repository is looked up once, whatever the spelling of the request", async () => {
+  const { invokes } = await lookup((l) => [l.teamId("release-managers"), l.teamId("Release-Managers"), l.userId("octocat"), l.userId("OctoCat"), l.repository("shop"), l.repository("Shop"), l.teamsWithAccess("shop"), l.teamsWithAccess("SHOP")]);
+  const tokens = invokes.map((i) => i.token).sort();
+  assert.deepEqual(tokens, ["github:index/getRepository:getRepository", "github:index/getRepositoryTeams:getRepositoryTeams", "github:index/getTeam:getTeam", "github:index/getUser:getUser"]);
+});
