@@ -2,6 +2,7 @@
  * The offline plan of one stack: runs the real program (index.ts) under Pulumi's mock runtime in
  * preview mode against a stack file, and returns what the engine would receive (the plan JSON).
  */
+import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { checkResources, type Violation } from "../../policy/check";
 import { installMocks, plainValue, type RecordedResource, type WireValue } from "../mocks";
@@ -54,7 +55,6 @@ const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  */
 export async function planStack(file: string, stack: string, display: string, policy = false): Promise<PlanDocument> {
   const { values, config: stackConfig, warnings: configWarnings } = validateStackFile(file, stack, display);
-  const pulumi = await import("@pulumi/pulumi");
   process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
   process.env.RELEASE_INFRA_CONFIG_FILE = display;
   // Offline the plan cannot see team access: it assumes reviewer teams can access the stack's repositories.
@@ -72,10 +72,18 @@ export async function planStack(file: string, stack: string, display: string, po
     if (match) runtimeWarnings.push(match[1]);
     else warn(...parts);
   };
+  // Pulumi keeps a stack string on every promise it makes (runtime/debuggable.js), thousands per
+  // resource graph; the source positions it sends with a registration it takes with the limit raised
+  // (Resource.callsites). Errors of the program are reported by their message.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  // require, not import(): a dynamic import goes through the ESM loader, past scripts/register.js.
+  const program = async (): Promise<Record<string, unknown>> => require(path.join(PROJECT_ROOT, "index"));
   try {
-    await pulumi.runtime.runInPulumiStack(async () => import(path.join(PROJECT_ROOT, "index")));
+    await pulumi.runtime.runInPulumiStack(program);
     await pulumi.runtime.disconnect();
   } finally {
+    Error.stackTraceLimit = stackTraceLimit;
     console.warn = warn;
   }
 
