@@ -9,6 +9,8 @@
  *   `tsc --noEmit`), keyed by the source, its path, tsconfig.json and the Node and esbuild versions.
  * - Every CommonJS module is compiled with V8's code cache, keyed by its path and source, one
  *   cache file per V8 version and flags. Node 20 has no `module.enableCompileCache`.
+ * - Where a require inside an installed package leads is cached per content of
+ *   node_modules/.package-lock.json, which npm rewrites whenever it changes what is installed.
  *
  * Instead of tsx: its ESM hooks run in a worker thread, it lexes every loaded file for exports,
  * and it turns on source maps, which makes every `new Error().stack` (Pulumi takes one per
@@ -29,7 +31,7 @@ const vm = require("vm");
  * @typedef {typeof Module & {
  *   _cache: NodeJS.Dict<NodeJS.Module>,
  *   _extensions: NodeJS.RequireExtensions,
- *   _resolveFilename: (request: string, parent: NodeJS.Module, isMain: boolean, options?: { paths?: string[] }) => string,
+ *   _resolveFilename: (request: string, parent: NodeJS.Module | null | undefined, isMain: boolean, options?: { paths?: string[] }) => string,
  *   _resolveLookupPaths: (request: string, parent: NodeJS.Module) => string[] | null,
  * }} CjsLoader  The CommonJS loader internals a require hook works with (as tsx and v8-compile-cache do).
  */
@@ -37,8 +39,8 @@ const loader = /** @type {CjsLoader} */ (Module);
 const moduleProto = /** @type {LoadableModule} */ (Module.prototype);
 
 const CACHE_DIR = path.join(os.tmpdir(), `release-infra-${typeof process.getuid === "function" ? process.getuid() : "user"}`);
-const sha256 = (/** @type {(string | Buffer)[]} */ ...parts) => {
-  const hash = crypto.createHash("sha256");
+const hashOf = (/** @type {(string | Buffer)[]} */ ...parts) => {
+  const hash = crypto.createHash("sha1");
   for (const part of parts) hash.update(part).update("\0");
   return hash.digest("base64url");
 };
@@ -65,7 +67,7 @@ const TRANSFORM_KEY = JSON.stringify([process.version, require("esbuild/package.
 
 loader._extensions[".ts"] = (/** @type {NodeJS.Module} */ module, /** @type {string} */ filename) => {
   const source = fs.readFileSync(filename, "utf8");
-  const cached = path.join(CACHE_DIR, "ts", `${sha256(TRANSFORM_KEY, filename, source)}.js`);
+  const cached = path.join(CACHE_DIR, "ts", `${hashOf(TRANSFORM_KEY, filename, source)}.js`);
   let code;
   try {
     code = fs.readFileSync(cached, "utf8");
@@ -101,7 +103,7 @@ if (!process.sourceMapsEnabled) {
 
   moduleProto._compile = function (content, filename, format) {
     if (format === "module") return nodeCompile.call(this, content, filename, format);
-    const key = sha256(filename, content);
+    const key = hashOf(filename, content);
     const at = index[key];
     /** @type {vm.Script} */
     let script;
@@ -143,6 +145,51 @@ if (!process.sourceMapsEnabled) {
     const length = Buffer.alloc(4);
     length.writeUInt32LE(headerBytes.length, 0);
     writeAtomically(file, Buffer.concat([length, headerBytes, ...parts]));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution inside installed packages (Node probes files and reads package.json files, about
+// 2,000 times per plan); requires from the project's own files are always resolved afresh.
+
+const NODE_MODULES = path.join(__dirname, "..", "node_modules");
+/** @type {Buffer | undefined} */
+let installed;
+try {
+  installed = fs.readFileSync(path.join(NODE_MODULES, ".package-lock.json"));
+} catch {
+  // Not installed by npm: nothing records what is installed, so nothing is cached.
+}
+if (installed) {
+  const root = fs.realpathSync(NODE_MODULES) + path.sep;
+  const file = path.join(CACHE_DIR, `resolve-${hashOf(process.version, root, installed)}.json`);
+  /** @type {Record<string, string>} `<directory of the requiring file>\0<request>` -> file */
+  let resolved = {};
+  try {
+    resolved = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    // No cache for this install yet.
+  }
+  let added = false;
+  const nodeResolve = loader._resolveFilename;
+  /** @type {CjsLoader["_resolveFilename"]} */
+  const cachedResolve = (request, parent, isMain, options) => {
+    const from = parent?.filename;
+    if (isMain || options || !from?.startsWith(root)) return nodeResolve.call(loader, request, parent, isMain, options);
+    const key = `${path.dirname(from)}\0${request}`;
+    const known = resolved[key];
+    if (known !== undefined) return known;
+    const result = nodeResolve.call(loader, request, parent, isMain, options);
+    // Only files of installed packages (a built-in module resolves to its own name).
+    if (result.startsWith(root)) {
+      resolved[key] = result;
+      added = true;
+    }
+    return result;
+  };
+  loader._resolveFilename = cachedResolve;
+  process.once("exit", () => {
+    if (added) writeAtomically(file, JSON.stringify(resolved));
   });
 }
 
