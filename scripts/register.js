@@ -2,7 +2,7 @@
 "use strict";
 /**
  * Fast TypeScript entry points on Node 20: `node --require ./scripts/register.js file.ts`
- * (scripts/lib/fastTs.ts has the arguments for a child process). Two caches, both in
+ * (scripts/lib/fastTs.ts has the arguments for a child process). Three caches, all in
  * os.tmpdir() and keyed by content, so a stale entry can never run old code:
  *
  * - `.ts` files are transpiled by esbuild (to CommonJS, types stripped, no type check: that is
@@ -14,8 +14,10 @@
  *
  * Instead of tsx: its ESM hooks run in a worker thread, it lexes every loaded file for exports,
  * and it turns on source maps, which makes every `new Error().stack` (Pulumi takes one per
- * resource and per promise) expensive. Here source maps are inline but only read when Node runs
- * with --enable-source-maps, which also turns the code cache off (Node must see each source).
+ * resource and per promise) expensive. Here source maps are inline and only read when Node runs
+ * with --enable-source-maps (as `npm test` does, for TypeScript lines in failures); then the
+ * project's own files are compiled by Node, which registers their maps, and only installed
+ * packages from the code cache.
  */
 const crypto = require("crypto");
 const fs = require("fs");
@@ -38,6 +40,7 @@ const vm = require("vm");
 const loader = /** @type {CjsLoader} */ (Module);
 const moduleProto = /** @type {LoadableModule} */ (Module.prototype);
 
+const INSTALLED = `${path.sep}node_modules${path.sep}`;
 const CACHE_DIR = path.join(os.tmpdir(), `release-infra-${typeof process.getuid === "function" ? process.getuid() : "user"}`);
 const hashOf = (/** @type {(string | Buffer)[]} */ ...parts) => {
   const hash = crypto.createHash("sha1");
@@ -82,7 +85,7 @@ loader._extensions[".ts"] = (/** @type {NodeJS.Module} */ module, /** @type {str
 // ---------------------------------------------------------------------------------------------
 // V8 code cache for every CommonJS module, in one file: [header length][header JSON][data]
 
-if (!process.sourceMapsEnabled) {
+function installCodeCache() {
   // One file per V8 version, flags and CPU features: V8 rejects cached data made under others.
   const file = path.join(CACHE_DIR, `v8-${process.version}-${v8.cachedDataVersionTag()}.bin`);
   /** @type {Record<string, [number, number]>} key -> [start, end] in `blob` */
@@ -102,7 +105,7 @@ if (!process.sourceMapsEnabled) {
   const nodeCompile = moduleProto._compile;
 
   moduleProto._compile = function (content, filename, format) {
-    if (format === "module") return nodeCompile.call(this, content, filename, format);
+    if (format === "module" || (process.sourceMapsEnabled && !filename.includes(INSTALLED))) return nodeCompile.call(this, content, filename, format);
     const key = hashOf(filename, content);
     const at = index[key];
     /** @type {vm.Script} */
@@ -147,6 +150,7 @@ if (!process.sourceMapsEnabled) {
     writeAtomically(file, Buffer.concat([length, headerBytes, ...parts]));
   });
 }
+installCodeCache();
 
 // ---------------------------------------------------------------------------------------------
 // Resolution inside installed packages (Node probes files and reads package.json files, about
