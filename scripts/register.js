@@ -85,10 +85,25 @@ loader._extensions[".ts"] = (/** @type {NodeJS.Module} */ module, /** @type {str
 // ---------------------------------------------------------------------------------------------
 // V8 code cache for every CommonJS module, in one file: [header length][header JSON][data]
 
+const DYNAMIC_IMPORT = /(?<![\w$.'"`])import\s*(?:\/\*[\s\S]*?\*\/\s*)*\(/g;
+
+/**
+ * Whether a module may call `import()`: a script compiled from cached data loses its import
+ * callback (Node 20), so such a module is left to Node. Not an `import(` after a name or `.` (a
+ * method), nor one inside a string on its line (typescript.js has messages that name `import()`).
+ */
+function mayImportDynamically(/** @type {string} */ content) {
+  for (const match of content.matchAll(DYNAMIC_IMPORT)) {
+    const before = content.slice(content.lastIndexOf("\n", match.index) + 1, match.index).replace(/\\./g, "");
+    if (!['"', "'", "`"].some((quote) => before.split(quote).length % 2 === 0)) return true;
+  }
+  return false;
+}
+
 function installCodeCache() {
   // One file per V8 version, flags and CPU features: V8 rejects cached data made under others.
-  const file = path.join(CACHE_DIR, `v8-${process.version}-${v8.cachedDataVersionTag()}.bin`);
-  /** @type {Record<string, [number, number]>} key -> [start, end] in `blob` */
+  const file = path.join(CACHE_DIR, `v8-2-${process.version}-${v8.cachedDataVersionTag()}.bin`);
+  /** @type {Record<string, [number, number] | null>} key -> [start, end] in `blob`, or null: Node compiles it */
   let index = {};
   let blob = Buffer.alloc(0);
   try {
@@ -100,29 +115,31 @@ function installCodeCache() {
     // No cache yet, or an unreadable one: everything is compiled and cached afresh.
   }
   const used = new Set();
-  /** Scripts compiled without usable cached data; their code is cached at exit, when it includes every function that ran. */
+  /** @type {Map<string, vm.Script | null>} compiled without usable cached data; cached at exit, when it includes every function that ran */
   const fresh = new Map();
   const nodeCompile = moduleProto._compile;
 
   moduleProto._compile = function (content, filename, format) {
     if (format === "module" || (process.sourceMapsEnabled && !filename.includes(INSTALLED))) return nodeCompile.call(this, content, filename, format);
     const key = hashOf(filename, content);
+    used.add(key);
     const at = index[key];
+    if (at === null) return nodeCompile.call(this, content, filename, format);
+    if (at === undefined && mayImportDynamically(content)) {
+      fresh.set(key, null);
+      return nodeCompile.call(this, content, filename, format);
+    }
     /** @type {vm.Script} */
     let script;
     try {
       // "#!" would be a syntax error inside the wrapper; "//" keeps every position.
       const body = content.startsWith("#!") ? `//${content.slice(2)}` : content;
-      script = new vm.Script(Module.wrap(body), {
-        filename,
-        cachedData: at ? blob.subarray(at[0], at[1]) : undefined,
-        importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-      });
+      script = new vm.Script(Module.wrap(body), { filename, cachedData: at ? blob.subarray(at[0], at[1]) : undefined });
     } catch {
       // ES module syntax or a syntax error: Node's own compile loads it or reports it.
+      fresh.set(key, null);
       return nodeCompile.call(this, content, filename, format);
     }
-    used.add(key);
     if (script.cachedDataRejected !== false) fresh.set(key, script);
     const wrapper = script.runInThisContext({ displayErrors: true });
     return wrapper.call(this.exports, this.exports, makeRequire(this), this, filename, path.dirname(filename));
@@ -134,16 +151,20 @@ function installCodeCache() {
     const keep = blob.length > 64 * 1024 * 1024 ? (/** @type {string} */ key) => used.has(key) : () => true;
     /** @type {Buffer[]} */
     const parts = [];
-    /** @type {Record<string, [number, number]>} */
+    /** @type {Record<string, [number, number] | null>} */
     const header = {};
     let offset = 0;
-    const add = (/** @type {string} */ key, /** @type {Buffer} */ data) => {
+    const add = (/** @type {string} */ key, /** @type {Buffer | null} */ data) => {
+      if (!data) {
+        header[key] = null;
+        return;
+      }
       header[key] = [offset, offset + data.length];
       parts.push(data);
       offset += data.length;
     };
-    for (const [key, [start, end]] of Object.entries(index)) if (!fresh.has(key) && keep(key)) add(key, blob.subarray(start, end));
-    for (const [key, script] of fresh) add(key, script.createCachedData());
+    for (const [key, at] of Object.entries(index)) if (!fresh.has(key) && keep(key)) add(key, at && blob.subarray(at[0], at[1]));
+    for (const [key, script] of fresh) add(key, script && script.createCachedData());
     const headerBytes = Buffer.from(JSON.stringify(header), "utf8");
     const length = Buffer.alloc(4);
     length.writeUInt32LE(headerBytes.length, 0);
@@ -157,10 +178,14 @@ installCodeCache();
 // 2,000 times per plan); requires from the project's own files are always resolved afresh.
 
 const NODE_MODULES = path.join(__dirname, "..", "node_modules");
+/** Flags that change where a require leads (export conditions, symlinks): with one, nothing is cached. */
+const RESOLUTION_FLAG = /^(-C|--conditions|--preserve-symlinks)/;
 /** @type {Buffer | undefined} */
 let installed;
 try {
-  installed = fs.readFileSync(path.join(NODE_MODULES, ".package-lock.json"));
+  if (![...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].some((arg) => RESOLUTION_FLAG.test(arg))) {
+    installed = fs.readFileSync(path.join(NODE_MODULES, ".package-lock.json"));
+  }
 } catch {
   // Not installed by npm: nothing records what is installed, so nothing is cached.
 }
