@@ -14,10 +14,10 @@
  *
  * Instead of tsx: its ESM hooks run in a worker thread, it lexes every loaded file for exports,
  * and it turns on source maps, which makes every `new Error().stack` (Pulumi takes one per
- * resource and per promise) expensive. Here source maps are inline and only read when Node runs
- * with --enable-source-maps (as `npm test` does, for TypeScript lines in failures); then the
- * project's own files are compiled by Node, which registers their maps, and only installed
- * packages from the code cache.
+ * resource and per promise) expensive. Here source maps exist only when Node runs with
+ * --enable-source-maps (as `npm test` does, for TypeScript lines in failures); then the project's
+ * own files are compiled by Node, which registers their maps, and only installed packages come
+ * from the code cache.
  */
 const crypto = require("crypto");
 const fs = require("fs");
@@ -65,7 +65,7 @@ function writeAtomically(/** @type {string} */ file, /** @type {string | Buffer}
 
 const TSCONFIG = fs.readFileSync(path.join(__dirname, "..", "tsconfig.json"), "utf8");
 /** @type {import("esbuild").TransformOptions} */
-const TRANSFORM = { loader: "ts", format: "cjs", target: "node20", sourcemap: "inline", tsconfigRaw: TSCONFIG };
+const TRANSFORM = { loader: "ts", format: "cjs", target: "node20", sourcemap: process.sourceMapsEnabled ? "inline" : false, tsconfigRaw: TSCONFIG };
 const TRANSFORM_KEY = JSON.stringify([process.version, require("esbuild/package.json").version, TRANSFORM]);
 
 loader._extensions[".ts"] = (/** @type {NodeJS.Module} */ module, /** @type {string} */ filename) => {
