@@ -60,7 +60,7 @@ function isVersionAlias(alias: pulumi.Input<pulumi.URN | pulumi.Alias>, type: st
 
 /**
  * Drops the SDKs' API-version aliases (nine on every azure-native RoleAssignment, each resolved
- * through several outputs per resource: a third of a large plan's time). Aliases only carry
+ * through several outputs per resource: a quarter of a large plan's CPU time). Aliases only carry
  * existing state over to a new type; the plan shows none and the mock engine ignores them.
  * Aliases the program sets itself are kept.
  */
