@@ -3,10 +3,10 @@
  *
  *   npm run bench [-- --runs N] [--skip-test]
  *
- * Each command runs once to warm the caches (scripts/register.js), then N times (default 5, at
- * least 3); figures are medians of wall time. Ratios are to the floor, `node -e
- * 'require("@pulumi/pulumi")'`. Other load on the machine inflates every figure: the load average
- * is printed before and after.
+ * A warm-up round fills the caches (scripts/register.js), then N rounds (default 5, at least 3)
+ * run the floor, `node -e 'require("@pulumi/pulumi")'`, and the two plans in turn; figures are
+ * medians of wall time, ratios are to the floor's. Other load on the machine inflates every
+ * figure: the load average is printed before and after.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -71,24 +71,42 @@ interface Measured {
   stdout: string;
 }
 
-/** One warm-up run, then `runs` measured ones. */
-function measure(label: string, runs: number, command: string, args: string[], rssOf?: string, mayFail = false): Measured {
-  process.stderr.write(`${label}: warm-up`);
-  const warm = run(command, args, rssOf, mayFail);
-  const results: Run[] = [];
-  for (let i = 0; i < runs; i++) {
-    process.stderr.write(` ${i + 1}`);
-    results.push(run(command, args, rssOf, mayFail));
+interface Command {
+  label: string;
+  command: string;
+  args: string[];
+  /** Measure the peak RSS of the processes whose arguments contain this. */
+  rssOf?: string;
+  /** A failing run is measured and reported, not an error. */
+  mayFail?: boolean;
+}
+
+/**
+ * A warm-up round, then `runs` rounds, each running every command once: interleaved, so a change
+ * in the machine's load between rounds shifts the floor and the plans alike.
+ */
+function measure(commands: Command[], runs: number): Measured[] {
+  const results: Run[][] = commands.map(() => []);
+  const warm: Run[] = [];
+  for (let round = 0; round <= runs; round++) {
+    process.stderr.write(round === 0 ? `${commands.map((c) => c.label).join(", ")}: warm-up` : ` ${round}`);
+    commands.forEach((c, i) => {
+      const result = run(c.command, c.args, c.rssOf, c.mayFail);
+      if (round === 0) warm.push(result);
+      else results[i].push(result);
+    });
   }
   process.stderr.write("\n");
-  const peaks = results.flatMap((r) => (r.peakRssMb === undefined ? [] : [r.peakRssMb]));
-  return {
-    seconds: median(results.map((r) => r.seconds)),
-    statuses: results.map((r) => r.status),
-    peakRssMb: peaks.length > 0 ? median(peaks) : undefined,
-    runs: results.map((r) => r.seconds),
-    stdout: warm.stdout,
-  };
+  return results.map((rs, i) => {
+    const peaks = rs.flatMap((r) => (r.peakRssMb === undefined ? [] : [r.peakRssMb]));
+    return {
+      seconds: median(rs.map((r) => r.seconds)),
+      statuses: rs.map((r) => r.status),
+      peakRssMb: peaks.length > 0 ? median(peaks) : undefined,
+      runs: rs.map((r) => r.seconds),
+      stdout: warm[i].stdout,
+    };
+  });
 }
 
 const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
@@ -110,18 +128,21 @@ function main(): number {
   const runsOf = (m: Measured) => `runs ${m.runs.map((s) => s.toFixed(2)).join(" ")}`;
   print(`release-infra benchmark: node ${process.version}, ${os.availableParallelism()} CPUs, ${args.runs} runs each (median), load average ${load()} at start`);
 
-  const floor = measure("floor", args.runs, process.execPath, ["-e", 'require("@pulumi/pulumi")']);
-  print(`${"floor".padEnd(10)} node -e 'require("@pulumi/pulumi")': ${floor.seconds.toFixed(2)} s (${runsOf(floor)})`);
-
-  const prod = measure("prod", args.runs, "npm", ["run", "-s", "plan", "--", "--stack", "prod", "--json"]);
-  const prodRatio = prod.seconds / floor.seconds;
-  report("prod", prodRatio <= 1.5, `npm run -s plan -- --stack prod --json: ${prod.seconds.toFixed(2)} s = ${prodRatio.toFixed(2)}x floor (target <= 1.5x; ${runsOf(prod)})`);
-
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "release-infra-bench-"));
   const file = path.join(dir, "Pulumi.bench.yaml");
   fs.writeFileSync(file, generatedStackFile(REPOSITORIES));
-  const generated = measure("generated", args.runs, "npm", ["run", "-s", "plan", "--", "--config", file, "--json"], "scripts/plan.ts");
+  const [floor, prod, generated] = measure(
+    [
+      { label: "floor", command: process.execPath, args: ["-e", 'require("@pulumi/pulumi")'] },
+      { label: "prod", command: "npm", args: ["run", "-s", "plan", "--", "--stack", "prod", "--json"] },
+      { label: "generated", command: "npm", args: ["run", "-s", "plan", "--", "--config", file, "--json"], rssOf: "scripts/plan.ts" },
+    ],
+    args.runs,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
+  print(`${"floor".padEnd(10)} node -e 'require("@pulumi/pulumi")': ${floor.seconds.toFixed(2)} s (${runsOf(floor)})`);
+  const prodRatio = prod.seconds / floor.seconds;
+  report("prod", prodRatio <= 1.5, `npm run -s plan -- --stack prod --json: ${prod.seconds.toFixed(2)} s = ${prodRatio.toFixed(2)}x floor (target <= 1.5x; ${runsOf(prod)})`);
   const registrations = (JSON.parse(generated.stdout) as { resources: unknown[] }).resources.length;
   const generatedRatio = generated.seconds / floor.seconds;
   const rss = generated.peakRssMb ?? Number.NaN;
@@ -133,7 +154,7 @@ function main(): number {
 
   if (args.skipTest) print(`${"npm test".padEnd(10)} skipped (--skip-test)`);
   else {
-    const test = measure("npm test", args.runs, "npm", ["test"], undefined, true);
+    const [test] = measure([{ label: "npm test", command: "npm", args: ["test"], mayFail: true }], args.runs);
     const failed = test.statuses.filter((status) => status !== 0).length;
     const outcome = failed === 0 ? "tests passed" : `tests FAILED in ${failed} of ${test.statuses.length} runs`;
     report("npm test", test.seconds <= 60 && failed === 0, `npm test: ${test.seconds.toFixed(1)} s, ${outcome} (target <= 60 s; ${runsOf(test)})`);
