@@ -3,12 +3,14 @@
  * stack file, and prints the resources `pulumi up` would register. No cloud credentials and no
  * Pulumi CLI. `npm run plan -- --help` lists the options; docs/plan.md describes the output.
  */
-import { execFileSync } from "child_process";
+import { spawn } from "child_process";
+import * as os from "os";
 import * as path from "path";
 import { closest, ConfigError } from "../config/errors";
 import type { StackConfig } from "../config/load";
 import { crossStackProblems } from "../config/ownership";
 import { checkResources } from "../policy/check";
+import { FAST_TS_NODE_ARGS } from "./lib/fastTs";
 import { mandatoryFindings, planStack, type PlanDocument } from "./lib/planStack";
 import { diffPlans } from "./lib/review/diff";
 import { renderMarkdown } from "./lib/review/markdown";
@@ -117,8 +119,53 @@ function suggestStack(wanted: string, known: string[]): string | undefined {
   return closest(wanted, known) ?? known.find((k) => k.startsWith(wanted) || wanted.startsWith(k));
 }
 
+/** What a child process printed, and how it exited. */
+interface ChildResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+function runChild(argv: string[], cwd: string): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code }));
+  });
+}
+
+/**
+ * Plans each stack file in a process of its own (the Pulumi runtime is process-global), as many at
+ * once as there are CPUs. Documents and each child's stderr come in file order, however they finish.
+ */
+async function planInChildren(stacks: [string, string][], cwd: string): Promise<{ file: string; document: PlanDocument }[]> {
+  const results: Promise<ChildResult>[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < stacks.length) {
+      const i = next++;
+      const [stack, file] = stacks[i];
+      results[i] = runChild([...FAST_TS_NODE_ARGS, __filename, "--config", file, "--stack", stack, "--json"], cwd);
+      await results[i].catch(() => undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(stacks.length, os.availableParallelism()) }, worker));
+  const planned: { file: string; document: PlanDocument }[] = [];
+  for (const [i, [, file]] of stacks.entries()) {
+    const { stdout, stderr, code } = await results[i];
+    process.stderr.write(stderr);
+    if (code !== 0) throw new Error(`plan of ${path.basename(file)} exited with code ${code}`);
+    planned.push({ file, document: JSON.parse(stdout) as PlanDocument });
+  }
+  return planned;
+}
+
 /** `--all`: validates every stack file, checks them against each other, then plans each in its own process. */
-function planAll(args: Args, cwd: string): number {
+async function planAll(args: Args, cwd: string): Promise<number> {
   const files = stackFiles(cwd);
   if (files.size === 0) return printProblems([`${cwd}: no Pulumi.<stack>.yaml files here; run --all in the folder that holds the stack files`]);
   const problems: string[] = [];
@@ -135,17 +182,11 @@ function planAll(args: Args, cwd: string): number {
   if (problems.length === 0) problems.push(...crossStackProblems(configs));
   if (problems.length > 0) return printProblems(problems);
 
-  // One process per stack: the Pulumi runtime is process-global.
+  // One process per stack, as many at once as there are CPUs: the Pulumi runtime is process-global.
+  const planned = await planInChildren([...files], cwd);
   const documents: PlanDocument[] = [];
   const reviews: Review[] = [];
-  for (const [stack, file] of files) {
-    const out = execFileSync(process.execPath, [...process.execArgv, __filename, "--config", file, "--stack", stack, "--json"], {
-      cwd,
-      encoding: "utf8",
-      maxBuffer: 512 * 1024 * 1024,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const document = JSON.parse(out) as PlanDocument;
+  for (const { file, document } of planned) {
     const stage = configs.find((c) => c.file === path.basename(file))?.config.stage ?? "prod";
     const policy = checkResources(document.resources, stage);
     documents.push(args.policy ? { ...document, policy } : document);
@@ -211,7 +252,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const cwd = userDirectory();
   try {
-    if (args.all) return planAll(args, cwd);
+    if (args.all) return await planAll(args, cwd);
     if (args.from) {
       const saved = labelPlaceholders(readPlanFile(path.resolve(cwd, args.from), shown(path.resolve(cwd, args.from), cwd)));
       return output(saved, checkResources(saved.resources, stageOfPlan(saved)), args, readBase(args, cwd, saved.stack));

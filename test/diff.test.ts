@@ -6,13 +6,14 @@ import * as github from "@pulumi/github";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import { REPLACEMENT_RULES } from "../scripts/lib/review/replacement";
 import { build, named } from "./harness";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 const ROOT = path.resolve(__dirname, "..");
 const PLAN = path.join(ROOT, "scripts", "plan.ts");
 const fixture = (...parts: string[]) => path.join(ROOT, "test", "fixtures", ...parts);
 
 function planJson(args: string[], cwd = ROOT): { stacks?: { resources: { type: string; custom: boolean }[] }[]; resources?: { type: string; custom: boolean }[] } {
-  const run = spawnSync(process.execPath, ["--import", "tsx", PLAN, ...args, "--json"], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, PLAN, ...args, "--json"], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   assert.equal(run.status, 0, run.stderr);
   return JSON.parse(run.stdout);
 }

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 // README.md and docs/ are what a stranger reads first: their links must resolve and the commands
 // they show must exist as written.
@@ -79,7 +80,7 @@ function npmRuns(text: string): { script: string; separated: boolean; args: stri
 
 /** The options the plan command's --help lists, in its usage lines and its options list. */
 function planOptions(): Set<string> {
-  const run = spawnSync(process.execPath, ["--import", "tsx", PLAN, "--help"], { cwd: ROOT, encoding: "utf8" });
+  const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, PLAN, "--help"], { cwd: ROOT, encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
   const options = new Set<string>();
   for (const line of run.stdout.split("\n")) {

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { driftReport, InputError, parsePreview, type PreviewDocument } from "../scripts/drift-report";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 const ROOT = path.resolve(__dirname, "..");
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "fixtures", name), "utf8");
@@ -11,7 +12,7 @@ const reportOf = (name: string, stack: string) => driftReport(parsePreview(fixtu
 
 /** Runs the command as the drift workflow does: preview JSON on stdin, report on stdout. */
 function runCommand(input: string, args = ["--stack", "prod"]) {
-  return spawnSync(process.execPath, ["--import", "tsx", "scripts/drift-report.ts", ...args], { cwd: ROOT, input, encoding: "utf8" });
+  return spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, "scripts/drift-report.ts", ...args], { cwd: ROOT, input, encoding: "utf8" });
 }
 
 const headings = (markdown: string) => markdown.split("\n").filter((line) => line.startsWith("### ") && line !== "### Diagnostics");

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { crossStackProblems } from "../config/ownership";
 import type { PlanDocument, PlannedResource } from "../scripts/lib/planStack";
 import { validateStackFile } from "../scripts/lib/stackFile";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 // The example systems, from the test's own copies of their stack files (a fork may change or
 // delete examples/): each is planned once, all in parallel, and every test reads the cached plan.
@@ -42,7 +43,7 @@ interface Planned {
  */
 function runPlan(file: string): Promise<Planned> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", PLAN, "--config", file, "--json", "--policy"], { cwd: ROOT });
+    const child = spawn(process.execPath, [...FAST_TS_NODE_ARGS, PLAN, "--config", file, "--json", "--policy"], { cwd: ROOT });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => out.push(chunk));

