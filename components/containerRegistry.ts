@@ -10,7 +10,7 @@ import { grantRole } from "./roleAssignment";
  * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers; the importer
  * role is what https://learn.microsoft.com/azure/container-registry/container-registry-import-images asks for.
  */
-const ROLES = {
+export const ROLES = {
   acrpull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   acrpush: "8311e382-0749-4cb8-b61a-304f252e45ec",
   /** "Container Registry Data Importer and Data Reader": what `az acr import` needs on source and target. */

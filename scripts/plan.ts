@@ -120,8 +120,8 @@ function planAll(args: Args, cwd: string): number {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const document = JSON.parse(out) as PlanDocument;
-    const stage = configs.find((c) => c.file === path.basename(file))?.config.stage ?? "prod";
-    documents.push(args.policy ? { ...document, policy: checkResources(document.resources, stage) } : document);
+    const config = configs.find((c) => c.file === path.basename(file))?.config;
+    documents.push(args.policy ? { ...document, policy: checkResources(document.resources, { stage: config?.stage ?? "prod", pipelineStack: config?.pipeline !== undefined }) } : document);
   }
   if (args.json) process.stdout.write(`${JSON.stringify({ project: "release-infra", stacks: documents, ownership: [] }, null, 2)}\n`);
   else process.stdout.write(`${documents.map(renderTree).join("\n\n")}\n\nOwnership: ${configs.length} stack files, no object managed by two of them.\n`);

@@ -117,16 +117,20 @@ const fullRules = { pullRequest: { requiredApprovingReviewCount: 1 }, requiredSt
 // ---------------------------------------------------------------------------------------------
 // Stage
 
-test("the stage comes from the stack name in the URN", () => {
-  assert.equal(p.stageOf("urn:pulumi:staging::release-infra::t::n", {}), "staging");
+test("the stage comes from the policy config", () => {
+  assert.equal(p.stageOf({ stage: "dev" }), "dev");
 });
 
-test("a configured stage overrides the stack name", () => {
-  assert.equal(p.stageOf("urn:pulumi:eu-west::release-infra::t::n", { stage: "dev" }), "dev");
+test("without a configured stage every stack counts as prod, even one named dev", () => {
+  assert.equal(p.stageOf({}), "prod");
 });
 
-test("a stack that is not named after a stage and has no configured stage counts as prod", () => {
-  assert.equal(p.stageOf("urn:pulumi:sandbox::release-infra::t::n", {}), "prod");
+test("the CLI and the offline check agree on a stack named unlike its stage", () => {
+  // Pulumi.dev-eu.yaml with release-infra:stage dev: the policy config, not the stack name, decides.
+  const devEu = planned("gcp:storage/bucket:Bucket", { forceDestroy: true, uniformBucketLevelAccess: true }, { stack: "dev-eu" });
+  const found = (config: p.StageConfig) => checkResources([devEu], config).filter((v) => v.policy === "gcs-prod-bucket-not-force-destroy");
+  assert.deepEqual(found({ stage: "dev" }), []);
+  assert.equal(found({}).length, 1);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -237,7 +241,7 @@ test("a privileged namespace is a violation in prod", () => {
 });
 
 test("a privileged namespace passes outside prod", () => {
-  assert.deepEqual(violations(p.namespacePodSecurity, NAMESPACE, namespace("shop", psa("privileged")), { stack: "dev" }), []);
+  assert.deepEqual(violations(p.namespacePodSecurity, NAMESPACE, namespace("shop", psa("privileged")), { stage: "dev" }), []);
 });
 
 test("a namespace with a quota and a limit range in it passes", () => {
@@ -286,7 +290,7 @@ test("a forceDestroy bucket is a violation in prod", () => {
 });
 
 test("a forceDestroy bucket passes outside prod", () => {
-  assert.deepEqual(violations(p.prodBucketNotForceDestroy, BUCKET, { ...bucket, forceDestroy: true }, { stack: "staging" }), []);
+  assert.deepEqual(violations(p.prodBucketNotForceDestroy, BUCKET, { ...bucket, forceDestroy: true }, { stage: "staging" }), []);
 });
 
 test("allUsers objectViewer on a bucket, the CDN read path, passes", () => {
@@ -363,7 +367,7 @@ test("a prod environment with a wait timer and admin bypass is a violation", () 
 });
 
 test("admin bypass of an environment with reviewers passes outside prod", () => {
-  assert.deepEqual(violations(p.prodEnvironmentNoAdminBypass, ENVIRONMENT, reviewed, { stack: "staging" }), []);
+  assert.deepEqual(violations(p.prodEnvironmentNoAdminBypass, ENVIRONMENT, reviewed, { stage: "staging" }), []);
 });
 
 test("a prod environment without protection rules has nothing to bypass and passes", () => {
@@ -406,8 +410,8 @@ test("a ruleset for other branches is not held to the default-branch rules", () 
 
 test("outside prod a weak default-branch ruleset is reported by the advisory policy, not the mandatory one", () => {
   const weak = ruleset({ deletion: true });
-  assert.deepEqual(violations(p.prodDefaultBranchRuleset, RULESET, weak, { stack: "dev" }), []);
-  assert.equal(violations(p.nonProdDefaultBranchRuleset, RULESET, weak, { stack: "dev" }).length, 2);
+  assert.deepEqual(violations(p.prodDefaultBranchRuleset, RULESET, weak, { stage: "dev" }), []);
+  assert.equal(violations(p.nonProdDefaultBranchRuleset, RULESET, weak, { stage: "dev" }).length, 2);
   assert.equal(p.nonProdDefaultBranchRuleset.enforcementLevel, "advisory");
 });
 
@@ -429,7 +433,7 @@ test("an unprotected prod bucket is a violation", () => {
 });
 
 test("an unprotected namespace passes outside prod", () => {
-  assert.deepEqual(violations(p.prodStatefulProtected, NAMESPACE, namespace("shop"), { stack: "dev" }), []);
+  assert.deepEqual(violations(p.prodStatefulProtected, NAMESPACE, namespace("shop"), { stage: "dev" }), []);
 });
 
 test("the configured stage decides over the stack name", () => {
@@ -509,4 +513,28 @@ test("formatViolations writes one line per violation naming enforcement, policy 
   const lines = formatViolations(checkResources([secretResource], "prod"));
   assert.equal(lines.length, 1);
   assert.match(lines[0], /^mandatory github-secret-delete-before-replace github:index\/actionsSecret:ActionsSecret::shop-secret-NPM_TOKEN: deleteBeforeReplace is not set/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The pipeline stack (policy config pipelineStack: true)
+
+function pipelineViolations(policy: ResourceValidationPolicy, type: string, inputs: object, pipelineStack: boolean): string[] {
+  const found: string[] = [];
+  const validate = policy.validateResource;
+  if (typeof validate === "function") validate(resourceValidationArgs(planned(type, inputs), { stage: "prod", pipelineStack }), (m) => found.push(m));
+  return found;
+}
+
+test("only the pipeline stack may grant on a resource group, and never on a subscription", () => {
+  const onGroup = { principalType: "ServicePrincipal", scope: "/subscriptions/s/resourceGroups/acme-release-dev" };
+  assert.equal(pipelineViolations(p.roleAssignmentResourceScope, "azure-native:authorization:RoleAssignment", onGroup, false).length, 1);
+  assert.deepEqual(pipelineViolations(p.roleAssignmentResourceScope, "azure-native:authorization:RoleAssignment", onGroup, true), []);
+  assert.equal(pipelineViolations(p.roleAssignmentResourceScope, "azure-native:authorization:RoleAssignment", { ...onGroup, scope: "/subscriptions/s" }, true).length, 1);
+});
+
+test("only the pipeline stack's read environments may accept any ref", () => {
+  const read = { repository: "release-infra", environment: "pulumi-dev-read" };
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, "github:index/repositoryEnvironment:RepositoryEnvironment", read, false).length, 1);
+  assert.deepEqual(pipelineViolations(p.environmentCustomBranchPolicy, "github:index/repositoryEnvironment:RepositoryEnvironment", read, true), []);
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, "github:index/repositoryEnvironment:RepositoryEnvironment", { ...read, environment: "pulumi-dev" }, true).length, 1);
 });

@@ -57,8 +57,10 @@ export async function planStack(file: string, stack: string, display: string, po
   const pulumi = await import("@pulumi/pulumi");
   process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
   process.env.RELEASE_INFRA_CONFIG_FILE = display;
+  // The pipeline stack reads the deploy stack files beside its own.
+  process.env.RELEASE_INFRA_CONFIG_DIR = path.dirname(path.resolve(file));
   // Offline the plan cannot see team access: it assumes reviewer teams can access the stack's repositories.
-  const teamRepositories = stackConfig.github?.repositories.map((r) => r.name) ?? [];
+  const teamRepositories = [...(stackConfig.github?.repositories.map((r) => r.name) ?? []), ...(stackConfig.pipeline ? [stackConfig.pipeline.repository.name] : [])];
   const session = installMocks({ stack, preview: true, teamRepositories });
   const { config, secretKeys } = engineConfig(values);
   pulumi.runtime.setAllConfig(config, secretKeys);
@@ -116,7 +118,7 @@ export async function planStack(file: string, stack: string, display: string, po
     outputs: plainValue(stackOutputs) as Record<string, WireValue>,
     warnings: [...new Set([...configWarnings, ...runtimeWarnings])].sort(),
     invokes,
-    ...(policy ? { policy: checkResources(resources, stackConfig.stage) } : {}),
+    ...(policy ? { policy: checkResources(resources, { stage: stackConfig.stage, pipelineStack: stackConfig.pipeline !== undefined }) } : {}),
   };
 }
 
