@@ -527,14 +527,14 @@ function pipelineViolations(policy: ResourceValidationPolicy, type: string, inpu
 
 test("only the pipeline stack may grant on a resource group, and never on a subscription", () => {
   const onGroup = { principalType: "ServicePrincipal", scope: "/subscriptions/s/resourceGroups/acme-release-dev" };
-  assert.equal(pipelineViolations(p.roleAssignmentResourceScope, "azure-native:authorization:RoleAssignment", onGroup, false).length, 1);
-  assert.deepEqual(pipelineViolations(p.roleAssignmentResourceScope, "azure-native:authorization:RoleAssignment", onGroup, true), []);
-  assert.equal(pipelineViolations(p.roleAssignmentResourceScope, "azure-native:authorization:RoleAssignment", { ...onGroup, scope: "/subscriptions/s" }, true).length, 1);
+  assert.equal(pipelineViolations(p.roleAssignmentResourceScope, ROLE_ASSIGNMENT, onGroup, false).length, 1);
+  assert.deepEqual(pipelineViolations(p.roleAssignmentResourceScope, ROLE_ASSIGNMENT, onGroup, true), []);
+  assert.equal(pipelineViolations(p.roleAssignmentResourceScope, ROLE_ASSIGNMENT, { ...onGroup, scope: "/subscriptions/s" }, true).length, 1);
 });
 
 test("only the pipeline stack's read environments may accept any ref", () => {
   const read = { repository: "release-infra", environment: "pulumi-dev-read" };
-  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, "github:index/repositoryEnvironment:RepositoryEnvironment", read, false).length, 1);
-  assert.deepEqual(pipelineViolations(p.environmentCustomBranchPolicy, "github:index/repositoryEnvironment:RepositoryEnvironment", read, true), []);
-  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, "github:index/repositoryEnvironment:RepositoryEnvironment", { ...read, environment: "pulumi-dev" }, true).length, 1);
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, read, false).length, 1);
+  assert.deepEqual(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, read, true), []);
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, { ...read, environment: "pulumi-dev" }, true).length, 1);
 });
