@@ -3,6 +3,7 @@
  * from the committed stack files (config/stackSet.ts), as the JSON the setup jobs turn into
  * `fromJSON` matrices, and each stack's policy-pack config. `npm run -s stacks -- --help`.
  */
+import { environmentOf } from "../components/pipelineGrants";
 import { ConfigError } from "../config/errors";
 import { readStackSet, type DeployStack } from "../config/stackSet";
 import { STAGES } from "../config/schema";
@@ -47,8 +48,8 @@ export function entryOf(s: DeployStack): StackEntry {
     drift: s.drift,
     azure: s.config.azure !== undefined,
     gcp: s.config.cdn !== undefined,
-    environment: `pulumi-${s.stack}`,
-    readEnvironment: `pulumi-${s.stack}-read`,
+    environment: environmentOf(s.stack, "write"),
+    readEnvironment: environmentOf(s.stack, "read"),
   };
 }
 

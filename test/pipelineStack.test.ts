@@ -384,3 +384,11 @@ test("the pipeline stack plans for its folder's stacks, and passes the policy pa
   assert.equal(doc.resources.filter((r) => r.type === "azure-native:authorization:RoleAssignment").length, plan.grants.filter((g) => g.cloud === "azure").length);
   assert.equal(doc.outputs.pipeline.rights.length, plan.grants.length);
 });
+
+test("the pipeline section stands alone: with a deploy section in the same file it is a config error", () => {
+  const dir = folderWith({ "Pulumi.pipeline.yaml": (t) => `${t}  release-infra:github:\n    repositories: []\n` });
+  assert.throws(() => readStackSet(dir), (err: Error) => {
+    assert.match(err.message, /^Pulumi\.pipeline\.yaml: release-infra:github: cannot be set in the pipeline stack \(release-infra:pipeline\): put it in a deploy stack's Pulumi\.<stack>\.yaml$/m);
+    return true;
+  });
+});
