@@ -12,12 +12,21 @@ import { GcpWorkloadIdentityPool } from "./components/gcpWorkloadIdentityPool";
 import { GithubLookups } from "./components/githubLookups";
 import { environmentSubjects } from "./components/githubOidc";
 import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
+import { pipelineStackOutputs } from "./components/pipelineStack";
+import { loadStackSet } from "./config/stackSet";
 
 // Config in, components out, outputs of one component wired into inputs of another.
 const config = loadStackConfig();
 const { stack, stage, tags } = config;
 const owner = config.github?.owner ?? "";
 const prod = stage === "prod";
+
+// Pulumi.pipeline.yaml (release-infra:pipeline) holds no deploy section: it creates what the
+// workflows run as, for the deploy stacks beside it, and nothing below applies to it.
+/** The pipeline stack's environments, rights, GitHub App permissions and backend setup; null in a deploy stack. */
+export const pipeline = config.pipeline
+  ? pipelineStackOutputs("pipeline", { owner: config.pipeline.owner, pipeline: config.pipeline, location: config.pipeline.location, tags, stacks: loadStackSet().stacks, secrets: config.secrets })
+  : null;
 
 /** An environment whose CI identity gets cloud access; `key` (`repo-env`) names everything made for it. */
 interface AccessEnvironment {

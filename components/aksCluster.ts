@@ -76,6 +76,16 @@ export const NAMESPACE_DEPLOYER_PERMISSIONS = {
   ],
 };
 
+/**
+ * The id of the namespace-deployer role a stack defines for a cluster: a GUID from the cluster's
+ * and the owning stack's identity, the same on every run. Each stack defines its own role (role
+ * names are unique per tenant, and destroying one stack must not delete a role another stack's
+ * assignments use); the pipeline stack conditions the deployer's role-assignment right to it.
+ */
+export function namespaceDeployerRoleId(cluster: Pick<ClusterConfig, "name" | "resourceGroup">, ownerResourceGroup: string): string {
+  return deterministicGuid(`${cluster.resourceGroup}/${cluster.name}`.toLowerCase(), ownerResourceGroup.toLowerCase(), "release-infra namespace deployer");
+}
+
 /** A CI identity that deploys to namespaces of a cluster. */
 export interface Deployer {
   /** Stable key of the identity (e.g. `shop-production`); names its role assignments. */
@@ -243,11 +253,7 @@ export class AksCluster extends pulumi.ComponentResource {
       // Custom roles are defined at a subscription, management group or resource group: the
       // cluster's resource group is the narrowest, and the assignments stay scoped to namespaces.
       const groupScope = pulumi.interpolate`/subscriptions/${subscriptionId}/resourceGroups/${cluster.resourceGroup}`;
-      // A GUID from the cluster's and the owning stack's identity, the same on every run: each stack
-      // defines its own role (role names are unique per tenant, and destroying one stack must not
-      // delete a role another stack's assignments use).
-      const owner = args.ownerResourceGroup.toLowerCase();
-      const roleId = deterministicGuid(`${cluster.resourceGroup}/${cluster.name}`.toLowerCase(), owner, "release-infra namespace deployer");
+      const roleId = namespaceDeployerRoleId(cluster, args.ownerResourceGroup);
       const definition = new authorization.RoleDefinition(
         `${name}-namespace-deployer-role`,
         {

@@ -304,7 +304,7 @@ function checkArgs(name: string, args: RepositoryGovernanceArgs, publishing: Tru
  * create (and so also move or delete) matching tags: with no bypass actor nobody could ever
  * create a release tag. Everyone else can only push tags that do not match.
  */
-function rulesetArgs(rs: RulesetConfig): Omit<github.RepositoryRulesetArgs, "repository"> {
+export function rulesetArgs(rs: RulesetConfig): Omit<github.RepositoryRulesetArgs, "repository"> {
   const target = rs.branches ? "branch" : "tag";
   const includes = (rs.branches ?? rs.tags ?? []).map((p) => rulesetRef(target, p));
   const common = {

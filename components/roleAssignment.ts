@@ -28,6 +28,8 @@ export interface RoleGrant {
   nameScope?: pulumi.Input<string>;
   subscriptionId: pulumi.Input<string>;
   description?: string;
+  /** ABAC condition (version 2.0) limiting what the role allows. */
+  condition?: string;
 }
 
 /** A role assignment to a managed identity, named deterministically from config names. */
@@ -48,6 +50,7 @@ export function grantRole(
       roleDefinitionId: pulumi.interpolate`/subscriptions/${grant.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${grant.roleId}`,
       scope: grant.scope,
       description: grant.description,
+      ...(grant.condition ? { condition: grant.condition, conditionVersion: "2.0" } : {}),
     },
     // The name stays when the principal changes, and Azure cannot repoint an assignment: delete first.
     { ...opts, deleteBeforeReplace: true },

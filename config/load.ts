@@ -18,6 +18,7 @@ export type EnvironmentConfig = RepositoryConfig["environments"][number];
 export type AccessConfig = NonNullable<EnvironmentConfig["access"]>;
 export type RulesetConfig = RepositoryConfig["rulesets"][number];
 export type TrustedPublishingConfig = RepositoryConfig["trustedPublishing"][number];
+export type PipelineSection = NonNullable<Parsed["release-infra:pipeline"]>;
 
 /** The validated stack config, in the shape the program uses. */
 export interface StackConfig {
@@ -31,6 +32,8 @@ export interface StackConfig {
   cdn?: CdnConfig & { project: string };
   /** release-infra:github with `github:owner`. */
   github?: GithubConfig & { owner: string };
+  /** release-infra:pipeline with `github:owner` and `azure-native:location` (the pipeline stack only). */
+  pipeline?: PipelineSection & { owner: string; location: string };
   /** Secret values by name, always Pulumi secrets. */
   secrets: Record<string, pulumi.Output<string>>;
 }
@@ -69,6 +72,8 @@ function secretReferences(config: Parsed, input: unknown): [string, string][] {
       env.secrets.forEach((name, i) => refs.push([namedKeyPath([...base, "environments", e, "secrets", i], input), name])),
     );
   });
+  const apps = config["release-infra:pipeline"]?.githubApps;
+  if (apps) for (const app of ["writer", "reader"] as const) refs.push([`release-infra:pipeline.githubApps.${app}.privateKeySecret`, apps[app].privateKeySecret]);
   return refs;
 }
 
@@ -149,6 +154,7 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
   const azure = parsed["release-infra:azure"];
   const cdn = parsed["release-infra:cdn"];
   const github = parsed["release-infra:github"];
+  const pipeline = parsed["release-infra:pipeline"];
   return {
     config: {
       stack,
@@ -158,6 +164,7 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
       azure: azure && { ...azure, location: parsed["azure-native:location"] ?? "" },
       cdn: cdn && { ...cdn, project: parsed["gcp:project"] ?? "" },
       github: github && { ...github, owner: parsed["github:owner"] ?? "" },
+      pipeline: pipeline && { ...pipeline, owner: parsed["github:owner"] ?? "", location: parsed["azure-native:location"] ?? "" },
       secrets,
     },
     warnings,

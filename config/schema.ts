@@ -4,6 +4,7 @@ import { azure } from "./sections/azure";
 import { cdn } from "./sections/cdn";
 import { github, repository, trustedSubjectForms } from "./sections/github";
 import { environmentSubject } from "../components/githubOidc";
+import { pipeline } from "./sections/pipeline";
 
 /**
  * The stack config (`Pulumi.<stack>.yaml`), keyed exactly as the file is: `release-infra:azure`,
@@ -39,6 +40,9 @@ export const stackConfigSchema = z
     "release-infra:azure": azure.optional().describe("Azure: the stack's resource group, container registry and namespaces on existing AKS clusters."),
     "release-infra:cdn": cdn.optional().describe("A Cloud Storage bucket of versioned bundles behind Cloud CDN."),
     "release-infra:github": github.optional().describe("GitHub repositories: environments, secrets, variables, rulesets and trusted publishing."),
+    "release-infra:pipeline": pipeline
+      .optional()
+      .describe("Only in Pulumi.pipeline.yaml: the pipelines' own GitHub environments, identities and rights, derived from the deploy stacks beside it."),
     "release-infra:secrets": z
       .record(actionsName("secret"), z.union([z.string(), secureValue]))
       .default({})
@@ -61,6 +65,13 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
   }
   if (raw["release-infra:cdn"] && !raw["gcp:project"]) {
     issue(["gcp:project"], "is required when release-infra:cdn is set (the GCP project that holds the bucket and CDN)");
+  }
+  if (raw["release-infra:pipeline"] !== undefined) {
+    if (!owner) issue(["github:owner"], "is required when release-infra:pipeline is set (the owner of the repository holding this program)");
+    if (!raw["azure-native:location"]) issue(["azure-native:location"], "is required when release-infra:pipeline is set (the Azure region of the pipeline identities)");
+    for (const key of ["release-infra:azure", "release-infra:cdn", "release-infra:github"] as const) {
+      if (raw[key] !== undefined) issue([key], "cannot be set in the pipeline stack (release-infra:pipeline): put it in a deploy stack's Pulumi.<stack>.yaml");
+    }
   }
   if (raw["release-infra:github"] !== undefined && !owner) {
     issue(["github:owner"], "is required when release-infra:github is set (the organisation or user that owns the repositories)");

@@ -135,12 +135,12 @@ export function stackValidationArgs(resources: readonly CheckedResource[], confi
 }
 
 /**
- * Every violation of the pack's policies by `resources` deployed in `stage`, mandatory first,
+ * Every violation of the pack's policies by `resources` deployed in `stage` (or with that policy config), mandatory first,
  * then by resource URN. An empty list means the resources pass.
  */
-export function checkResources(resources: readonly CheckedResource[], stage: Stage, policies: readonly Policy[] = allPolicies): Violation[] {
-  // The pack's only config is the stage; every policy gets the same.
-  const config: StageConfig = { stage };
+export function checkResources(resources: readonly CheckedResource[], stage: Stage | StageConfig, policies: readonly Policy[] = allPolicies): Violation[] {
+  // Every policy gets the same config, as from the file `npm run -s stacks -- --policy-config` writes.
+  const config: StageConfig = typeof stage === "string" ? { stage } : stage;
   const violations: Violation[] = [];
   for (const policy of policies) {
     const enforcement = enforcementOf(policy);

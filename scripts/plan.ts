@@ -11,7 +11,7 @@ import type { StackConfig } from "../config/load";
 import { crossStackProblems } from "../config/ownership";
 import { checkResources } from "../policy/check";
 import { FAST_TS_NODE_ARGS } from "./lib/fastTs";
-import { mandatoryFindings, planStack, type PlanDocument } from "./lib/planStack";
+import { mandatoryFindings, planStack, policyConfigOf, type PlanDocument } from "./lib/planStack";
 import { diffPlans } from "./lib/review/diff";
 import { renderMarkdown } from "./lib/review/markdown";
 import { PlanFileError, readPlanFile } from "./lib/review/planFile";
@@ -187,8 +187,8 @@ async function planAll(args: Args, cwd: string): Promise<number> {
   const documents: PlanDocument[] = [];
   const reviews: Review[] = [];
   for (const { file, document } of planned) {
-    const stage = configs.find((c) => c.file === path.basename(file))?.config.stage ?? "prod";
-    const policy = checkResources(document.resources, stage);
+    const config = configs.find((c) => c.file === path.basename(file))?.config;
+    const policy = checkResources(document.resources, config ? policyConfigOf(config) : { stage: "prod" });
     documents.push(args.policy ? { ...document, policy } : document);
     reviews.push(review(document, policy, args));
   }

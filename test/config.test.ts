@@ -106,7 +106,7 @@ test("an unknown top-level release-infra key is an error with a suggestion", () 
   const c = base();
   Object.assign(c, { "release-infra:foo": {}, "release-infra:azur": {} });
   assert.deepEqual(problems(c), [
-    "Pulumi.prod.yaml: release-infra:foo: unknown key; allowed keys are release-infra:stage, release-infra:tags, release-infra:azure, release-infra:cdn, release-infra:github, release-infra:secrets",
+    "Pulumi.prod.yaml: release-infra:foo: unknown key; allowed keys are release-infra:stage, release-infra:tags, release-infra:azure, release-infra:cdn, release-infra:github, release-infra:pipeline, release-infra:secrets",
     `Pulumi.prod.yaml: release-infra:azur: unknown key; did you mean "release-infra:azure"?`,
   ]);
 });

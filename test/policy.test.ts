@@ -14,6 +14,7 @@ import type { LimitRangeArgs, NamespaceArgs, ResourceQuotaArgs } from "@pulumi/k
 import type { ClusterRoleBindingArgs } from "@pulumi/kubernetes/rbac/v1";
 import { checkResources, formatViolations, resourceValidationArgs, stackValidationArgs, type CheckedResource } from "../policy/check";
 import * as p from "../policy/policies";
+import type { Stage } from "../policy/policies";
 
 // Fixtures are typed with the providers' Args interfaces, so a misspelt property fails tsc.
 
@@ -52,9 +53,10 @@ function violations(policy: ResourceValidationPolicy, type: string, inputs: obje
   return found;
 }
 
-function stackViolations(policy: StackValidationPolicy, resources: CheckedResource[]): { message: string; urn?: string }[] {
+/** A stack policy's findings for `resources` of a stack whose release-infra:stage is `stage` (none: checked as prod). */
+function stackViolations(policy: StackValidationPolicy, resources: CheckedResource[], stage?: Stage): { message: string; urn?: string }[] {
   const found: { message: string; urn?: string }[] = [];
-  policy.validateStack(stackValidationArgs(resources, {}), (message, urn) => found.push({ message, urn }));
+  policy.validateStack(stackValidationArgs(resources, stage ? { stage } : {}), (message, urn) => found.push({ message, urn }));
   return found;
 }
 
@@ -118,16 +120,20 @@ const fullRules = { pullRequest: { requiredApprovingReviewCount: 1 }, requiredSt
 // ---------------------------------------------------------------------------------------------
 // Stage
 
-test("the stage comes from the stack name in the URN", () => {
-  assert.equal(p.stageOf("urn:pulumi:staging::release-infra::t::n", {}), "staging");
+test("the stage comes from the policy config", () => {
+  assert.equal(p.stageOf({ stage: "dev" }), "dev");
 });
 
-test("a configured stage overrides the stack name", () => {
-  assert.equal(p.stageOf("urn:pulumi:eu-west::release-infra::t::n", { stage: "dev" }), "dev");
+test("without a configured stage every stack counts as prod, even one named dev", () => {
+  assert.equal(p.stageOf({}), "prod");
 });
 
-test("a stack that is not named after a stage and has no configured stage counts as prod", () => {
-  assert.equal(p.stageOf("urn:pulumi:sandbox::release-infra::t::n", {}), "prod");
+test("the CLI and the offline check agree on a stack named unlike its stage", () => {
+  // Pulumi.dev-eu.yaml with release-infra:stage dev: the policy config, not the stack name, decides.
+  const devEu = planned("gcp:storage/bucket:Bucket", { forceDestroy: true, uniformBucketLevelAccess: true }, { stack: "dev-eu" });
+  const found = (config: p.StageConfig) => checkResources([devEu], config).filter((v) => v.policy === "gcs-prod-bucket-not-force-destroy");
+  assert.deepEqual(found({ stage: "dev" }), []);
+  assert.equal(found({}).length, 1);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -238,7 +244,7 @@ test("a privileged namespace is a violation in prod", () => {
 });
 
 test("a privileged namespace passes outside prod", () => {
-  assert.deepEqual(violations(p.namespacePodSecurity, NAMESPACE, namespace("shop", psa("privileged")), { stack: "dev" }), []);
+  assert.deepEqual(violations(p.namespacePodSecurity, NAMESPACE, namespace("shop", psa("privileged")), { stage: "dev" }), []);
 });
 
 test("a namespace with a quota and a limit range in it passes", () => {
@@ -296,7 +302,7 @@ test("a forceDestroy bucket is a violation in prod", () => {
 });
 
 test("a forceDestroy bucket passes outside prod", () => {
-  assert.deepEqual(violations(p.prodBucketNotForceDestroy, BUCKET, { ...bucket, forceDestroy: true }, { stack: "staging" }), []);
+  assert.deepEqual(violations(p.prodBucketNotForceDestroy, BUCKET, { ...bucket, forceDestroy: true }, { stage: "staging" }), []);
 });
 
 test("the Cloud CDN fill agent reading a bucket passes", () => {
@@ -411,7 +417,7 @@ test("a prod environment with a wait timer and admin bypass is a violation", () 
 });
 
 test("admin bypass of an environment with reviewers passes outside prod", () => {
-  assert.deepEqual(violations(p.prodEnvironmentNoAdminBypass, ENVIRONMENT, reviewed, { stack: "staging" }), []);
+  assert.deepEqual(violations(p.prodEnvironmentNoAdminBypass, ENVIRONMENT, reviewed, { stage: "staging" }), []);
 });
 
 test("a prod environment without protection rules has nothing to bypass and passes", () => {
@@ -454,8 +460,8 @@ test("a ruleset for other branches is not held to the default-branch rules", () 
 
 test("outside prod a weak default-branch ruleset is reported by the advisory policy, not the mandatory one", () => {
   const weak = ruleset({ deletion: true });
-  assert.deepEqual(violations(p.prodDefaultBranchRuleset, RULESET, weak, { stack: "dev" }), []);
-  assert.equal(violations(p.nonProdDefaultBranchRuleset, RULESET, weak, { stack: "dev" }).length, 2);
+  assert.deepEqual(violations(p.prodDefaultBranchRuleset, RULESET, weak, { stage: "dev" }), []);
+  assert.equal(violations(p.nonProdDefaultBranchRuleset, RULESET, weak, { stage: "dev" }).length, 2);
   assert.equal(p.nonProdDefaultBranchRuleset.enforcementLevel, "advisory");
 });
 
@@ -585,7 +591,7 @@ test("an unprotected prod bucket is a violation", () => {
 });
 
 test("an unprotected namespace passes outside prod", () => {
-  assert.deepEqual(violations(p.prodStatefulProtected, NAMESPACE, namespace("shop"), { stack: "dev" }), []);
+  assert.deepEqual(violations(p.prodStatefulProtected, NAMESPACE, namespace("shop"), { stage: "dev" }), []);
 });
 
 test("the configured stage decides over the stack name", () => {
@@ -692,18 +698,18 @@ const grantOn = (role: string, rg: string, name: string, stack: string, resource
 const createdRegistry = (rg: string, name: string, stack: string) => planned(REGISTRY, { ...registry, resourceGroupName: rg, registryName: name } satisfies RegistryArgs, { stack, name: `registry-${name}` });
 
 test("a non-prod stack pushing to a registry another stack owns (Mystira's former dev/staging on mysprodacr) is a violation", () => {
-  const found = stackViolations(p.nonProdWritesOnlyOwnRegistry, [grantOn(ROLE.acrPush, "mys-release-prod", "mysprodacr", "staging", "push-dev")]);
+  const found = stackViolations(p.nonProdWritesOnlyOwnRegistry, [grantOn(ROLE.acrPush, "mys-release-prod", "mysprodacr", "staging", "push-dev")], "staging");
   assert.equal(found.length, 1);
   assert.match(found[0].message, /grants AcrPush on registry mysprodacr from stage staging, but this stack does not create that registry/);
   assert.equal(found[0].urn, "urn:pulumi:staging::release-infra::azure-native:authorization:RoleAssignment::push-dev");
 });
 
 test("a non-prod stack pushing to the registry it creates passes", () => {
-  assert.deepEqual(stackViolations(p.nonProdWritesOnlyOwnRegistry, [createdRegistry("mys-release-staging", "mysnonprodacr", "staging"), grantOn(ROLE.acrPush, "mys-release-staging", "mysnonprodacr", "staging", "push")]), []);
+  assert.deepEqual(stackViolations(p.nonProdWritesOnlyOwnRegistry, [createdRegistry("mys-release-staging", "mysnonprodacr", "staging"), grantOn(ROLE.acrPush, "mys-release-staging", "mysnonprodacr", "staging", "push")], "staging"), []);
 });
 
 test("a non-prod stack may pull from a registry another stack owns", () => {
-  assert.deepEqual(stackViolations(p.nonProdWritesOnlyOwnRegistry, [grantOn(ROLE.acrPull, "rg", "shared", "dev", "pull")]), []);
+  assert.deepEqual(stackViolations(p.nonProdWritesOnlyOwnRegistry, [grantOn(ROLE.acrPull, "rg", "shared", "dev", "pull")], "dev"), []);
 });
 
 test("a prod stack pulling from a registry it does not create is a violation", () => {
@@ -764,4 +770,28 @@ test("a ruleset with zero approvals does not protect a promotion source's push b
 test("without a promotion in the stack, push branches are not judged (the other stack cannot be seen)", () => {
   const resources = promotionStack(["*"], 0).filter((r) => r.name !== "source");
   assert.deepEqual(stackViolations(p.promotionSourceProtectedBranches, resources), []);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The pipeline stack (policy config pipelineStack: true)
+
+function pipelineViolations(policy: ResourceValidationPolicy, type: string, inputs: object, pipelineStack: boolean): string[] {
+  const found: string[] = [];
+  const validate = policy.validateResource;
+  if (typeof validate === "function") validate(resourceValidationArgs(planned(type, inputs), { stage: "prod", pipelineStack }), (m) => found.push(m));
+  return found;
+}
+
+test("only the pipeline stack may grant on a resource group, and never on a subscription", () => {
+  const onGroup = { principalType: "ServicePrincipal", scope: "/subscriptions/s/resourceGroups/acme-release-dev" };
+  assert.equal(pipelineViolations(p.roleAssignmentResourceScope, ROLE_ASSIGNMENT, onGroup, false).length, 1);
+  assert.deepEqual(pipelineViolations(p.roleAssignmentResourceScope, ROLE_ASSIGNMENT, onGroup, true), []);
+  assert.equal(pipelineViolations(p.roleAssignmentResourceScope, ROLE_ASSIGNMENT, { ...onGroup, scope: "/subscriptions/s" }, true).length, 1);
+});
+
+test("only the pipeline stack's read environments may accept any ref", () => {
+  const read = { repository: "release-infra", environment: "pulumi-dev-read" };
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, read, false).length, 1);
+  assert.deepEqual(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, read, true), []);
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, { ...read, environment: "pulumi-dev" }, true).length, 1);
 });

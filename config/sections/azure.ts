@@ -23,7 +23,7 @@ export const clusterName = pattern(
 export { namespaceName };
 
 /** Five-field cron as ACR task timer triggers take it. */
-const cron = z.string().superRefine((c, ctx) => {
+export const cron = z.string().superRefine((c, ctx) => {
   const fields = c.trim().split(/\s+/);
   if (fields.length !== 5) {
     ctx.addIssue({ code: "custom", message: `must be a five-field cron expression ("minute hour day-of-month month day-of-week"), e.g. "0 3 * * *"` });

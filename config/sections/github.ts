@@ -22,7 +22,7 @@ export const WIRED_VARIABLES = [
 ] as const;
 
 /** GitHub repository names. */
-const repositoryName = pattern(/^[A-Za-z0-9._-]{1,100}$/, "must be 1-100 letters, digits, '.', '_' or '-'");
+export const repositoryName = pattern(/^[A-Za-z0-9._-]{1,100}$/, "must be 1-100 letters, digits, '.', '_' or '-'");
 
 /** GitHub environment names: at most 255 characters; we also keep them URL- and URN-friendly. */
 export const environmentName = pattern(
@@ -57,7 +57,7 @@ export function protectionRulesAvailable(repository: { visibility: string; plan:
   return repository.visibility === "public" || repository.plan === "enterprise";
 }
 
-const reviewers = strict({
+export const reviewers = strict({
   teams: z.array(teamSlug).default([]).describe("Team slugs of github:owner; each team needs at least read access to the repository."),
   users: z.array(userLogin).default([]).describe("User logins; each must be a collaborator of the repository."),
 })
@@ -137,7 +137,7 @@ const requiredCheck = z
   .transform((check) => (typeof check === "string" ? { context: check, app: "github-actions" as const } : check))
   .describe("A check name (reported by GitHub Actions) or { context, app }.");
 
-const ruleset = strict({
+export const ruleset = strict({
   name: pattern(/^\S(.{0,98}\S)?$/, "must be 1-100 characters without leading or trailing spaces").describe("Ruleset name (unique per repository, case-insensitive)."),
   branches: z.array(refPattern).optional().describe("Branch patterns it protects (main, release/*, ~DEFAULT_BRANCH, ~ALL); set branches or tags."),
   tags: z.array(refPattern).optional().describe("Tag patterns it protects (v*); set branches or tags."),

@@ -1,6 +1,6 @@
 /** Azure: registries, role assignments, federated credentials. */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { field, onTypes, oneOf, stageConfigSchema, stageOf, strings, T, GITHUB_ISSUER, type Stage, type StageConfig } from "./common";
+import { field, inPipelineStack, onTypes, oneOf, stageConfigSchema, stageOf, strings, T, GITHUB_ISSUER, type Stage, type StageConfig } from "./common";
 
 export const registryNoSharedCredentials: ResourceValidationPolicy = {
   name: "acr-no-admin-user-or-anonymous-pull",
@@ -17,13 +17,17 @@ export const registryNoSharedCredentials: ResourceValidationPolicy = {
 };
 
 const RESOURCE_SCOPE = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+/i;
+const RESOURCE_GROUP_SCOPE = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+$/i;
 
 export const roleAssignmentResourceScope: ResourceValidationPolicy = {
   name: "azure-role-assignment-resource-scope",
-  description: "Role assignments are scoped to a single resource, never a subscription, resource group or management group.",
+  description:
+    "Role assignments are scoped to a single resource, never a subscription, resource group or management group; the pipeline stack alone may grant on a resource group (a deploy stack's writer creates resources in it).",
   enforcementLevel: "mandatory",
-  validateResource: onTypes(oneOf(T.roleAssignment), (props, _args, reportViolation) => {
+  configSchema: stageConfigSchema,
+  validateResource: onTypes(oneOf(T.roleAssignment), (props, args, reportViolation) => {
     const scope = props.scope;
+    if (typeof scope === "string" && inPipelineStack(args) && RESOURCE_GROUP_SCOPE.test(scope)) return;
     if (typeof scope !== "string" || !RESOURCE_SCOPE.test(scope)) {
       reportViolation(
         `scope ${JSON.stringify(scope)} is not a single resource: a grant at subscription or resource-group scope reaches every resource in it. Scope the assignment to the resource id (e.g. the registry's id).`,
@@ -118,7 +122,7 @@ function createdRegistries(resources: readonly PolicyResource[]): Set<string> {
 }
 
 function stackStage(args: StackValidationArgs): Stage {
-  return stageOf(args.resources[0]?.urn ?? "", args.getConfig<StageConfig>());
+  return stageOf(args.getConfig<StageConfig>());
 }
 
 export const prodPullsOnlyOwnRegistry: StackValidationPolicy = {

@@ -16,9 +16,16 @@ export const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
 export const STAGES = ["dev", "staging", "prod"] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** Policy config of the stage-dependent policies (`--policy-pack-config`). */
+/**
+ * The pack's policy config (`--policy-pack-config`, pulumi/actions `policyPackConfigs`), the same
+ * for every policy that declares it: `npm run -s stacks -- --policy-config STACK` writes it from the
+ * stack file, and the offline plan passes the same values to policy/check.ts.
+ */
 export interface StageConfig {
+  /** The stack's release-infra:stage. */
   stage?: Stage;
+  /** The stack is the pipeline stack (release-infra:pipeline). */
+  pipelineStack?: boolean;
 }
 
 export const stageConfigSchema: PolicyConfigSchema = {
@@ -26,7 +33,11 @@ export const stageConfigSchema: PolicyConfigSchema = {
     stage: {
       type: "string",
       enum: [...STAGES],
-      description: "The stack's release-infra:stage; default: the stack name when it is dev, staging or prod, else prod",
+      description: "The stack's release-infra:stage; without it every stage-dependent policy applies as in prod",
+    },
+    pipelineStack: {
+      type: "boolean",
+      description: "true for the pipeline stack (release-infra:pipeline): it grants the pipelines' identities rights on resource groups, and its read environments accept any ref",
     },
   },
 };
@@ -36,18 +47,22 @@ export function isStage(value: unknown): value is Stage {
 }
 
 /**
- * The stage a resource is deployed in: the policy config's `stage`, else the stack name from the
- * URN (`urn:pulumi:<stack>::…`). A stack whose name is not a stage and has no configured stage
- * is treated as prod, so a missing setting never weakens the rules.
+ * The stage a resource is deployed in: the policy config's `stage`, which comes from the stack's
+ * release-infra:stage offline and in the CLI alike. Without it the rules apply as in prod, so a
+ * missing setting never weakens them; the stack name is never guessed from (a stack `dev-eu`
+ * with stage dev is dev, one named `prod` with stage staging is staging).
  */
-export function stageOf(urn: string, config: StageConfig): Stage {
-  if (isStage(config.stage)) return config.stage;
-  const stack = /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
-  return isStage(stack) ? stack : "prod";
+export function stageOf(config: StageConfig): Stage {
+  return isStage(config.stage) ? config.stage : "prod";
 }
 
 export function stageOfArgs(args: ResourceValidationArgs): Stage {
-  return stageOf(args.urn, args.getConfig<StageConfig>());
+  return stageOf(args.getConfig<StageConfig>());
+}
+
+/** Whether the resource belongs to the pipeline stack (policy config `pipelineStack: true`). */
+export function inPipelineStack(args: ResourceValidationArgs): boolean {
+  return args.getConfig<StageConfig>().pipelineStack === true;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

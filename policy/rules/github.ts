@@ -1,15 +1,18 @@
 /** GitHub: environments, secrets, rulesets. */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { stageConfigSchema, stageOf, stageOfArgs, field, isRecord, strings, onTypes, oneOf, T, type Stage, type StageConfig } from "./common";
+import { inPipelineStack, stageConfigSchema, stageOf, stageOfArgs, field, isRecord, strings, onTypes, oneOf, T, type Stage, type StageConfig } from "./common";
 
 const DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
 
 export const environmentCustomBranchPolicy: ResourceValidationPolicy = {
   name: "github-environment-custom-branch-policy",
-  description: "Every environment restricts deployments to named branches and tags (custom branch policies), not to 'protected branches'.",
+  description:
+    "Every environment restricts deployments to named branches and tags (custom branch policies), not to 'protected branches'; only the pipeline stack's read environments (pulumi-<stack>-read, read-only identities) accept any ref.",
   enforcementLevel: "mandatory",
-  validateResource: onTypes(oneOf(T.environment), (props, _args, reportViolation) => {
+  configSchema: stageConfigSchema,
+  validateResource: onTypes(oneOf(T.environment), (props, args, reportViolation) => {
     const policy = props.deploymentBranchPolicy;
+    if (policy === undefined && inPipelineStack(args) && typeof props.environment === "string" && /^pulumi-.+-read$/.test(props.environment)) return;
     if (field(policy, "customBranchPolicies") !== true || field(policy, "protectedBranches") !== false) {
       reportViolation(
         `deploymentBranchPolicy is ${JSON.stringify(policy)}: without custom branch policies any branch (or any protected branch) can deploy. Set { customBranchPolicies: true, protectedBranches: false } and name the branches and tags.`,
@@ -186,7 +189,7 @@ function deployRefsPolicy(name: string, enforcementLevel: "mandatory" | "advisor
     enforcementLevel,
     configSchema: stageConfigSchema,
     validateStack: (args, reportViolation) => {
-      if (!appliesIn(stageOf(args.resources[0]?.urn ?? "", args.getConfig<StageConfig>()))) return;
+      if (!appliesIn(stageOf(args.getConfig<StageConfig>()))) return;
       for (const [urn, message] of uncoveredDeployRefs(args.resources)) reportViolation(message, urn);
     },
   };

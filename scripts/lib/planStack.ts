@@ -5,6 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { checkResources, type Violation } from "../../policy/check";
+import type { StageConfig } from "../../policy/policies";
+import type { StackConfig } from "../../config/load";
 import { installMocks, plainValue, type RecordedResource, type WireValue } from "../mocks";
 import { githubApiCalls, type GithubApiCalls } from "./githubApiCalls";
 import { validateStackFile } from "./stackFile";
@@ -52,6 +54,11 @@ function engineConfig(values: Record<string, unknown>): { config: Record<string,
   return { config, secretKeys };
 }
 
+/** The policy pack's config for a stack: its stage, and whether it is the pipeline stack (which may grant at resource-group scope). */
+export function policyConfigOf(config: Pick<StackConfig, "stage" | "pipeline">): StageConfig {
+  return { stage: config.stage, pipelineStack: config.pipeline !== undefined };
+}
+
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** An alias the SDK declares for the same type in another API version: `azure-native:authorization/v20220401:RoleAssignment`. */
@@ -82,12 +89,14 @@ export async function planStack(file: string, stack: string, display: string, po
   const { values, config: stackConfig, warnings: configWarnings } = validateStackFile(file, stack, display);
   process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
   process.env.RELEASE_INFRA_CONFIG_FILE = display;
+  // The pipeline stack reads the deploy stack files beside its own.
+  process.env.RELEASE_INFRA_CONFIG_DIR = path.dirname(path.resolve(file));
   // Offline the config stands: repositories have the configured ids, and reviewer teams have access.
   const repositories = Object.fromEntries(
-    (stackConfig.github?.repositories ?? []).map((r) => [
-      r.name.toLowerCase(),
-      { id: r.id, teams: [...r.environments, ...r.trustedPublishing].flatMap((e) => e.reviewers?.teams ?? []) },
-    ]),
+    [
+      ...(stackConfig.github?.repositories ?? []).map((r) => [r.name.toLowerCase(), { id: r.id, teams: [...r.environments, ...r.trustedPublishing].flatMap((e) => e.reviewers?.teams ?? []) }] as const),
+      ...(stackConfig.pipeline ? [[stackConfig.pipeline.repository.name.toLowerCase(), { id: stackConfig.pipeline.repository.id, teams: stackConfig.pipeline.reviewers.teams }] as const] : []),
+    ],
   );
   const session = installMocks({ stack, preview: true, repositories });
   const { config, secretKeys } = engineConfig(values);
@@ -160,7 +169,7 @@ export async function planStack(file: string, stack: string, display: string, po
     warnings: [...new Set([...configWarnings, ...runtimeWarnings])].sort(),
     invokes,
     githubApiCalls: githubApiCalls(resources, invokes),
-    ...(policy ? { policy: checkResources(resources, stackConfig.stage) } : {}),
+    ...(policy ? { policy: checkResources(resources, policyConfigOf(stackConfig)) } : {}),
     placeholders: session.placeholders,
   };
 }
