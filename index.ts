@@ -1,7 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import { loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
+import { ownedObjects, ownershipKey } from "./config/ownership";
 import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
+import { adoptedObjects, type Adoption } from "./components/adoption";
+import { armGet, PUBLIC_ARM_ENDPOINT } from "./components/arm";
 import { AksCluster, type Deployer } from "./components/aksCluster";
 import { AzureCiIdentity } from "./components/azureCiIdentity";
 import { CdnSite } from "./components/cdnSite";
@@ -13,6 +17,7 @@ import { GithubLookups } from "./components/githubLookups";
 import { environmentSubjects } from "./components/githubOidc";
 import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
 import { pipelineStackOutputs } from "./components/pipelineStack";
+import { takeOverProblems } from "./components/takeOver";
 import { loadStackSet } from "./config/stackSet";
 
 // Config in, components out, outputs of one component wired into inputs of another.
@@ -27,6 +32,22 @@ const prod = stage === "prod";
 export const pipeline = config.pipeline
   ? pipelineStackOutputs("pipeline", { owner: config.pipeline.owner, pipeline: config.pipeline, location: config.pipeline.location, tags, stacks: loadStackSet().stacks, secrets: config.secrets })
   : null;
+
+/**
+ * The `managed` output of this stack's last update, read through a reference to the stack itself
+ * (none before the first update). With the stack's state it tells the stack's own objects from
+ * ones made elsewhere: a preview stops on an object the config declares that exists and is neither
+ * (components/takeOver.ts), instead of a failed or silent take-over in the update.
+ */
+const managedBefore = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`)
+  .getOutput("managed")
+  .apply((list: unknown) => (Array.isArray(list) ? list.filter((k): k is string => typeof k === "string") : []));
+/** Objects that exist already and are imported instead of created (npm run plan -- --import-file). */
+const adoptions: Adoption[] = [];
+/** Resource Groups - Get (https://learn.microsoft.com/rest/api/resources/resource-groups/get). */
+const RESOURCE_GROUP_API_VERSION = "2021-04-01";
+/** Per component, in a preview: objects it declares that exist already and are not this stack's. */
+const takeOvers: pulumi.Output<string[]>[] = [];
 
 /** An environment whose CI identity gets cloud access; `key` (`repo-env`) names everything made for it. */
 interface AccessEnvironment {
@@ -82,12 +103,34 @@ export let namespaces: pulumi.Output<string>[] | null = null;
 
 if (config.azure) {
   const azure = config.azure;
+  const client = authorization.getClientConfigOutput();
+  const groupId = pulumi.interpolate`/subscriptions/${client.subscriptionId}/resourceGroups/${azure.resourceGroup}`;
   const group = new resources.ResourceGroup(
     "resource-group",
     { resourceGroupName: azure.resourceGroup, location: azure.location, tags },
     // Deleting the group deletes the registry and every identity in it.
     { protect: prod },
   );
+  // azure-native refuses to create a group that exists ("cannot create already existing resource").
+  takeOvers.push(
+    takeOverProblems(
+      [
+        {
+          key: ownershipKey.resourceGroup(azure.resourceGroup),
+          what: `Azure resource group ${azure.resourceGroup}`,
+          adoptKey: "release-infra:azure.adoptResourceGroup: true",
+          adopted: azure.adoptResourceGroup,
+          exists: pulumi
+            .all([groupId, authorization.getClientTokenOutput().token])
+            .apply(([id, token]) => armGet(PUBLIC_ARM_ENDPOINT, id, RESOURCE_GROUP_API_VERSION, token))
+            .apply((found) => found !== undefined),
+          resource: group,
+        },
+      ],
+      managedBefore,
+    ),
+  );
+  if (azure.adoptResourceGroup) adoptions.push({ resource: group, importId: groupId });
   // Known in a preview (so scopes and names are readable), and still ordered after the group.
   const resourceGroupName = group.urn.apply(() => azure.resourceGroup);
 
@@ -136,6 +179,9 @@ if (config.azure) {
     }
   }
   namespaces = [...clusterNamespaces.values()].map((ns) => ns.namespaceName);
+  // A namespace that exists and is not adopted stops the preview in the Kubernetes provider itself:
+  // it creates with a server-side dry run there, which answers AlreadyExists.
+  adoptions.push(...[...clusterNamespaces.values()].flatMap((ns) => ns.adoptions));
 
   const registry =
     azure.registry &&
@@ -149,6 +195,11 @@ if (config.azure) {
         .filter((cluster) => cluster.pullFromRegistry)
         .map((cluster) => ({
           name: cluster.name,
+          adoptAssignment: cluster.adoptAcrPull,
+          takeOver: {
+            key: ownershipKey.kubeletAcrPull(cluster.resourceGroup, cluster.name, azure.registry?.name ?? ""),
+            adoptKey: `release-infra:azure.clusters[${cluster.name}].adoptAcrPull: <its name>`,
+          },
           principalId: (clusters.get(cluster.name)?.kubeletObjectId ?? pulumi.output(undefined)).apply((id) => {
             if (!id) throw new Error(`cluster ${cluster.name} has no managed kubelet identity to grant AcrPull to; set pullFromRegistry: false`);
             return id;
@@ -158,7 +209,12 @@ if (config.azure) {
         const identity = identities.get(e.key);
         return e.access.registry && identity ? [{ name: e.key, principalId: identity.principalId, access: e.access.registry }] : [];
       }),
+      managedBefore,
     });
+  if (registry) {
+    adoptions.push(...registry.adoptions);
+    takeOvers.push(registry.takeOverProblems);
+  }
   registryLoginServer = registry ? registry.loginServer : null;
   promotion = registry && azure.registry?.importFrom.length ? registry.promotion : null;
 
@@ -238,7 +294,10 @@ if (config.cdn) {
       const identity = identities.get(e.key);
       return identity ? [{ name: e.key, serviceAccountEmail: identity.serviceAccountEmail }] : [];
     }),
+    managedBefore,
   });
+  adoptions.push(...site.adoptions);
+  takeOvers.push(site.takeOverProblems);
   cdn = { baseUrl: site.baseUrl, bucket: site.bucketName, urlMap: site.urlMapName, ipAddress: site.ipAddress, dnsRecords: site.dnsRecords };
 
   for (const e of publishing) {
@@ -265,12 +324,28 @@ for (const repo of config.github?.repositories ?? []) {
     }),
   );
   // One component per repository creates all its environments, whichever list names them.
-  governed.push(new RepositoryGovernance(governanceName(repo.name), { owner, repository: repo, stage, secrets: config.secrets, wiredVariables, lookups }));
+  const governance = new RepositoryGovernance(governanceName(repo.name), { owner, repository: repo, stage, secrets: config.secrets, wiredVariables, lookups, managedBefore });
+  adoptions.push(...governance.adoptions);
+  takeOvers.push(governance.takeOverProblems);
+  governed.push(governance);
 }
 /** What to enter on each package registry, one per package. */
 export const trustedPublishers = pulumi.all(governed.map((g) => g.trustedPublishers)).apply((lists) => lists.flat());
 
 export { stage };
+/** Each adopted object: the URN of the resource that manages it and its import id (the plan's --import-file). */
+export const adopted = adoptedObjects(adoptions);
+
+/**
+ * What this stack manages (config/ownership.ts), for the next preview. A preview that found
+ * objects to take over fails here with one line for each, and the update never starts.
+ */
+export const managed = pulumi.all(takeOvers).apply((lists) => {
+  const problems = lists.flat();
+  // RunError: the message is the whole story, no stack trace.
+  if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
+  return ownedObjects(config).sort();
+});
 /** Each wired environment variable's value and where it comes from, per `owner/repo:environment`. */
 export const wiredVariables = Object.fromEntries(
   accessEnvironments.map((e) => [`${owner}/${e.repo.name}:${e.env.name}`, wiring.get(e.key) ?? {}]),

@@ -4,8 +4,11 @@ import * as organizations from "@pulumi/gcp/organizations";
 import * as projects from "@pulumi/gcp/projects";
 import * as storage from "@pulumi/gcp/storage";
 import type { CdnConfig, Stage } from "../config/load";
+import { ownershipKey } from "../config/ownership";
+import type { Adoption } from "./adoption";
 import { CdnCertificates, type DnsRecord } from "./cdnCertificates";
 import { gcpName } from "./names";
+import { takeOverProblems } from "./takeOver";
 
 /**
  * What `gcloud compute url-maps invalidate-cdn-cache URL_MAP --path=... --async` needs: it calls
@@ -52,6 +55,12 @@ export interface CdnSiteArgs {
   labels: Record<string, string>;
   /** CI service accounts that upload objects and invalidate the cache. */
   publishers: CdnPublisher[];
+  /**
+   * The stack's `managed` output of its last update. With it, a preview reports the bucket in
+   * `takeOverProblems` when it exists (bucket names are global) and is not the stack's own;
+   * without it nothing is checked.
+   */
+  managedBefore?: pulumi.Input<string[]>;
 }
 
 /** A concrete request path that `pattern` (a URL-map path pattern) matches, for URL-map tests. */
@@ -103,6 +112,10 @@ export class CdnSite extends pulumi.ComponentResource {
   public readonly ipAddress: pulumi.Output<string>;
   /** DNS records to create, in order: certificate authorization CNAMEs (dns), then each domain's A record. */
   public readonly dnsRecords: pulumi.Output<DnsRecord[]>;
+  /** The bucket when it is adopted (import id `<project>/<bucket>`). */
+  public readonly adoptions: Adoption[] = [];
+  /** In a preview: the bucket, when it exists and is not this stack's (components/takeOver.ts). */
+  public readonly takeOverProblems: pulumi.Output<string[]>;
 
   constructor(name: string, args: CdnSiteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:gcp:CdnSite", name, args, opts);
@@ -139,6 +152,30 @@ export class CdnSite extends pulumi.ComponentResource {
       },
       { parent: this, protect: prod },
     );
+    if (cdn.adopt) this.adoptions.push({ resource: bucket, importId: `${project}/${cdn.bucket}` });
+    // Its create would fail with 409. The storage API answers 404 for a free name and 403 for another
+    // project's bucket; the data source fails on both with the API's error text ("googleapi: Error
+    // 404: …, notFound": terraform-provider-google data_source_google_storage_bucket.go returns
+    // Buckets.Get's error as it is).
+    this.takeOverProblems =
+      args.managedBefore === undefined
+        ? pulumi.output([])
+        : takeOverProblems(
+            [
+              {
+                key: ownershipKey.bucket(cdn.bucket),
+                what: `Cloud Storage bucket ${cdn.bucket} (bucket names are global: it may be another project's)`,
+                adoptKey: "release-infra:cdn.adopt: true",
+                adopted: cdn.adopt,
+                exists: storage.getBucket({ name: cdn.bucket }, { parent: this }).then(
+                  () => true,
+                  (err: unknown) => !/\b404\b|notFound|not found/i.test(String(err)),
+                ),
+                resource: bucket,
+              },
+            ],
+            args.managedBefore,
+          );
 
     // Private bucket access: Cloud CDN fills its cache as the project's Cloud CDN service agent
     // (https://cloud.google.com/cdn/docs/configure-private-bucket-access), which may only get

@@ -4,6 +4,7 @@ import * as core from "@pulumi/kubernetes/core/v1";
 import * as networking from "@pulumi/kubernetes/networking/v1";
 import type { Provider } from "@pulumi/kubernetes/provider";
 import type { NamespaceConfig, Stage } from "../config/load";
+import type { Adoption } from "./adoption";
 import { grantDeployerRole, type Deployer } from "./aksCluster";
 
 export interface ClusterNamespaceArgs {
@@ -44,6 +45,8 @@ export class ClusterNamespace extends pulumi.ComponentResource {
   public readonly namespaceName: pulumi.Output<string>;
   /** Ids of the deployer role assignments on the namespace, by deployer name. */
   public readonly writerAssignmentIds: Record<string, pulumi.Output<string>>;
+  /** The namespace itself when it is adopted (import id: its name, namespaces being cluster-scoped). */
+  public readonly adoptions: Adoption[] = [];
 
   constructor(name: string, args: ClusterNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:aks:ClusterNamespace", name, {}, opts);
@@ -75,6 +78,7 @@ export class ClusterNamespace extends pulumi.ComponentResource {
       // Deleting a namespace deletes every workload in it.
       { parent: this, provider, protect: prod, retainOnDelete: prod },
     );
+    if (ns.adopt) this.adoptions.push({ resource: namespace, importId: ns.name });
     const child = { parent: this, provider };
     const metadata = (objectName: string) => ({ name: objectName, namespace: namespace.metadata.name, labels });
 

@@ -2,7 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import type { AccessConfig, RegistryConfig, Stage } from "../config/load";
-import { grantRole } from "./roleAssignment";
+import { ownershipKey } from "../config/ownership";
+import type { Adoption } from "./adoption";
+import { armGet, armList, PUBLIC_ARM_ENDPOINT } from "./arm";
+import { grantRole, roleAssignmentName, type RoleGrant } from "./roleAssignment";
+import { takeOverProblems, type TakeOverProbe } from "./takeOver";
 
 /**
  * Built-in role definition ids: AVM `builtInRoleNames` (Azure/bicep-registry-modules,
@@ -45,23 +49,36 @@ export const REGISTRY_ROLE_NAMES: Record<Role, string> = {
  * so the mode is read with a plain ARM request.
  */
 export const ROLE_ASSIGNMENT_MODE_API_VERSION = "2025-11-01";
-const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
 
 /** What ARM says about a registry's role-assignment mode: absent (404), or the mode (undefined: ARM sent none). */
 type RegistryMode = { found: false } | { found: true; mode: string | undefined };
 
 async function readRegistryMode(armEndpoint: string, registryId: string, token: string): Promise<RegistryMode> {
-  const url = `${armEndpoint}${registryId}?api-version=${ROLE_ASSIGNMENT_MODE_API_VERSION}`;
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  if (response.status === 404) return { found: false };
-  const body: unknown = await response.json();
-  if (!response.ok) {
-    const error = typeof body === "object" && body !== null && "error" in body ? JSON.stringify(body.error) : `HTTP ${response.status}`;
-    throw new Error(`reading the role-assignment mode of registry ${registryId} failed: ${error}`);
-  }
-  const properties = typeof body === "object" && body !== null && "properties" in body ? body.properties : undefined;
+  const body = await armGet(armEndpoint, registryId, ROLE_ASSIGNMENT_MODE_API_VERSION, token);
+  if (body === undefined) return { found: false };
+  const properties = body.properties;
   const mode = typeof properties === "object" && properties !== null && "roleAssignmentMode" in properties ? properties.roleAssignmentMode : undefined;
   return { found: true, mode: typeof mode === "string" ? mode : undefined };
+}
+
+/** List For Scope: https://learn.microsoft.com/rest/api/authorization/role-assignments/list-for-scope */
+const ROLE_ASSIGNMENTS_API_VERSION = "2022-04-01";
+
+/**
+ * Names of the assignments of `roleId` to `principalId` on exactly `scope`. ARM's principalId
+ * filter also returns assignments above and below the scope, which are left out here.
+ */
+export async function registryRoleAssignments(armEndpoint: string, scope: string, principalId: string, roleId: string, token: string): Promise<string[]> {
+  const list = await armList(armEndpoint, `${scope}/providers/Microsoft.Authorization/roleAssignments`, ROLE_ASSIGNMENTS_API_VERSION, token, `principalId eq '${principalId}'`);
+  const names: string[] = [];
+  for (const item of list) {
+    const properties = item.properties;
+    if (typeof properties !== "object" || properties === null || typeof item.name !== "string") continue;
+    const at = "scope" in properties && typeof properties.scope === "string" ? properties.scope : "";
+    const role = "roleDefinitionId" in properties && typeof properties.roleDefinitionId === "string" ? properties.roleDefinitionId : "";
+    if (at.toLowerCase() === scope.toLowerCase() && role.toLowerCase().endsWith(`/${roleId}`)) names.push(item.name);
+  }
+  return names;
 }
 
 /** The preview-failing message for a registry in ABAC mode, with the fix. */
@@ -103,6 +120,10 @@ export interface RegistryPrincipal {
   name: string;
   /** Object (principal) id of the managed identity or service principal. */
   principalId: pulumi.Input<string>;
+  /** Name (GUID) of an existing assignment of the same role to adopt, instead of a deterministic new one. */
+  adoptAssignment?: string;
+  /** Check in a preview that no other assignment of the role exists (its ownership key and the config key that adopts one). */
+  takeOver?: { key: string; adoptKey: string };
 }
 
 /** A CI identity and what it may do on the registry. */
@@ -128,6 +149,12 @@ export interface ContainerRegistryArgs {
   ciPrincipals: CiRegistryPrincipal[];
   /** Azure Resource Manager endpoint the role-assignment mode is read from (default: the public cloud's). */
   armEndpoint?: string;
+  /**
+   * The stack's `managed` output of its last update: a registry this stack would create that exists
+   * already, is not adopted and is not the stack's own fails the preview (its create would fail
+   * mid-update). Without it (component tests) nothing is checked.
+   */
+  managedBefore?: pulumi.Input<string[]>;
 }
 
 /**
@@ -158,10 +185,14 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   public readonly ciAssignmentIds: Record<string, pulumi.Output<string>[]>;
   /** Ids of each kubelet's AcrPull assignment, by principal name. */
   public readonly kubeletAssignmentIds: Record<string, pulumi.Output<string>[]>;
+  /** What this component takes over instead of creating: the registry (`adopt`), adopted kubelet assignments. */
+  public readonly adoptions: Adoption[] = [];
   /** Per `importFrom` source, the commands that promote an image by digest; empty without sources. */
   public readonly promotion: pulumi.Output<PromotionCommand[]>;
   /** Ids of this registry and of each source, once ARM confirmed they are in the legacy role-assignment mode. */
   public readonly checkedRegistryIds: pulumi.Output<string[]>;
+  /** In a preview: the registry and kubelet AcrPull assignments that exist and are not this stack's (components/takeOver.ts). */
+  public readonly takeOverProblems: pulumi.Output<string[]>;
 
   constructor(name: string, args: ContainerRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:azure:ContainerRegistry", name, args, opts);
@@ -185,6 +216,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
         }),
       );
 
+    const probes: TakeOverProbe[] = [];
     let target: { scope: pulumi.Output<string>; dependsOn: pulumi.Resource[] };
     if (cfg.existing) {
       const existing = containerregistry.getRegistryOutput({ registryName: cfg.name, resourceGroupName: rgName }, { parent: this });
@@ -194,6 +226,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       target = { scope: inLegacyMode(existing.id, cfg.name, rgName, false), dependsOn: [] };
     } else {
       const registry = this.createRegistry(name, args);
+      if (cfg.adopt) this.adoptions.push({ resource: registry, importId: targetScope });
       this.registryId = registry.id;
       this.loginServer = registry.loginServer;
       this.registryName = registry.name;
@@ -201,6 +234,17 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       // earlier update) is checked. An update checks again once the registry exists, before any grant.
       const checked = pulumi.runtime.isDryRun() ? targetScope : pulumi.all([targetScope, registry.id]).apply(([scope]) => scope);
       target = { scope: inLegacyMode(checked, cfg.name, rgName, true), dependsOn: [registry] };
+      // azure-native refuses to create a registry that exists ("cannot create already existing resource").
+      if (args.managedBefore !== undefined) {
+        probes.push({
+          key: ownershipKey.registry(cfg.name),
+          what: `container registry ${cfg.name}`,
+          adoptKey: "release-infra:azure.registry.adopt: true",
+          adopted: cfg.adopt,
+          exists: pulumi.all([targetScope, token]).apply(([id, bearer]) => readRegistryMode(armEndpoint, id, bearer)).apply((state) => state.found),
+          resource: registry,
+        });
+      }
       if (cfg.purge) this.createPurgeTask(name, args, cfg.purge, registry, target.scope);
     }
     this.resourceGroupName = pulumi.output(rgName);
@@ -221,29 +265,49 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       scope: pulumi.Output<string>,
       guidScope: pulumi.Output<string>,
       dependsOn: pulumi.Resource[],
-    ): pulumi.Output<string> =>
-      grantRole(
-        logicalName,
-        {
-          principalId: principal.principalId,
-          principalKey,
-          roleId: REGISTRY_ROLES[role],
-          scope,
-          // From config names only, so the name is stable and known in a preview; it waits for the
-          // mode check too, so a failed check fails every input of the grant alike.
-          nameScope: pulumi.all([guidScope, scope]).apply(([name]) => name),
-          subscriptionId,
-          description: `release-infra: ${role} for ${principalKey}`,
-        },
-        { parent: this, dependsOn },
-      ).id;
+    ): { assignment: authorization.RoleAssignment; assignmentName: pulumi.Output<string> } => {
+      const grant: RoleGrant = {
+        principalId: principal.principalId,
+        principalKey,
+        roleId: REGISTRY_ROLES[role],
+        scope,
+        // From config names only, so the name is stable and known in a preview; it waits for the
+        // mode check too, so a failed check fails every input of the grant alike.
+        nameScope: pulumi.all([guidScope, scope]).apply(([name]) => name),
+        name: principal.adoptAssignment,
+        subscriptionId,
+        description: `release-infra: ${role} for ${principalKey}`,
+      };
+      const assignment = grantRole(logicalName, grant, { parent: this, dependsOn });
+      if (principal.adoptAssignment) {
+        this.adoptions.push({ resource: assignment, importId: pulumi.interpolate`${guidScope}/providers/Microsoft.Authorization/roleAssignments/${principal.adoptAssignment}` });
+      }
+      return { assignment, assignmentName: roleAssignmentName(grant) };
+    };
 
     this.kubeletAssignmentIds = {};
     for (const kubelet of args.kubeletPrincipals) {
-      this.kubeletAssignmentIds[kubelet.name] = [
-        assign(`${name}-kubelet-${kubelet.name}-acrpull`, kubelet, `kubelet:${kubelet.name}`, "acrpull", target.scope, targetScope, target.dependsOn),
-      ];
+      const { assignment, assignmentName } = assign(`${name}-kubelet-${kubelet.name}-acrpull`, kubelet, `kubelet:${kubelet.name}`, "acrpull", target.scope, targetScope, target.dependsOn);
+      this.kubeletAssignmentIds[kubelet.name] = [assignment.id];
+      // `az aks update --attach-acr` made an AcrPull under a random name: ours would get 409 RoleAssignmentExists.
+      if (args.managedBefore !== undefined && kubelet.takeOver) {
+        const adopted = kubelet.adoptAssignment;
+        const existing = pulumi
+          .all([targetScope, kubelet.principalId, token])
+          .apply(async ([scope, principalId, bearer]) => registryRoleAssignments(armEndpoint, scope, principalId, REGISTRY_ROLES.acrpull, bearer));
+        probes.push({
+          key: kubelet.takeOver.key,
+          what: `AcrPull of the kubelet of cluster ${kubelet.name} on container registry ${cfg.name}`,
+          adoptKey: kubelet.takeOver.adoptKey,
+          adopted: adopted !== undefined,
+          exists: pulumi.all([existing, assignmentName]).apply(([names, ours]) =>
+            names.some((n) => (adopted !== undefined ? n.toLowerCase() === adopted.toLowerCase() : n.toLowerCase() !== ours.toLowerCase())),
+          ),
+          resource: assignment,
+        });
+      }
     }
+    this.takeOverProblems = takeOverProblems(probes, args.managedBefore ?? []);
 
     this.ciAssignmentIds = {};
     for (const ci of args.ciPrincipals) {
@@ -251,12 +315,12 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       const prefix = `${name}-ci-${ci.name}`;
       if (ci.access === "promote") {
         this.ciAssignmentIds[ci.name] = [
-          assign(`${prefix}-importer-${cfg.name}`, ci, key, "importer", target.scope, targetScope, target.dependsOn),
-          ...sources.map((source) => assign(`${prefix}-reader-${source.name}`, ci, key, "reader", source.scope, source.guidScope, [])),
+          assign(`${prefix}-importer-${cfg.name}`, ci, key, "importer", target.scope, targetScope, target.dependsOn).assignment.id,
+          ...sources.map((source) => assign(`${prefix}-reader-${source.name}`, ci, key, "reader", source.scope, source.guidScope, []).assignment.id),
         ];
       } else {
         const role: Role = ci.access === "push" ? "acrpush" : "acrpull";
-        this.ciAssignmentIds[ci.name] = [assign(`${prefix}-${role}`, ci, key, role, target.scope, targetScope, target.dependsOn)];
+        this.ciAssignmentIds[ci.name] = [assign(`${prefix}-${role}`, ci, key, role, target.scope, targetScope, target.dependsOn).assignment.id];
       }
     }
 

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as github from "@pulumi/github";
 import type { EnvironmentConfig, RepositoryConfig, Stage } from "../config/load";
 import { protectionRulesAvailable } from "../config/schema";
+import type { Adoption } from "./adoption";
 import type { GithubLookups } from "./githubLookups";
 import { aliasesFrom, childOf, type Location } from "./locations";
 
@@ -33,6 +34,8 @@ export interface GithubEnvironmentArgs {
   lookups: GithubLookups;
   /** Where this component was registered under earlier names, so existing stacks keep the environment and its policies. */
   previously?: Location[];
+  /** The environment exists already: it is imported (the plan's import file), not created. */
+  adopt?: boolean;
 }
 
 /**
@@ -47,6 +50,10 @@ export interface GithubEnvironmentArgs {
 export class GithubEnvironment extends pulumi.ComponentResource {
   /** The environment name; resolves once the environment and all its deployment policies exist. */
   public readonly environment: pulumi.Output<string>;
+  /** The environment itself when it is adopted. */
+  public readonly adoptions: Adoption[] = [];
+  /** The GitHub environment resource, for the take-over check (GitHub creates environments with PUT: an existing one would be taken over silently). */
+  public readonly repositoryEnvironment: github.RepositoryEnvironment;
 
   constructor(name: string, args: GithubEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     const previously = args.previously ?? [];
@@ -101,6 +108,9 @@ export class GithubEnvironment extends pulumi.ComponentResource {
       },
       { parent: this, ignoreChanges: ["repository", "environment"], ...was(ENVIRONMENT_TYPES.environment, "-environment") },
     );
+    this.repositoryEnvironment = environment;
+    // The provider's import id: `<repository>:<environment>` (names cannot contain ':').
+    if (args.adopt) this.adoptions.push({ resource: environment, importId: `${args.repository.name}:${args.environment}` });
 
     // Dependents take the name through the reviewer check too: when it fails the environment is never
     // registered, and they fail with the check instead of waiting forever (as they would under mocks).

@@ -2,8 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as github from "@pulumi/github";
 import type { EnvironmentConfig, RepositoryConfig, RulesetConfig, Stage, TrustedPublishingConfig } from "../config/load";
 import { GITHUB_ACTIONS_APP_ID, type WIRED_VARIABLES } from "../config/schema";
+import type { Adoption } from "./adoption";
 import { ENVIRONMENT_TYPES, GithubEnvironment } from "./githubEnvironment";
 import type { GithubLookups } from "./githubLookups";
+import { githubTakeOver, type EnvironmentToCheck, type VariableToCheck } from "./githubTakeOver";
 import { aliasesFrom, childOf, sameLocation, type Location } from "./locations";
 import { sharedEntry, TrustedPublishing, type TrustedPublisher } from "./trustedPublishing";
 
@@ -40,6 +42,12 @@ export interface RepositoryGovernanceArgs {
   wiredVariables: Record<string, Partial<Record<WiredVariable, pulumi.Input<string>>>>;
   /** The stack's shared GitHub lookups (team and user ids, team access, the repository's canonical name). */
   lookups: GithubLookups;
+  /**
+   * The stack's `managed` output of its last update. With it, a preview reports in
+   * `takeOverProblems` each environment, variable and ruleset the config declares that exists
+   * already and is not the stack's own; without it nothing is checked.
+   */
+  managedBefore?: pulumi.Input<string[]>;
 }
 
 /**
@@ -67,6 +75,10 @@ interface EnvironmentSpec {
   deployFrom: EnvironmentConfig["deployFrom"];
   /** Where it was registered before names came from identity (release-infra's earlier index.ts and components). */
   legacy: Location;
+  /** It exists already and is imported, not created. */
+  adopt: boolean;
+  /** The config key that adopts it. */
+  adoptKey: string;
 }
 
 /**
@@ -91,6 +103,10 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
   public readonly rulesets: pulumi.Output<string[]>;
   /** What to enter on each package registry, one per trusted-publishing entry. */
   public readonly trustedPublishers: pulumi.Output<TrustedPublisher[]>;
+  /** What the config adopts instead of creating: environments, variables, rulesets. */
+  public readonly adoptions: Adoption[] = [];
+  /** In a preview: environments, variables and rulesets that exist and are not this stack's (components/takeOver.ts). */
+  public readonly takeOverProblems: pulumi.Output<string[]>;
 
   constructor(name: string, args: RepositoryGovernanceArgs, opts?: pulumi.ComponentResourceOptions) {
     // Before anything is registered, so a wiring mistake leaves no half-built component behind.
@@ -116,7 +132,11 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
       });
 
     const specs: EnvironmentSpec[] = [
-      ...repo.environments.map((env) => ({ ...env, legacy: legacyChild(ENVIRONMENT_TYPES.component, `-env-${env.name}`) })),
+      ...repo.environments.map((env) => ({
+        ...env,
+        legacy: legacyChild(ENVIRONMENT_TYPES.component, `-env-${env.name}`),
+        adoptKey: `release-infra:github.repositories[${repository}].environments[${env.name}].adopt`,
+      })),
       ...publishing.map((entries) => {
         const shared = entries[0];
         // Before, index.ts created a TrustedPublishing component per environment, which owned it.
@@ -128,9 +148,12 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
           waitMinutes: shared.waitMinutes,
           deployFrom: shared.deployFrom,
           legacy: childOf(legacyPublishing, ENVIRONMENT_TYPES.component, `${legacyPublishing.name}-env`),
+          adopt: shared.adopt,
+          adoptKey: `release-infra:github.repositories[${repository}].trustedPublishing[${shared.package}].adopt`,
         };
       }),
     ];
+    const environmentsToCheck: EnvironmentToCheck[] = [];
     const environmentOutputs = new Map<string, pulumi.Output<string>>();
     for (const spec of specs) {
       const key = spec.name.toLowerCase();
@@ -148,14 +171,18 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
           stage: args.stage,
           lookups: args.lookups,
           previously: [spec.legacy].filter((l) => !sameLocation(l, childOf(here, ENVIRONMENT_TYPES.component, envName))),
+          adopt: spec.adopt,
         },
         { parent: this },
       );
+      this.adoptions.push(...environment.adoptions);
+      environmentsToCheck.push({ ...spec, resource: environment.repositoryEnvironment });
       environmentOutputs.set(key, environment.environment);
     }
 
     // Case-only changes of these names change nothing on GitHub, which compares them case-insensitively.
     const sameOnGithub = (...keys: string[]) => ["repository", ...keys];
+    const adoptedEnvironmentVariables = new Map<string, VariableToCheck[]>();
     for (const env of repo.environments) {
       const key = env.name.toLowerCase();
       const prefix = `-env-${key}`;
@@ -178,9 +205,10 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
         ...Object.entries(env.variables),
         ...Object.entries(args.wiredVariables[env.name] ?? {}).filter((entry): entry is [string, pulumi.Input<string>] => entry[1] !== undefined),
       ];
+      const adoptedVariables = new Set(env.adoptVariables.map((v) => v.toUpperCase()));
       for (const [variableName, value] of variables) {
         const suffix = `${prefix}-var-${variableName.toLowerCase()}`;
-        new github.ActionsEnvironmentVariable(
+        const resource = new github.ActionsEnvironmentVariable(
           `${name}${suffix}`,
           { repository, environment, variableName, value },
           {
@@ -193,6 +221,9 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
             ignoreChanges: sameOnGithub("environment", "variableName"),
           },
         );
+        const adopt = adoptedVariables.has(variableName.toUpperCase());
+        if (adopt) this.adoptions.push({ resource, importId: `${repository}:${env.name}:${variableName}` });
+        if (env.adopt) adoptedEnvironmentVariables.set(env.name, [...(adoptedEnvironmentVariables.get(env.name) ?? []), { name: variableName, adopt, resource }]);
       }
     }
 
@@ -205,22 +236,31 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
         { ...child(TYPES.secret, suffix, legacyChild(TYPES.secret, `-secret-${secretName}`)), deleteBeforeReplace: true, ignoreChanges: sameOnGithub("secretName") },
       );
     }
+    const adoptedVariables = new Set(repo.adoptVariables.map((v) => v.toUpperCase()));
+    const variablesToCheck: VariableToCheck[] = [];
     for (const [variableName, value] of Object.entries(repo.variables)) {
       const suffix = `-var-${variableName.toLowerCase()}`;
-      new github.ActionsVariable(
+      const resource = new github.ActionsVariable(
         `${name}${suffix}`,
         { repository, variableName, value },
         { ...child(TYPES.variable, suffix, legacyChild(TYPES.variable, `-var-${variableName}`)), ignoreChanges: sameOnGithub("variableName") },
       );
+      const adopt = adoptedVariables.has(variableName.toUpperCase());
+      if (adopt) this.adoptions.push({ resource, importId: `${repository}:${variableName}` });
+      variablesToCheck.push({ name: variableName, adopt, resource });
     }
 
+    const rulesetsByName = new Map<string, github.RepositoryRuleset>();
     const rulesets = repo.rulesets.map((rs) => {
       const suffix = `-ruleset-${rs.name.toLowerCase()}`;
-      return new github.RepositoryRuleset(
+      const ruleset = new github.RepositoryRuleset(
         `${name}${suffix}`,
         { repository, ...rulesetArgs(rs) },
         { ...child(TYPES.ruleset, suffix, legacyChild(TYPES.ruleset, `-ruleset-${rs.name}`)), ignoreChanges: sameOnGithub() },
       );
+      if (rs.adopt !== undefined) this.adoptions.push({ resource: ruleset, importId: `${repository}:${rs.adopt}` });
+      rulesetsByName.set(rs.name, ruleset);
+      return ruleset;
     });
 
     if (repo.actionsDefaults) {
@@ -243,6 +283,21 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
       );
     });
 
+    // Environments are created with PUT (an existing one is taken over silently), variables and
+    // rulesets with POST (409 when one exists): a preview reports each that exists and is not the stack's.
+    this.takeOverProblems =
+      args.managedBefore === undefined
+        ? pulumi.output([])
+        : githubTakeOver({
+            owner: args.owner,
+            repository: repo,
+            environments: environmentsToCheck,
+            variables: variablesToCheck,
+            adoptedEnvironmentVariables,
+            rulesets: rulesetsByName,
+            managedBefore: args.managedBefore,
+            parent: this,
+          });
     this.repository = `${args.owner}/${repository}`;
     this.environments = pulumi.all([...environmentOutputs.values()]);
     this.rulesets = pulumi.all(rulesets.map((r) => r.name));

@@ -26,10 +26,17 @@ export interface RoleGrant {
   scope: pulumi.Input<string>;
   /** The scope as known in a preview, for the assignment name (default: `scope`). */
   nameScope?: pulumi.Input<string>;
+  /** The assignment's name (GUID), when it exists already and is adopted; default: derived from scope, principal and role. */
+  name?: string;
   subscriptionId: pulumi.Input<string>;
   description?: string;
   /** ABAC condition (version 2.0) limiting what the role allows. */
   condition?: string;
+}
+
+/** The assignment's name (a GUID): the adopted one, or derived from scope, principal and role; known in a preview. */
+export function roleAssignmentName(grant: RoleGrant): pulumi.Output<string> {
+  return pulumi.output(grant.nameScope ?? grant.scope).apply((scope) => grant.name ?? deterministicGuid(scope.toLowerCase(), grant.principalKey, grant.roleId));
 }
 
 /** A role assignment to a managed identity, named deterministically from config names. */
@@ -41,9 +48,7 @@ export function grantRole(
   return new authorization.RoleAssignment(
     name,
     {
-      roleAssignmentName: pulumi
-        .output(grant.nameScope ?? grant.scope)
-        .apply((scope) => deterministicGuid(scope.toLowerCase(), grant.principalKey, grant.roleId)),
+      roleAssignmentName: roleAssignmentName(grant),
       principalId: grant.principalId,
       // azure-native defaults principalType to "User"; managed identities are service principals.
       principalType: "ServicePrincipal",

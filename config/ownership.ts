@@ -1,6 +1,25 @@
 import type { StackConfig } from "./load";
 
 /**
+ * How an object a stack manages is named, in the cross-stack check and in the stack's `managed`
+ * output (which the next preview reads to tell its own objects from ones made elsewhere).
+ * GitHub compares these names case-insensitively, and so do the keys.
+ */
+export const ownershipKey = {
+  resourceGroup: (name: string) => `Azure resource group ${name}`,
+  registry: (name: string) => `container registry ${name}`,
+  bucket: (name: string) => `CDN bucket ${name}`,
+  /** The assignment is named from registry, kubelet and role: a second stack would create (and on destroy delete) the same one. */
+  kubeletAcrPull: (clusterResourceGroup: string, cluster: string, registry: string) =>
+    `AcrPull of the kubelet of cluster ${`${clusterResourceGroup}/${cluster}`.toLowerCase()} on container registry ${registry} (set pullFromRegistry: false in all but one stack)`,
+  githubEnvironment: (owner: string, repository: string, environment: string) => `GitHub environment ${`${owner}/${repository}`.toLowerCase()}:${environment.toLowerCase()}`,
+  githubRuleset: (owner: string, repository: string, ruleset: string) => `GitHub ruleset ${`${owner}/${repository}`.toLowerCase()}:${ruleset.toLowerCase()}`,
+  githubVariable: (owner: string, repository: string, variable: string) => `GitHub repository variable ${`${owner}/${repository}`.toLowerCase()}:${variable.toUpperCase()}`,
+  githubEnvironmentVariable: (owner: string, repository: string, environment: string, variable: string) =>
+    `GitHub environment variable ${`${owner}/${repository}`.toLowerCase()}:${environment.toLowerCase()}:${variable.toUpperCase()}`,
+};
+
+/**
  * What a stack manages. Two stacks that manage the same object flap forever (each `pulumi up`
  * undoes the other, and destroying one removes what the other still needs), so every object here
  * must belong to exactly one stack file.
@@ -9,27 +28,27 @@ export function ownedObjects(config: StackConfig): string[] {
   const owned: string[] = [];
   const { azure, cdn, github } = config;
   if (azure) {
-    owned.push(`Azure resource group ${azure.resourceGroup}`);
+    owned.push(ownershipKey.resourceGroup(azure.resourceGroup));
     const registry = azure.registry;
-    if (registry && !registry.existing) owned.push(`container registry ${registry.name}`);
+    if (registry && !registry.existing) owned.push(ownershipKey.registry(registry.name));
     for (const cluster of azure.clusters) {
       const clusterName = `${cluster.resourceGroup}/${cluster.name}`.toLowerCase();
       for (const ns of cluster.namespaces) owned.push(`Kubernetes namespace ${ns.name} on cluster ${clusterName}`);
-      // The assignment is named from registry, kubelet and role: a second stack would create (and on destroy delete) the same one.
-      if (cluster.pullFromRegistry && registry) {
-        owned.push(`AcrPull of the kubelet of cluster ${clusterName} on container registry ${registry.name} (set pullFromRegistry: false in all but one stack)`);
-      }
+      if (cluster.pullFromRegistry && registry) owned.push(ownershipKey.kubeletAcrPull(cluster.resourceGroup, cluster.name, registry.name));
     }
   }
-  if (cdn) owned.push(`CDN bucket ${cdn.bucket}`);
+  if (cdn) owned.push(ownershipKey.bucket(cdn.bucket));
   for (const repo of github?.repositories ?? []) {
-    // GitHub compares these names case-insensitively, and so do we.
-    const full = `${github?.owner}/${repo.name}`.toLowerCase();
-    for (const env of repo.environments) owned.push(`GitHub environment ${full}:${env.name.toLowerCase()}`);
-    for (const tp of new Set(repo.trustedPublishing.map((t) => t.environment.toLowerCase()))) owned.push(`GitHub environment ${full}:${tp}`);
-    for (const rs of repo.rulesets) owned.push(`GitHub ruleset ${full}:${rs.name.toLowerCase()}`);
+    const owner = github?.owner ?? "";
+    const full = `${owner}/${repo.name}`.toLowerCase();
+    for (const env of repo.environments) {
+      owned.push(ownershipKey.githubEnvironment(owner, repo.name, env.name));
+      for (const v of Object.keys(env.variables)) owned.push(ownershipKey.githubEnvironmentVariable(owner, repo.name, env.name, v));
+    }
+    for (const tp of new Set(repo.trustedPublishing.map((t) => t.environment.toLowerCase()))) owned.push(ownershipKey.githubEnvironment(owner, repo.name, tp));
+    for (const rs of repo.rulesets) owned.push(ownershipKey.githubRuleset(owner, repo.name, rs.name));
     for (const s of repo.secrets) owned.push(`GitHub repository secret ${full}:${s.toUpperCase()}`);
-    for (const v of Object.keys(repo.variables)) owned.push(`GitHub repository variable ${full}:${v.toUpperCase()}`);
+    for (const v of Object.keys(repo.variables)) owned.push(ownershipKey.githubVariable(owner, repo.name, v));
     if (repo.actionsDefaults) owned.push(`GitHub Actions defaults of ${full} (set actionsDefaults: false in all but one stack)`);
   }
   return owned;
@@ -76,5 +95,17 @@ export function registryReferenceProblems(stacks: { file: string; config: StackC
 
 /** Everything wrong between stack files: shared objects, and references that miss what another stack creates. */
 export function crossStackProblems(stacks: { file: string; config: StackConfig }[]): string[] {
-  return [...ownershipConflicts(stacks), ...registryReferenceProblems(stacks)];
+  return [...ownershipConflicts(stacks), ...registryReferenceProblems(stacks), ...pipelineGroupProblems(stacks)];
+}
+
+/**
+ * The pipeline stack creates each deploy stack's resource group (so it can grant on it before
+ * that stack's first `up`): the deploy stack must adopt it, or its first preview finds it existing.
+ */
+export function pipelineGroupProblems(stacks: { file: string; config: StackConfig }[]): string[] {
+  const pipeline = stacks.find((s) => s.config.pipeline !== undefined);
+  if (!pipeline) return [];
+  return stacks
+    .filter((s) => s.config.azure && !s.config.azure.adoptResourceGroup && s.config.pipeline === undefined)
+    .map((s) => `${s.file}: release-infra:azure.adoptResourceGroup: must be true: ${pipeline.file} creates resource group ${s.config.azure?.resourceGroup}, and this stack imports it (docs/migration.md)`);
 }

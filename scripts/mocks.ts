@@ -53,6 +53,19 @@ export interface MockOptions {
    * returns (default a placeholder number) and the team slugs getRepositoryTeams lists (default none).
    */
   repositories?: Record<string, { id?: number; teams?: string[] }>;
+  /**
+   * Registries and resource groups the stack creates (by name, lower case): ARM answers 404 for
+   * them, as for objects that do not exist yet; every other registry (existing, a promotion source)
+   * is found in the legacy role-assignment mode. Default: none, so every registry is found.
+   */
+  creates?: { registries?: string[]; resourceGroups?: string[] };
+  /** The stack's outputs of its last update, as a reference to the stack itself reads them (default: none, a new stack). */
+  previousOutputs?: Record<string, unknown>;
+  /**
+   * Logical names of resources already in the stack's state (imported, or created by an earlier
+   * update): a preview registers them with their id, as the engine does, not as creates.
+   */
+  inState?: string[];
 }
 
 export interface MockSession {
@@ -140,7 +153,7 @@ function repositoryPlaceholders(repositories: NonNullable<MockOptions["repositor
 /**
  * Pseudo-token of a plain Azure Resource Manager GET the program sends itself (with the token of
  * getClientToken) for what azure-native cannot read; recorded and answered like a data source, with
- * inputs `{ path, apiVersion }`. An answer `{ error: { code } }` is an ARM error (ResourceNotFound: 404).
+ * inputs `{ path, apiVersion }` and a list's `filter`. An answer `{ error: { code } }` is an ARM error (ResourceNotFound: 404).
  */
 export const ARM_GET = "azure-rest:GET";
 const ARM_ENDPOINT = "https://management.azure.com";
@@ -148,11 +161,21 @@ const ARM_ENDPOINT = "https://management.azure.com";
 /** Placeholder answers of the data sources the program calls, keyed by function token. */
 const PLACEHOLDERS: Record<string, Placeholder> = {
   "azure-native:authorization:getClientToken": () => ({ token: "<arm-token>" }),
-  // Registries answer in the legacy role-assignment mode, the one AcrPull and AcrPush apply in.
-  [ARM_GET]: (a) => {
-    const path = str(a.path, "");
-    if (!/\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+$/i.test(path)) throw new Error(`the offline plan has no placeholder for GET ${path}; add one to scripts/mocks.ts`);
-    return { id: path, name: path.split("/").pop(), properties: { roleAssignmentMode: "LegacyRegistryPermissions" } };
+  "github:index/getRepositoryEnvironments:getRepositoryEnvironments": (a) => ({ id: str(a.repository, ""), repository: a.repository, environments: [] }),
+  "github:index/getActionsVariables:getActionsVariables": (a) => ({ id: str(a.name, ""), name: a.name, fullName: a.name, variables: [] }),
+  "github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables": (a) => ({ id: str(a.name, ""), name: a.name, fullName: a.name, environment: a.environment, variables: [] }),
+  "github:index/getActionsSecrets:getActionsSecrets": (a) => ({ id: str(a.name, ""), name: a.name, fullName: a.name, secrets: [] }),
+  // Lists answer empty: offline, nothing the stack would create exists yet.
+  "github:index/getRestApi:getRestApi": (a) => {
+    const endpoint = str(a.endpoint, "");
+    const body = /\/deployment-branch-policies(\?|$)/.test(endpoint) ? { total_count: 0, branch_policies: [] } : [];
+    return { id: "<request id>", endpoint, code: 200, status: "200 OK", headers: "{}", body: JSON.stringify(body) };
+  },
+  // A failed invoke reaches the program as new Error(err.details) (@pulumi/pulumi runtime/invoke.js),
+  // so the engine's message travels in `details`, as it does from a real provider.
+  "gcp:storage/getBucket:getBucket": () => {
+    const message = "googleapi: Error 404: The specified bucket does not exist., notFound";
+    throw Object.assign(new Error(message), { details: message });
   },
   "azure-native:authorization:getClientConfig": () => ({
     clientId: "<deployer-client-id>",
@@ -343,16 +366,40 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
 
 const realFetch = globalThis.fetch;
 
+/**
+ * ARM answers: registries in the legacy role-assignment mode, the one AcrPull and AcrPush apply in,
+ * and resource groups; those the stack creates are not found yet (404).
+ */
+function armPlaceholder(creates: NonNullable<MockOptions["creates"]>): Placeholder {
+  const registries = new Set((creates.registries ?? []).map((r) => r.toLowerCase()));
+  const groups = new Set((creates.resourceGroups ?? []).map((g) => g.toLowerCase()));
+  const notFound = (code: string) => ({ error: { code, message: "not found (offline plan: the stack creates it)" } });
+  return (a) => {
+    const path = str(a.path, "");
+    // Offline nothing was assigned by hand: role assignment lists are empty.
+    if (/\/providers\/Microsoft\.Authorization\/roleAssignments$/i.test(path)) return { value: [] };
+    const registry = /\/providers\/Microsoft\.ContainerRegistry\/registries\/([^/]+)$/i.exec(path)?.[1];
+    if (registry !== undefined) {
+      if (registries.has(registry.toLowerCase())) return notFound("ResourceNotFound");
+      return { id: path, name: registry, properties: { roleAssignmentMode: "LegacyRegistryPermissions" } };
+    }
+    const group = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)$/i.exec(path)?.[1];
+    if (group !== undefined) return groups.has(group.toLowerCase()) ? notFound("ResourceGroupNotFound") : { id: path, name: group };
+    throw new Error(`the offline plan has no placeholder for GET ${path}; add one to scripts/mocks.ts`);
+  };
+}
+
 /** Answers the program's ARM requests from `calls[ARM_GET]`; every other request goes out as usual. */
 function mockArm(session: MockSession, calls: Record<string, Placeholder>, label: Label): typeof fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (url.origin !== ARM_ENDPOINT) return realFetch(input, init);
-    const inputs = { path: decodeURIComponent(url.pathname), apiVersion: url.searchParams.get("api-version") ?? "" };
+    const filter = url.searchParams.get("$filter");
+    const inputs = { path: decodeURIComponent(url.pathname), apiVersion: url.searchParams.get("api-version") ?? "", ...(filter === null ? {} : { filter }) };
     session.invokes.push({ token: ARM_GET, inputs });
     const body = calls[ARM_GET](inputs, label);
     const code = typeof body.error === "object" && body.error !== null && "code" in body.error ? String(body.error.code) : undefined;
-    const status = code === undefined ? 200 : code === "ResourceNotFound" ? 404 : 400;
+    const status = code === undefined ? 200 : /NotFound$/.test(code) ? 404 : 400;
     return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
   };
 }
@@ -368,7 +415,12 @@ export function installMocks(options: MockOptions): MockSession {
     session.placeholders[String(value)] = what;
     return value;
   };
-  const calls: Record<string, Placeholder> = { ...PLACEHOLDERS, ...repositoryPlaceholders(options.repositories ?? {}), ...(options.calls ?? {}) };
+  const calls: Record<string, Placeholder> = {
+    ...PLACEHOLDERS,
+    ...repositoryPlaceholders(options.repositories ?? {}),
+    [ARM_GET]: armPlaceholder(options.creates ?? {}),
+    ...(options.calls ?? {}),
+  };
   globalThis.fetch = mockArm(session, calls, label);
   pulumi.runtime.setMocks(
     {
@@ -380,9 +432,13 @@ export function installMocks(options: MockOptions): MockSession {
       },
       newResource(args) {
         if (!args.custom) return { id: undefined, state: {} };
+        // A reference to a stack (this one, for its last `managed` output) reads its outputs.
+        if (args.type === "pulumi:pulumi:StackReference") {
+          return { id: str(args.inputs.name, args.name), state: { name: args.inputs.name, outputs: options.previousOutputs ?? {}, secretOutputNames: [] } };
+        }
         const inputs: Record<string, unknown> = args.inputs;
-        if (options.preview) {
-          // As in `pulumi preview`: inputs are known, the id and cloud-computed outputs are not.
+        if (options.preview && !options.inState?.includes(args.name)) {
+          // As in `pulumi preview` of a create: inputs are known, the id and cloud-computed outputs are not.
           return { id: undefined, state: inputs };
         }
         const computed = computedOutputs(args.type, args.name, inputs);
@@ -393,6 +449,8 @@ export function installMocks(options: MockOptions): MockSession {
     "release-infra",
     options.stack,
     options.preview,
+    // What a self-managed backend calls every stack's organization.
+    "organization",
   );
 
   const installed = pulumi.runtime.getMonitor();

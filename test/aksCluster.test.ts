@@ -9,7 +9,7 @@ import { build, named, ofType, valueOf, type Built } from "./harness";
 const CLUSTER_ID = "/subscriptions/<subscription-id>/resourceGroups/acme-aks-prod/providers/Microsoft.ContainerService/managedClusters/acme-prod-aks";
 
 function namespace(name: string, network: NamespaceConfig["network"]): NamespaceConfig {
-  return { name, podSecurity: "restricted", quota: { cpu: "8", memory: "16Gi", pods: 60 }, containerDefaults: { cpu: "250m", memory: "256Mi" }, network };
+  return { name, adopt: false, podSecurity: "restricted", quota: { cpu: "8", memory: "16Gi", pods: 60 }, containerDefaults: { cpu: "250m", memory: "256Mi" }, network };
 }
 
 function cluster(namespaces: NamespaceConfig[] = [namespace("shop", "default-deny")]): ClusterConfig {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { test } from "node:test";
 import type { CdnConfig, Stage } from "../config/load";
 import { CdnSite, objectCondition, type CdnPublisher } from "../components/cdnSite";
@@ -11,6 +12,7 @@ import { build, named, ofType, valueOf, type Built } from "./harness";
 const PROJECT = "acme-web-prod";
 const CDN: CdnConfig = {
   bucket: "cdn-navi-com",
+  adopt: false,
   location: "EU",
   domains: ["cdn.navi.example", "static.navi.example"],
   certificateAuthorization: "load-balancer",
@@ -472,4 +474,44 @@ test("outputs name the bucket, URL map, base URL and address", async () => {
   assert.equal(await valueOf(result.urlMapName), "cdn-navi-com-map");
   assert.equal(await valueOf(result.baseUrl), "https://cdn.navi.example");
   assert.equal(await valueOf(result.ipAddress), "203.0.113.10");
+});
+
+// ---------------------------------------------------------------------------------------------
+// A bucket that exists already (adoption)
+
+const GET_BUCKET = "gcp:storage/getBucket:getBucket";
+const IMPORT_STEPS = "npm run plan -- --stack <stack> --import-file FILE, then pulumi import --file FILE (docs/migration.md)";
+/** How a failed invoke reaches the program: the provider's error text in `details` (@pulumi/pulumi runtime/invoke.js). */
+const storageError = (text: string) => () => {
+  throw Object.assign(new Error(text), { details: text });
+};
+
+async function bucketTakeOver(getBucket: () => Record<string, unknown>, options: { adopt?: boolean; inState?: string[] } = {}) {
+  const { result } = await build(
+    () => new CdnSite("cdn", { cdn: { ...CDN, adopt: options.adopt ?? false }, project: PROJECT, stage: "prod", labels: {}, publishers: PUBLISHERS, managedBefore: [] }),
+    { stack: "prod", preview: true, calls: { [GET_BUCKET]: getBucket }, inState: options.inState },
+  );
+  return valueOf(result.takeOverProblems);
+}
+
+test("in a preview, an existing bucket the config does not adopt is reported with the key that adopts it", async () => {
+  assert.deepEqual(await bucketTakeOver(() => ({ id: "cdn-navi-com", name: "cdn-navi-com", project: PROJECT })), [
+    `Cloud Storage bucket cdn-navi-com (bucket names are global: it may be another project's) exists already and this stack does not manage it: set release-infra:cdn.adopt: true and import it (${IMPORT_STEPS}), or rename it in the config`,
+  ]);
+});
+
+test("another project's bucket (the storage API answers 403) is reported like an existing one: the create would get 409", async () => {
+  const problems = await bucketTakeOver(storageError("googleapi: Error 403: ci@acme.iam.gserviceaccount.com does not have storage.buckets.get access to the Google Cloud Storage bucket., forbidden"));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /^Cloud Storage bucket cdn-navi-com .* exists already/);
+});
+
+test("a free bucket name (404) and a bucket in the stack's state are not reported", async () => {
+  assert.deepEqual(await bucketTakeOver(storageError("googleapi: Error 404: The specified bucket does not exist., notFound")), []);
+  assert.deepEqual(await bucketTakeOver(() => ({ id: "cdn-navi-com", name: "cdn-navi-com" }), { inState: ["cdn-bucket"] }), []);
+});
+
+test("an adopted bucket is imported by project and name", async () => {
+  const { result } = await build(() => new CdnSite("cdn", { cdn: { ...CDN, adopt: true }, project: PROJECT, stage: "prod", labels: {}, publishers: PUBLISHERS }), { stack: "prod" });
+  assert.deepEqual(await Promise.all(result.adoptions.map((a) => valueOf(pulumi.output(a.importId)))), [`${PROJECT}/cdn-navi-com`]);
 });

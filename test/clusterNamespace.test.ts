@@ -16,6 +16,7 @@ const ASSIGNMENT = "azure-native:authorization:RoleAssignment";
 function namespace(overrides: Partial<NamespaceConfig> = {}): NamespaceConfig {
   return {
     name: "shop",
+    adopt: false,
     podSecurity: "restricted",
     quota: { cpu: "8", memory: "16Gi", pods: 60 },
     containerDefaults: { cpu: "250m", memory: "256Mi" },

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { test } from "node:test";
 import { ConfigError } from "../config/errors";
 import { parseStackConfig, type RegistryConfig } from "../config/load";
@@ -20,7 +21,7 @@ const registryId = (rg: string, name: string) =>
 const roleDefinition = (role: string) => `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/${role}`;
 
 function registryConfig(overrides: Partial<RegistryConfig> = {}): RegistryConfig {
-  return { name: "acmeprodacr", existing: false, sku: "Standard", importFrom: [], ...overrides };
+  return { name: "acmeprodacr", existing: false, adopt: false, sku: "Standard", importFrom: [], ...overrides };
 }
 
 function args(overrides: Partial<ContainerRegistryArgs> = {}): ContainerRegistryArgs {
@@ -381,4 +382,77 @@ test("a prod stack file whose cluster pulls from a registry another stack owns i
   assert.equal(problems.length, 2);
   assert.match(problems[0], /release-infra:azure\.clusters\[mys-prod\]\.pullFromRegistry: true makes the kubelet pull in stage prod from registry mysnonprodacr, which another stack owns/);
   assert.match(problems[1], /access\.registry: "pull" in stage prod reads registry mysnonprodacr, which another stack owns/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Objects that exist already (adoption)
+
+const IMPORT_STEPS = "npm run plan -- --stack <stack> --import-file FILE, then pulumi import --file FILE (docs/migration.md)";
+const KUBELET_KEY = "AcrPull of the kubelet of cluster acme-aks-prod/acme-prod-aks on container registry acmeprodacr (set pullFromRegistry: false in all but one stack)";
+
+/** ARM with the registry present and the kubelet's AcrPull assignments on it by name. */
+function armWith(registryExists: boolean, kubeletAcrPulls: string[] = []): CallOverride {
+  return (a) => {
+    const path = String(a.path);
+    if (path.endsWith("/providers/Microsoft.Authorization/roleAssignments")) {
+      const scope = path.slice(0, -"/providers/Microsoft.Authorization/roleAssignments".length);
+      const value = kubeletAcrPulls.map((name) => ({
+        id: `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`,
+        name,
+        properties: { scope, principalId: "kubelet-object-id", roleDefinitionId: roleDefinition(ACR_PULL) },
+      }));
+      // ARM's principalId filter also lists assignments above the scope: one on the resource group.
+      value.push({ id: "/subscriptions/x/resourceGroups/acme-release-prod/providers/Microsoft.Authorization/roleAssignments/above", name: "above", properties: { scope: "/subscriptions/x/resourceGroups/acme-release-prod", principalId: "kubelet-object-id", roleDefinitionId: roleDefinition(ACR_PULL) } });
+      assert.equal(a.filter, "principalId eq 'kubelet-object-id'");
+      return { value };
+    }
+    return registryExists ? armRegistries([])(a) : { error: { code: "ResourceNotFound", message: "not found" } };
+  };
+}
+
+const kubelet = (overrides: Partial<ContainerRegistryArgs["kubeletPrincipals"][number]> = {}) => ({
+  name: "acme-prod-aks",
+  principalId: "kubelet-object-id",
+  takeOver: { key: KUBELET_KEY, adoptKey: "release-infra:azure.clusters[acme-prod-aks].adoptAcrPull: <its name>" },
+  ...overrides,
+});
+
+async function takeOver(registryArgs: ContainerRegistryArgs, arm: CallOverride, options: { inState?: string[]; managedBefore?: string[] } = {}) {
+  const { result } = await build(() => new ContainerRegistry("acr", { ...registryArgs, managedBefore: options.managedBefore ?? [] }), { preview: true, calls: { [ARM_GET]: arm }, inState: options.inState });
+  return valueOf(result.takeOverProblems);
+}
+
+test("in a preview, an existing registry the config does not adopt is reported with the key that adopts it", async () => {
+  assert.deepEqual(await takeOver(args(), armWith(true)), [
+    `container registry acmeprodacr exists already and this stack does not manage it: set release-infra:azure.registry.adopt: true and import it (${IMPORT_STEPS}), or rename it in the config`,
+  ]);
+});
+
+test("a registry that does not exist yet, or is in the stack's state, is not reported", async () => {
+  assert.deepEqual(await takeOver(args(), armWith(false)), []);
+  assert.deepEqual(await takeOver(args(), armWith(true), { inState: ["acr-registry"] }), []);
+});
+
+test("an adopted registry that is not imported yet is reported with the import steps", async () => {
+  assert.deepEqual(await takeOver(args({ registry: registryConfig({ adopt: true }) }), armWith(true)), [
+    `container registry acmeprodacr is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`,
+  ]);
+});
+
+test("a kubelet AcrPull made under another name (az aks update --attach-acr) is reported with adoptAcrPull, since ours would get 409 RoleAssignmentExists", async () => {
+  const problems = await takeOver(args({ kubeletPrincipals: [kubelet()] }), armWith(true, ["0b1c2d3e-0000-4000-8000-000000000001"]), { inState: ["acr-registry"] });
+  assert.deepEqual(problems, [
+    `AcrPull of the kubelet of cluster acme-prod-aks on container registry acmeprodacr exists already and this stack does not manage it: set release-infra:azure.clusters[acme-prod-aks].adoptAcrPull: <its name> and import it (${IMPORT_STEPS}), or rename it in the config`,
+  ]);
+});
+
+test("an adopted kubelet AcrPull takes the existing assignment's name and import id, and is not reported once imported", async () => {
+  const name = "0b1c2d3e-0000-4000-8000-000000000001";
+  const registryArgs = args({ kubeletPrincipals: [kubelet({ adoptAssignment: name })] });
+  assert.deepEqual(await takeOver(registryArgs, armWith(true, [name]), { inState: ["acr-registry", "acr-kubelet-acme-prod-aks-acrpull"] }), []);
+  const { resources, result } = await build(() => new ContainerRegistry("acr", registryArgs));
+  assert.equal(named(resources, ASSIGNMENT, "acr-kubelet-acme-prod-aks-acrpull").plain.roleAssignmentName, name);
+  assert.deepEqual(await Promise.all(result.adoptions.map((a) => valueOf(pulumi.output(a.importId)))), [
+    `${registryId("acme-release-prod", "acmeprodacr")}/providers/Microsoft.Authorization/roleAssignments/${name}`,
+  ]);
 });

@@ -15,6 +15,12 @@ export interface BuildOptions {
   calls?: Record<string, CallOverride>;
   /** Per repository name in lower case: its GitHub id and the teams with access; default a placeholder id and none. */
   repositories?: MockOptions["repositories"];
+  /** Registries and resource groups ARM answers 404 for (MockOptions.creates). */
+  creates?: MockOptions["creates"];
+  /** The stack's outputs of its last update (MockOptions.previousOutputs). */
+  previousOutputs?: MockOptions["previousOutputs"];
+  /** Resources already in the stack's state (MockOptions.inState). */
+  inState?: MockOptions["inState"];
   /** Return errors (a failed preview) in `errors` instead of rejecting. */
   expectErrors?: boolean;
 }
@@ -27,7 +33,7 @@ export async function build<T>(
   create: () => T,
   options: BuildOptions = {},
 ): Promise<{ resources: Built[]; result: T; warnings: string[]; errors: string[]; invokes: MockSession["invokes"] }> {
-  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls, repositories: options.repositories });
+  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls, repositories: options.repositories, creates: options.creates, previousOutputs: options.previousOutputs, inState: options.inState });
   const warnings: string[] = [];
   const warn = console.warn;
   console.warn = (...parts: unknown[]) => {

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { EnvironmentConfig, RepositoryConfig, RulesetConfig, TrustedPublishingConfig } from "../config/load";
 import { GithubLookups } from "../components/githubLookups";
 import { governanceName, RepositoryGovernance, type RepositoryGovernanceArgs } from "../components/repositoryGovernance";
-import { placeholderNumber } from "../scripts/mocks";
+import { placeholderNumber, type CallOverride } from "../scripts/mocks";
 import { build, engineUrns, named, ofType, valueOf, type Built } from "./harness";
 
 const ENV = "github:index/repositoryEnvironment:RepositoryEnvironment";
@@ -24,7 +24,7 @@ const SLACK = "https://hooks.slack.example/T000/B000/plaintext-slack-value";
 const NPM = "npm_plaintextNpmTokenValue0123456789";
 
 function environment(name: string, overrides: Partial<EnvironmentConfig> = {}): EnvironmentConfig {
-  return { name, preventSelfReview: true, deployFrom: { branches: ["main"], tags: [] }, secrets: [], variables: {}, ...overrides };
+  return { name, preventSelfReview: true, deployFrom: { branches: ["main"], tags: [] }, secrets: [], variables: {}, adopt: false, adoptVariables: [], ...overrides };
 }
 
 function ruleset(name: string, overrides: Partial<RulesetConfig>): RulesetConfig {
@@ -42,7 +42,7 @@ function ruleset(name: string, overrides: Partial<RulesetConfig>): RulesetConfig
 const check = (context: string, app: RulesetConfig["requiredChecks"][number]["app"] = "github-actions") => ({ context, app });
 
 function publishing(registry: TrustedPublishingConfig["registry"], pkg: string, env: string, overrides: Partial<TrustedPublishingConfig> = {}): TrustedPublishingConfig {
-  return { registry, package: pkg, workflow: "release.yml", environment: env, deployFrom: { branches: ["main"], tags: [] }, reusableWorkflow: false, ...overrides };
+  return { registry, package: pkg, workflow: "release.yml", environment: env, deployFrom: { branches: ["main"], tags: [] }, reusableWorkflow: false, adopt: false, ...overrides };
 }
 
 function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig {
@@ -72,6 +72,8 @@ function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig
     ],
     secrets: ["NPM_TOKEN"],
     variables: { NODE_VERSION: "22" },
+    adoptVariables: [],
+    retiredSecrets: [],
     trustedPublishing: [],
     actionsDefaults: true,
     ...overrides,
@@ -546,4 +548,148 @@ test("publishers fail the preview when GitHub spells the repository differently 
   );
   assert.ok(errors.some((e) => e.includes("GitHub spells acme/shop as acme/Shop: Entra ID, npm and Google compare owner and repository names case-sensitively")), errors.join("\n"));
   assert.equal(resolved, false);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Objects that exist already (adoption)
+
+const GET_ENVIRONMENTS = "github:index/getRepositoryEnvironments:getRepositoryEnvironments";
+const GET_VARIABLES = "github:index/getActionsVariables:getActionsVariables";
+const GET_ENV_VARIABLES = "github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables";
+const GET_SECRETS = "github:index/getActionsSecrets:getActionsSecrets";
+const GET_REST_API = "github:index/getRestApi:getRestApi";
+const IMPORT_STEPS = "npm run plan -- --stack <stack> --import-file FILE, then pulumi import --file FILE (docs/migration.md)";
+
+/** GitHub answers as if these objects existed on acme/shop. */
+function existing(live: { environments?: string[]; variables?: string[]; environmentVariables?: string[]; secrets?: string[]; rulesets?: { id: number; name: string }[]; policies?: { id: number; name: string; type: string }[] }) {
+  const rest: CallOverride = (a) => {
+    const endpoint = String(a.endpoint);
+    const body = endpoint.includes("/deployment-branch-policies") ? { total_count: (live.policies ?? []).length, branch_policies: live.policies ?? [] } : (live.rulesets ?? []);
+    return { id: endpoint, endpoint, code: 200, status: "200 OK", headers: "{}", body: JSON.stringify(body) };
+  };
+  return {
+    [GET_ENVIRONMENTS]: () => ({ id: "shop", repository: "shop", environments: (live.environments ?? []).map((name) => ({ name, nodeId: `node-${name}` })) }),
+    [GET_VARIABLES]: () => ({ id: "shop", name: "shop", fullName: "acme/shop", variables: (live.variables ?? []).map((name) => ({ name, value: "x", createdAt: "", updatedAt: "" })) }),
+    [GET_ENV_VARIABLES]: (a: Record<string, unknown>) => ({ id: "shop", name: "shop", fullName: "acme/shop", environment: a.environment, variables: (live.environmentVariables ?? []).map((name) => ({ name, value: "x", createdAt: "", updatedAt: "" })) }),
+    [GET_SECRETS]: () => ({ id: "shop", name: "shop", fullName: "acme/shop", secrets: (live.secrets ?? []).map((name) => ({ name, createdAt: "", updatedAt: "" })) }),
+    [GET_REST_API]: rest,
+  };
+}
+
+/** The governance's take-over problems in a preview of a stack whose last update managed `managedBefore`. */
+async function takeOver(repo: RepositoryConfig, calls: Record<string, CallOverride>, options: { inState?: string[]; managedBefore?: string[] } = {}) {
+  const { result, warnings } = await build(() => new RepositoryGovernance("repo-shop", args({ repository: repo, managedBefore: options.managedBefore ?? [] })), {
+    stack: "prod",
+    preview: true,
+    repositories: teamsOf(repo),
+    calls,
+    inState: options.inState,
+  });
+  return { problems: await valueOf(result.takeOverProblems), warnings };
+}
+
+test("in a preview, an existing environment the config does not adopt is reported with the key that adopts it", async () => {
+  const { problems } = await takeOver(repository(), existing({ environments: ["Production"] }));
+  assert.deepEqual(problems, [
+    `GitHub environment acme/shop:production exists already and this stack does not manage it: set release-infra:github.repositories[shop].environments[production].adopt: true and import it (${IMPORT_STEPS}), or rename it in the config`,
+  ]);
+});
+
+test("an existing environment in the stack's state is the stack's own and not reported", async () => {
+  const { problems } = await takeOver(repository(), existing({ environments: ["production"] }), { inState: ["repo-shop-env-production-environment"] });
+  assert.deepEqual(problems, []);
+});
+
+test("an existing environment the last update managed is not reported, as when it is replaced under the same name", async () => {
+  const { problems } = await takeOver(repository(), existing({ environments: ["production"] }), { managedBefore: ["GitHub environment acme/shop:production"] });
+  assert.deepEqual(problems, []);
+});
+
+test("an adopted environment that is not imported yet is reported with the import steps, since the update would take it over", async () => {
+  const repo = repository({ environments: [environment("production", { adopt: true }), environment("staging")] });
+  const { problems } = await takeOver(repo, existing({ environments: ["production"] }));
+  assert.deepEqual(problems, [`GitHub environment acme/shop:production is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`]);
+});
+
+test("an existing trusted-publishing environment is reported with its trustedPublishing adopt key", async () => {
+  const repo = repository({ environments: [], rulesets: [], variables: {}, secrets: [], trustedPublishing: [publishing("pypi", "event-forge", "pypi")] });
+  const { problems } = await takeOver(repo, existing({ environments: ["pypi"] }));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /^GitHub environment acme\/shop:pypi exists already .* set release-infra:github\.repositories\[shop\]\.trustedPublishing\[event-forge\]\.adopt: true /);
+});
+
+test("an existing repository variable is reported naming adoptVariables, compared case-insensitively", async () => {
+  const { problems } = await takeOver(repository(), existing({ variables: ["node_version"] }));
+  assert.deepEqual(problems, [
+    `GitHub repository variable NODE_VERSION of acme/shop exists already and this stack does not manage it: set release-infra:github.repositories[shop].adoptVariables: [NODE_VERSION] and import it (${IMPORT_STEPS}), or rename it in the config`,
+  ]);
+});
+
+test("an existing ruleset of the same name is reported with the command that lists ruleset ids", async () => {
+  const { problems } = await takeOver(repository(), existing({ rulesets: [{ id: 41, name: "Protect-Main" }] }));
+  assert.deepEqual(problems, [
+    `GitHub ruleset protect-main of acme/shop exists already and this stack does not manage it: set release-infra:github.repositories[shop].rulesets[protect-main].adopt: <its id> (gh api repos/acme/shop/rulesets --jq '.[] | [.id, .name]') and import it (${IMPORT_STEPS}), or rename it in the config`,
+  ]);
+});
+
+test("an adopted ruleset is found by its id, whatever it is called on GitHub", async () => {
+  const repo = repository({ rulesets: [ruleset("protect-main", { branches: ["~DEFAULT_BRANCH"], adopt: 41 })] });
+  const { problems } = await takeOver(repo, existing({ rulesets: [{ id: 41, name: "main branch (old)" }] }));
+  assert.deepEqual(problems, [`GitHub ruleset protect-main of acme/shop is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`]);
+});
+
+test("a variable of an adopted environment that exists is reported unless adoptVariables lists it", async () => {
+  const production = (adoptVariables: string[]) => environment("production", { adopt: true, variables: { HEALTH_CHECK_RETRIES: "5", REGION: "eu" }, adoptVariables });
+  const live = existing({ environments: ["production"], environmentVariables: ["HEALTH_CHECK_RETRIES", "REGION"] });
+  const state = ["repo-shop-env-production-environment", "repo-shop-env-production-var-region"];
+  const { problems } = await takeOver(repository({ environments: [production(["REGION"])] }), live, { inState: state });
+  assert.deepEqual(problems, [
+    `variable HEALTH_CHECK_RETRIES of the adopted GitHub environment acme/shop:production exists already and this stack does not manage it: set release-infra:github.repositories[shop].environments[production].adoptVariables: [HEALTH_CHECK_RETRIES] and import it (${IMPORT_STEPS}), or rename it in the config`,
+  ]);
+});
+
+test("outside a preview nothing is checked: pulumi up previews first, and the update runs only if that passed", async () => {
+  const { result } = await build(() => new RepositoryGovernance("repo-shop", args({ managedBefore: [] })), {
+    stack: "prod",
+    repositories: teamsOf(repository()),
+    calls: existing({ environments: ["production"], variables: ["NODE_VERSION"] }),
+  });
+  assert.deepEqual(await valueOf(result.takeOverProblems), []);
+});
+
+test("a deployment policy of an adopted environment that deployFrom does not list is reported with the import that lets the update delete it", async () => {
+  const repo = repository({ environments: [environment("production", { adopt: true, deployFrom: { branches: ["main"], tags: [] } })] });
+  const { warnings } = await takeOver(repo, existing({ environments: ["production"], policies: [{ id: 9, name: "*", type: "branch" }, { id: 10, name: "main", type: "branch" }] }), {
+    inState: ["repo-shop-env-production-environment"],
+  });
+  assert.deepEqual(warnings.filter((w) => w.includes("policy")), [
+    "GitHub environment acme/shop:production has the branch policy * (id 9), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-9 shop:production:9 --yes",
+    "GitHub environment acme/shop:production already has the branch policy main (id 10) that deployFrom lists: import it (pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy <its name in the plan> shop:production:10), or creating it fails",
+  ]);
+});
+
+test("a retired repository secret that still exists is reported with the gh secret delete command", async () => {
+  const repo = repository({ retiredSecrets: ["AZURE_CREDENTIALS"] });
+  const { warnings } = await takeOver(repo, existing({ secrets: ["AZURE_CREDENTIALS", "NPM_TOKEN"] }));
+  assert.deepEqual(warnings.filter((w) => w.includes("repository secret")), [
+    "repository secret AZURE_CREDENTIALS of acme/shop is listed under retiredSecrets and still exists: every workflow on every branch can read it; delete it: gh secret delete AZURE_CREDENTIALS --repo acme/shop",
+  ]);
+});
+
+test("a repository secret with the name of an environment secret is reported: jobs outside the environment still read it", async () => {
+  const { warnings } = await takeOver(repository(), existing({ secrets: ["SLACK_WEBHOOK"] }));
+  assert.deepEqual(warnings.filter((w) => w.includes("repository secret")), [
+    "repository secret SLACK_WEBHOOK of acme/shop has the name of an environment secret: jobs outside that environment still read the repository one; delete it once the environment secret is set: gh secret delete SLACK_WEBHOOK --repo acme/shop",
+  ]);
+});
+
+test("an adopted environment and variable carry their import ids", async () => {
+  const repo = repository({ environments: [environment("production", { adopt: true, variables: { REGION: "eu" }, adoptVariables: ["REGION"] })], adoptVariables: ["NODE_VERSION"] });
+  const { result } = await govern(args({ repository: repo }));
+  const adopted = await Promise.all(result.adoptions.map(async (a) => [(await valueOf(a.resource.urn)).split("::").pop(), await valueOf(pulumi.output(a.importId))]));
+  assert.deepEqual(adopted.sort(), [
+    ["repo-shop-env-production-environment", "shop:production"],
+    ["repo-shop-env-production-var-region", "shop:production:REGION"],
+    ["repo-shop-var-node_version", "shop:NODE_VERSION"],
+  ]);
 });

@@ -38,6 +38,7 @@ const quantity = pattern(/^\S+$/, "must be a Kubernetes quantity").refine(isQuan
 
 export const namespace = strict({
   name: namespaceName.describe("Namespace name: a DNS-1123 label, not kube-* or default."),
+  adopt: z.boolean().default(false).describe("true: the namespace exists already; import it (npm run plan -- --import-file) instead of creating it."),
   podSecurity: z
     .enum(["privileged", "baseline", "restricted"])
     .default("restricted")
@@ -85,11 +86,19 @@ export const cluster = strict({
   resourceGroup: resourceGroupName.describe("Resource group of the cluster."),
   pullFromRegistry: z.boolean().default(false).describe("Grant AcrPull on this stack's registry to the cluster's kubelet identity."),
   namespaces: z.array(namespace).default([]).describe("Namespaces this stack creates and owns on the cluster."),
+  adoptAcrPull: pattern(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a role assignment name: a lowercase GUID")
+    .optional()
+    .describe("Name (GUID) of the kubelet's existing AcrPull assignment on the registry (e.g. made by az aks update --attach-acr): imported and kept, instead of a second one."),
+}).superRefine((c, ctx) => {
+  if (c.adoptAcrPull !== undefined && !c.pullFromRegistry) {
+    ctx.addIssue({ code: "custom", path: ["adoptAcrPull"], message: "requires pullFromRegistry: true (it adopts the kubelet's AcrPull on this stack's registry)" });
+  }
 });
 
 export const registry = strict({
   name: registryName.describe("Registry name: 5-50 lowercase letters or digits, globally unique (the login server is <name>.azurecr.io)."),
   existing: z.boolean().default(false).describe("true: another stack owns the registry; this stack only grants access to it."),
+  adopt: z.boolean().default(false).describe("true: the registry exists already and this stack takes it over: import it (npm run plan -- --import-file) instead of creating it."),
   resourceGroup: resourceGroupName.optional().describe("Resource group of an existing registry (default: release-infra:azure.resourceGroup)."),
   sku: z.enum(["Basic", "Standard", "Premium"]).optional().describe("Registry SKU; required for a registry this stack creates."),
   untaggedRetentionDays: z.number().int().min(0).max(365).optional().describe("Days untagged manifests are kept before ACR deletes them (Premium only), 0-365."),
@@ -129,6 +138,9 @@ export const registry = strict({
     });
   }
   if (r.existing) {
+    if (r.adopt) {
+      ctx.addIssue({ code: "custom", path: ["adopt"], message: "cannot be set on an existing registry: another stack owns it (adopt it in that stack, or set existing: false to own it here)" });
+    }
     for (const key of ["sku", "untaggedRetentionDays", "zoneRedundant", "purge"] as const) {
       if (r[key] !== undefined) {
         ctx.addIssue({ code: "custom", path: [key], message: `cannot be set on an existing registry (another stack owns it; set it there)` });
@@ -162,6 +174,7 @@ export const registry = strict({
 
 export const azure = strict({
   resourceGroup: resourceGroupName.describe("Resource group created and owned by this stack (registry, CI identities)."),
+  adoptResourceGroup: z.boolean().default(false).describe("true: the resource group exists already (made by hand, or by the pipeline stack): import it instead of creating it."),
   registry: registry.optional().describe("The stack's container registry."),
   clusters: z.array(cluster).default([]).describe("Existing AKS clusters this stack adds namespaces to."),
 }).superRefine((a, ctx) => {

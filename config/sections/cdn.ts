@@ -40,6 +40,7 @@ const httpsOrigin = pattern(
 
 export const cdn = strict({
   bucket: bucketName.describe("Cloud Storage bucket name (GCS naming rules; globally unique)."),
+  adopt: z.boolean().default(false).describe("true: the bucket exists already (with its objects): import it instead of creating it; the load balancer pieces are new."),
   location: pattern(/^[A-Za-z0-9-]+$/, "must be a GCS location such as EU, US or europe-west1").describe(
     "GCS location: a multi-region (EU, US, ASIA), dual-region or region.",
   ),

@@ -111,6 +111,11 @@ const environment = strict({
   secrets: z.array(actionsName("secret")).default([]).describe("Names of environment secrets; values come from release-infra:secrets."),
   variables: variables.default({}).describe("Environment variables (plain text, never secrets)."),
   access: access.optional(),
+  adopt: z.boolean().default(false).describe("true: the environment exists already: import it; deployment policies it has that deployFrom does not list are reported by the preview."),
+  adoptVariables: z
+    .array(actionsName("variable"))
+    .default([])
+    .describe("Variables of this list (configured or wired) that exist already on GitHub: imported instead of created (GitHub rejects creating an existing one)."),
 });
 
 /**
@@ -152,6 +157,7 @@ export const ruleset = strict({
   requireCodeOwnerReview: z.boolean().default(false).describe("Pull requests need a review from a code owner."),
   requireLinearHistory: z.boolean().default(false).describe("No merge commits."),
   restrictCreation: z.boolean().default(false).describe("Only repository admins may create matching tags; on branches nobody may create matching branches."),
+  adopt: z.number().int().positive().optional().describe("Id of the existing ruleset of this name (gh api repos/OWNER/REPO/rulesets --jq '.[] | [.id, .name]'): imported instead of created."),
 }).superRefine((r, ctx) => {
   const kinds = Number(r.branches !== undefined) + Number(r.tags !== undefined);
   if (kinds !== 1) {
@@ -191,12 +197,13 @@ const trustedPublishing = strict({
   reviewers: reviewers.optional(),
   waitMinutes: z.number().int().min(0).max(43200).optional().describe("Minutes a publish waits before it proceeds (public repositories, or GitHub Enterprise)."),
   reusableWorkflow: z.boolean().default(false).describe("true when the workflow above is a reusable workflow called by another (PyPI rejects those)."),
+  adopt: z.boolean().default(false).describe("true: the publishing environment exists already: import it (entries sharing an environment set it alike)."),
 });
 
 type TrustedPublishingEntry = z.output<typeof trustedPublishing>;
 
 /** What trusted-publishing entries sharing an environment must agree on: the environment is made once, from the first. */
-const SHARED_PUBLISHING_KEYS = ["environment", "registry", "workflow", "deployFrom", "reviewers", "waitMinutes"] as const;
+const SHARED_PUBLISHING_KEYS = ["environment", "registry", "workflow", "deployFrom", "reviewers", "waitMinutes", "adopt"] as const;
 
 /** A key's value as it shapes the environment: order-free lists, no reviewers and no wait timer alike however written. */
 function sharedValue(entry: TrustedPublishingEntry, key: (typeof SHARED_PUBLISHING_KEYS)[number]): string {
@@ -210,6 +217,8 @@ function sharedValue(entry: TrustedPublishingEntry, key: (typeof SHARED_PUBLISHI
     }
     case "waitMinutes":
       return entry.waitMinutes ? String(entry.waitMinutes) : "";
+    case "adopt":
+      return String(entry.adopt);
     default:
       return entry[key];
   }
@@ -344,6 +353,25 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
       issue(["trustedPublishing", i, "reusableWorkflow"], "is not accepted by PyPI: a trusted publisher must be the top-level workflow file, not a reusable workflow");
     }
   });
+  // Adopting a variable imports it: only one this repository (or environment) declares can be adopted.
+  repo.adoptVariables.forEach((name, i) => {
+    if (!Object.keys(repo.variables).some((v) => v.toUpperCase() === name.toUpperCase())) {
+      issue(["adoptVariables", i], `${name} is not one of this repository's variables (declared: ${Object.keys(repo.variables).join(", ") || "none"}); list only variables you declare, to take them over`);
+    }
+  });
+  repo.retiredSecrets.forEach((name, i) => {
+    if (repo.secrets.some((s) => s.toUpperCase() === name.toUpperCase())) issue(["retiredSecrets", i], `${name} is also listed under secrets; a secret is either managed here or retired`);
+  });
+  repo.environments.forEach((env, e) => {
+    const declared = [...Object.keys(env.variables), ...(env.access ? WIRED_VARIABLES : [])];
+    env.adoptVariables.forEach((name, i) => {
+      if (!declared.some((v) => v.toUpperCase() === name.toUpperCase())) {
+        issue(["environments", e, "adoptVariables", i], `${name} is not a variable of this environment (configured${env.access ? " or wired" : ""}: ${declared.join(", ") || "none"})`);
+      } else if (!env.adopt) {
+        issue(["environments", e, "adoptVariables", i], "adopts a variable of an environment this stack creates: set adopt: true on the environment as well (a new environment has no variables)");
+      }
+    });
+  });
   repo.environments.forEach((env, e) => {
     uniqueBy(ctx, env.secrets, (s) => s, (i) => ["environments", e, "secrets", i], "secret", true);
     if (env.secrets.length > LIMITS.environmentSecrets) {
@@ -374,6 +402,14 @@ const repositoryShape = strict({
   rulesets: z.array(ruleset).default([]).describe("Branch and tag rulesets this stack owns."),
   secrets: z.array(actionsName("secret")).default([]).describe("Names of repository secrets (readable by every workflow on every branch; prefer environment secrets)."),
   variables: variables.default({}).describe("Repository variables (plain text, never secrets)."),
+  adoptVariables: z
+    .array(actionsName("variable"))
+    .default([])
+    .describe("Variables of this list  that exist already on GitHub: imported instead of created (GitHub rejects creating an existing one)."),
+  retiredSecrets: z
+    .array(actionsName("secret"))
+    .default([])
+    .describe("Repository secrets to delete by hand (long-lived tokens OIDC replaced): a preview reports each one that still exists, with its gh secret delete command."),
   trustedPublishing: z.array(trustedPublishing).default([]).describe("Packages published by OIDC trusted publishing, each from a dedicated environment."),
   actionsDefaults: z.boolean().default(true).describe("This stack owns the repository's Actions defaults (read-only workflow token, workflows cannot approve pull requests)."),
   oidcSubjects: z

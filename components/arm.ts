@@ -1,0 +1,38 @@
+/**
+ * Plain Azure Resource Manager reads, with the token of `authorization.getClientTokenOutput`, for
+ * what azure-native cannot answer: a 404 is an answer here, where an azure-native invoke fails.
+ */
+
+export const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
+
+/** GET `url`: the JSON object ARM answers, or undefined for 404. Throws on any other error, with ARM's error. */
+async function armRequest(url: string, path: string, token: string): Promise<Record<string, unknown> | undefined> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (response.status === 404) return undefined;
+  const body: unknown = await response.json();
+  if (!response.ok) {
+    const error = typeof body === "object" && body !== null && "error" in body ? JSON.stringify(body.error) : `HTTP ${response.status}`;
+    throw new Error(`reading ${path} from Azure Resource Manager failed: ${error}`);
+  }
+  return typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
+}
+
+/** The resource at `path` (an ARM id), or undefined when ARM answers 404. Throws on any other error. */
+export async function armGet(endpoint: string, path: string, apiVersion: string, token: string): Promise<Record<string, unknown> | undefined> {
+  return armRequest(`${endpoint}${path}?api-version=${apiVersion}`, path, token);
+}
+
+/** The items of the ARM list at `path` with an OData `$filter`, following nextLink pages; empty when ARM answers 404. */
+export async function armList(endpoint: string, path: string, apiVersion: string, token: string, filter: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let url: string | undefined = `${endpoint}${path}?api-version=${apiVersion}&$filter=${encodeURIComponent(filter)}`;
+  while (url !== undefined) {
+    const body: Record<string, unknown> | undefined = await armRequest(url, path, token);
+    const value = body?.value;
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === "object" && item !== null) items.push(item as Record<string, unknown>);
+    }
+    url = typeof body?.nextLink === "string" ? body.nextLink : undefined;
+  }
+  return items;
+}

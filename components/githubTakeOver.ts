@@ -1,0 +1,176 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as github from "@pulumi/github";
+import type { RepositoryConfig } from "../config/load";
+import { ownershipKey } from "../config/ownership";
+import { takeOverProblems, type TakeOverProbe } from "./takeOver";
+
+/** An environment of the repository as the take-over check sees it. */
+export interface EnvironmentToCheck {
+  name: string;
+  adopt: boolean;
+  /** The config key that adopts it, e.g. `release-infra:github.repositories[shop].environments[production].adopt`. */
+  adoptKey: string;
+  deployFrom: { branches: string[]; tags: string[] };
+  /** The resource that manages it. */
+  resource: pulumi.CustomResource;
+}
+
+/** A variable (of the repository, or of an adopted environment) and the resource that manages it. */
+export interface VariableToCheck {
+  name: string;
+  adopt: boolean;
+  resource: pulumi.CustomResource;
+}
+
+export interface GithubTakeOverArgs {
+  owner: string;
+  repository: RepositoryConfig;
+  /** Every environment the repository's config declares (environments and trustedPublishing). */
+  environments: EnvironmentToCheck[];
+  /** The repository's variables. */
+  variables: VariableToCheck[];
+  /** Per adopted environment (by config name), its variables: an adopted environment may have them already. */
+  adoptedEnvironmentVariables: Map<string, VariableToCheck[]>;
+  /** The repository's rulesets, by config name. */
+  rulesets: Map<string, pulumi.CustomResource>;
+  /** The stack's `managed` output of its last update. */
+  managedBefore: pulumi.Input<string[]>;
+  /** The component the lookups belong to. */
+  parent: pulumi.Resource;
+}
+
+/** A ruleset as `GET /repos/{owner}/{repo}/rulesets` lists it. */
+interface ListedRuleset {
+  id: number;
+  name: string;
+}
+
+/** A deployment policy as `GET .../environments/{env}/deployment-branch-policies` lists it. */
+interface ListedPolicy {
+  id: number;
+  name: string;
+  type?: string;
+}
+
+function parseJson<T>(body: string, what: string): T {
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    throw new Error(`GitHub answered ${what} with something that is not JSON`);
+  }
+}
+
+const inRepo = (repository: RepositoryConfig, rest: string) => `release-infra:github.repositories[${repository.name}]${rest}`;
+
+/**
+ * What already exists on one repository, checked in the preview before anything is created:
+ * environments, repository variables and rulesets the config would create are an error unless
+ * adopted (or the stack made them); adopted environments' variables likewise. Warnings name what
+ * stays behind: deployment policies of adopted environments that deployFrom does not list, repository
+ * secrets shadowing an environment secret of the same name, and `retiredSecrets` still present.
+ */
+export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]> {
+  const { owner, repository: repo, parent } = args;
+  const repository = repo.name;
+  const opts = { parent };
+  const environments = github.getRepositoryEnvironmentsOutput({ repository }, opts).apply((r) => new Set(r.environments.map((e) => e.name.toLowerCase())));
+  const variables = github.getActionsVariablesOutput({ name: repository }, opts).apply((r) => new Set(r.variables.map((v) => v.name.toUpperCase())));
+  const rulesets = github
+    .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/rulesets?includes_parents=false&per_page=100` }, opts)
+    .apply((r) => (r.code === 404 ? [] : parseJson<ListedRuleset[]>(r.body, `the rulesets of ${owner}/${repository}`)));
+
+  const probes: TakeOverProbe[] = [];
+  for (const env of args.environments) {
+    probes.push({
+      key: ownershipKey.githubEnvironment(owner, repository, env.name),
+      what: `GitHub environment ${owner}/${repository}:${env.name}`,
+      adoptKey: `${env.adoptKey}: true`,
+      adopted: env.adopt,
+      exists: environments.apply((names) => names.has(env.name.toLowerCase())),
+      resource: env.resource,
+    });
+  }
+  for (const variable of args.variables) {
+    probes.push({
+      key: ownershipKey.githubVariable(owner, repository, variable.name),
+      what: `GitHub repository variable ${variable.name} of ${owner}/${repository}`,
+      adoptKey: `${inRepo(repo, ".adoptVariables")}: [${variable.name}]`,
+      adopted: variable.adopt,
+      exists: variables.apply((names) => names.has(variable.name.toUpperCase())),
+      resource: variable.resource,
+    });
+  }
+  for (const rs of repo.rulesets) {
+    const resource = args.rulesets.get(rs.name);
+    if (!resource) continue;
+    probes.push({
+      key: ownershipKey.githubRuleset(owner, repository, rs.name),
+      what: `GitHub ruleset ${rs.name} of ${owner}/${repository}`,
+      adoptKey: `${inRepo(repo, `.rulesets[${rs.name}].adopt`)}: <its id> (gh api repos/${owner}/${repository}/rulesets --jq '.[] | [.id, .name]')`,
+      adopted: rs.adopt !== undefined,
+      // An adopted ruleset is looked up by its id, since it may be renamed by the update.
+      exists: rulesets.apply((list) => list.some((r) => (rs.adopt !== undefined ? r.id === rs.adopt : r.name.toLowerCase() === rs.name.toLowerCase()))),
+      resource,
+    });
+  }
+  // An adopted environment may have variables already: only adoptVariables may exist.
+  for (const [envName, envVariables] of args.adoptedEnvironmentVariables) {
+    const existing = github.getActionsEnvironmentVariablesOutput({ name: repository, environment: envName }, opts).apply((r) => new Set(r.variables.map((v) => v.name.toUpperCase())));
+    for (const variable of envVariables) {
+      probes.push({
+        key: ownershipKey.githubEnvironmentVariable(owner, repository, envName, variable.name),
+        what: `variable ${variable.name} of the adopted GitHub environment ${owner}/${repository}:${envName}`,
+        adoptKey: `${inRepo(repo, `.environments[${envName}].adoptVariables`)}: [${variable.name}]`,
+        adopted: variable.adopt,
+        exists: existing.apply((names) => names.has(variable.name.toUpperCase())),
+        resource: variable.resource,
+      });
+    }
+  }
+
+  for (const env of args.environments.filter((e) => e.adopt)) {
+    github
+      .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies?per_page=100` }, opts)
+      .apply((r) => {
+        if (r.code === 404) return;
+        const listed = parseJson<{ branch_policies?: ListedPolicy[] }>(r.body, `the deployment policies of ${owner}/${repository}:${env.name}`).branch_policies ?? [];
+        const wanted = new Set([...env.deployFrom.branches.map((b) => `branch:${b}`), ...env.deployFrom.tags.map((t) => `tag:${t}`)]);
+        for (const policy of listed) {
+          const kind = policy.type === "tag" ? "tag" : "branch";
+          const id = `${repository}:${env.name}:${policy.id}`;
+          if (wanted.has(`${kind}:${policy.name}`)) {
+            pulumi.log.warn(
+              `GitHub environment ${owner}/${repository}:${env.name} already has the ${kind} policy ${policy.name} (id ${policy.id}) that deployFrom lists: import it (pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy <its name in the plan> ${id}), or creating it fails`,
+              parent,
+            );
+          } else {
+            pulumi.log.warn(
+              `GitHub environment ${owner}/${repository}:${env.name} has the ${kind} policy ${policy.name} (id ${policy.id}), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-${policy.id} ${id} --yes`,
+              parent,
+            );
+          }
+        }
+      });
+  }
+
+  const environmentSecrets = new Set(repo.environments.flatMap((e) => e.secrets.map((s) => s.toUpperCase())));
+  const managedSecrets = new Set(repo.secrets.map((s) => s.toUpperCase()));
+  const retired = new Set(repo.retiredSecrets.map((s) => s.toUpperCase()));
+  if (environmentSecrets.size + retired.size > 0) {
+    github.getActionsSecretsOutput({ name: repository }, opts).apply((r) => {
+      for (const name of r.secrets.map((s) => s.name.toUpperCase())) {
+        const command = `gh secret delete ${name} --repo ${owner}/${repository}`;
+        if (retired.has(name)) {
+          pulumi.log.warn(`repository secret ${name} of ${owner}/${repository} is listed under retiredSecrets and still exists: every workflow on every branch can read it; delete it: ${command}`, parent);
+        } else if (environmentSecrets.has(name) && !managedSecrets.has(name)) {
+          pulumi.log.warn(
+            `repository secret ${name} of ${owner}/${repository} has the name of an environment secret: jobs outside that environment still read the repository one; delete it once the environment secret is set: ${command}`,
+            parent,
+          );
+        }
+      }
+    });
+  }
+
+  return takeOverProblems(probes, args.managedBefore);
+}
