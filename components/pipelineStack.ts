@@ -258,7 +258,6 @@ export class PipelineStack extends pulumi.ComponentResource {
  */
 export function pipelineStackOutputs(name: string, args: PipelineStackArgs) {
   const component = new PipelineStack(name, args);
-  const subscriptionId = authorization.getClientConfigOutput().subscriptionId;
   const apps = githubAppPermissions(args.stacks, args.owner);
   const backend = backendUrl(args.pipeline.backend);
   const secretsProvider = secretsProviderUrl(args.pipeline.secretsProvider);
@@ -275,11 +274,9 @@ export function pipelineStackOutputs(name: string, args: PipelineStackArgs) {
       // Run once per deploy stack by the administrator who applies this stack.
       setup: args.stacks.map((s) => `pulumi login '${backend}' && pulumi stack init ${s.stack} --secrets-provider='${secretsProvider}'`),
     },
-    // Until the deploy stack adopts it (pulumi import), its first `up` would find the group existing.
+    // Each deploy stack adopts its group (azure.adoptResourceGroup): its import file carries it.
     resourceGroupImports: args.stacks.flatMap((s) =>
-      s.config.azure
-        ? [pulumi.interpolate`pulumi import azure-native:resources:ResourceGroup resource-group /subscriptions/${subscriptionId}/resourceGroups/${s.config.azure.resourceGroup} --stack ${s.stack} --protect=false --yes`]
-        : [],
+      s.config.azure ? [`npm run plan -- --stack ${s.stack} --import-file ${s.stack}-import.json && pulumi import --file ${s.stack}-import.json --stack ${s.stack} --generate-code=false`] : [],
     ),
   };
 }

@@ -4,6 +4,7 @@
  * Pulumi CLI. `npm run plan -- --help` lists the options; docs/plan.md describes the output.
  */
 import { spawn } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { closest, ConfigError } from "../config/errors";
@@ -11,6 +12,7 @@ import type { StackConfig } from "../config/load";
 import { crossStackProblems } from "../config/ownership";
 import { checkResources } from "../policy/check";
 import { FAST_TS_NODE_ARGS } from "./lib/fastTs";
+import { ImportFileError, importFileOf } from "./lib/importFile";
 import { mandatoryFindings, planStack, policyConfigOf, type PlanDocument } from "./lib/planStack";
 import { diffPlans } from "./lib/review/diff";
 import { renderMarkdown } from "./lib/review/markdown";
@@ -18,7 +20,7 @@ import { PlanFileError, readPlanFile } from "./lib/review/planFile";
 import { labelPlaceholders } from "./lib/review/placeholders";
 import { applyOrder, stageOfPlan } from "./lib/review/summary";
 import { renderText, type Review } from "./lib/review/text";
-import { stackFiles, stackNameOf, validateStackFile } from "./lib/stackFile";
+import { readStackFile, stackFiles, stackNameOf, validateStackFile } from "./lib/stackFile";
 
 const HELP = `Offline plan of release-infra: what \`pulumi up\` would create, without credentials or the Pulumi CLI.
 
@@ -28,6 +30,9 @@ Usage:
   npm run plan -- --all                 plan every Pulumi.*.yaml of the current directory,
                                         after checking that no two of them manage the same object
   npm run plan -- --from PLAN.json      render a saved plan JSON instead of running the program
+  npm run plan -- --stack NAME --import-file FILE
+                                        write the file \`pulumi import --file FILE\` takes: every
+                                        object the stack file adopts, by its import id
 
 Options:
   --diff BASE.json        the changes against a plan JSON of the same stack (e.g. the base branch's),
@@ -38,11 +43,12 @@ Options:
   --policy                a mandatory policy finding exits 5 (the text and markdown list findings anyway)
   -h, --help              this text
 
-Exit codes: 0 planned; 1 the program failed; 2 invalid configuration or arguments (one line per
-problem on stderr, nothing planned); 5 a mandatory policy is violated (with --policy).`;
+Exit codes: 0 planned; 1 the program failed; 2 invalid configuration or arguments, or no import
+file can be written (one line per problem on stderr, nothing planned or written); 5 a mandatory
+policy is violated (with --policy).`;
 
 const USAGE =
-  "usage: npm run plan -- (--stack NAME | --config FILE [--stack NAME] | --all | --from PLAN.json) [--diff BASE.json] [--format text|markdown] [--full] [--json] [--policy]; --help for more";
+  "usage: npm run plan -- (--stack NAME | --config FILE [--stack NAME] | --all | --from PLAN.json) [--diff BASE.json] [--format text|markdown] [--full] [--json] [--policy] [--import-file FILE]; --help for more";
 
 interface Args {
   help: boolean;
@@ -50,6 +56,7 @@ interface Args {
   config?: string;
   from?: string;
   diff?: string;
+  importFile?: string;
   format: "text" | "markdown";
   full: boolean;
   json: boolean;
@@ -73,6 +80,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === "--config") args.config = value();
     else if (arg === "--from") args.from = value();
     else if (arg === "--diff") args.diff = value();
+    else if (arg === "--import-file") args.importFile = value();
     else if (arg === "--format") {
       const format = value();
       if (format !== "text" && format !== "markdown") throw new UsageError(`--format ${format}: takes text or markdown; ${USAGE}`);
@@ -88,6 +96,9 @@ function parseArgs(argv: string[]): Args {
   if (args.all && (args.stack || args.config)) throw new UsageError(`--all plans every Pulumi.*.yaml; it takes no --stack or --config; ${USAGE}`);
   if (args.from && (args.all || args.stack || args.config)) throw new UsageError(`--from renders a saved plan; it takes no --stack, --config or --all; ${USAGE}`);
   if (args.json && (args.diff || args.format !== "text" || args.full || args.from)) throw new UsageError(`--json prints the plan JSON; it takes no --diff, --format, --full or --from; ${USAGE}`);
+  if (args.importFile && (args.all || args.from || args.json || args.diff)) {
+    throw new UsageError(`--import-file writes the import file of one stack; use it with --stack NAME or --config FILE, without --all, --from, --json or --diff; ${USAGE}`);
+  }
   if (args.all && args.diff) throw new UsageError(`--diff compares one stack; use --stack NAME or --config FILE with it; ${USAGE}`);
   if (args.stack && /\.ya?ml$/.test(args.stack)) {
     const name = stackNameOf(args.stack);
@@ -225,6 +236,27 @@ function readBase(args: Args, cwd: string, stack: string | undefined): { plan: P
   return { plan, label };
 }
 
+/** `--import-file`: writes the import file of a plan and says what to run next. */
+function writeImportFile(plan: PlanDocument, stackFile: string, target: string, cwd: string): number {
+  const display = shown(stackFile, cwd);
+  const subscription = readStackFile(stackFile, display)["azure-native:subscriptionId"];
+  const file = importFileOf(plan, typeof subscription === "string" ? subscription : undefined, display);
+  fs.writeFileSync(target, `${JSON.stringify(file, null, 2)}\n`);
+  const objects = file.resources.filter((r) => !r.component);
+  const lines = [
+    `wrote ${shown(target, cwd)}: ${objects.length} object(s) to import, in ${file.resources.length - objects.length} component(s) of the program`,
+    ...objects.map((r) => `  ${r.type}  ${r.logicalName}  ${r.id ?? ""}`),
+  ];
+  for (const [key, inputs] of Object.entries(file.providerInputs ?? {})) {
+    lines.push(
+      `the Kubernetes provider ${key} reads cluster ${inputs.context} through the kubeconfig context of that name: first run az aks get-credentials --resource-group ${inputs.clusterIdentifier.split("/")[4]} --name ${inputs.context}, then kubelogin convert-kubeconfig -l azurecli`,
+    );
+  }
+  lines.push(`next: pulumi import --file ${shown(target, cwd)} --stack ${plan.stack} --generate-code=false, then pulumi preview --diff --stack ${plan.stack} (docs/migration.md)`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
 /** Prints one stack's plan in the requested form and returns the exit code. */
 function output(plan: PlanDocument, policy: Review["policy"], args: Args, base: { plan: PlanDocument; label: string } | undefined): number {
   if (args.json) {
@@ -276,11 +308,13 @@ async function main(argv: string[]): Promise<number> {
     const stack = stackNameOf(file, args.stack);
     const base = readBase(args, cwd, stack);
     // The text and markdown list policy findings always; the JSON only with --policy.
+    if (args.importFile) return writeImportFile(await planStack(file, stack, shown(file, cwd)), file, path.resolve(cwd, args.importFile), cwd);
     const plan = labelPlaceholders(await planStack(file, stack, shown(file, cwd), !args.json || args.policy));
     return output(plan, plan.policy ?? [], args, base);
   } catch (err) {
     if (err instanceof ConfigError) return printProblems(err.problems);
     if (err instanceof PlanFileError) return printProblems([err.message]);
+    if (err instanceof ImportFileError) return printProblems(err.problems);
     throw err;
   }
 }

@@ -12,7 +12,12 @@ import { githubApiCalls, type GithubApiCalls } from "./githubApiCalls";
 import { validateStackFile } from "./stackFile";
 
 /** A resource of the plan: what the engine would receive, inputs as plain JSON. */
-export type PlannedResource = Omit<RecordedResource, "provider">;
+export type PlannedResource = Omit<RecordedResource, "provider"> & {
+  /** URN of the explicit provider the resource is registered with (a cluster's Kubernetes provider). */
+  provider?: string;
+  /** The config adopts the object: `pulumi import` reads it by this id (npm run plan -- --import-file). */
+  importId?: string;
+};
 
 /** A data-source call a real preview would make (each is at least one API request). */
 export interface PlannedInvoke {
@@ -98,7 +103,14 @@ export async function planStack(file: string, stack: string, display: string, po
       ...(stackConfig.pipeline ? [[stackConfig.pipeline.repository.name.toLowerCase(), { id: stackConfig.pipeline.repository.id, teams: stackConfig.pipeline.reviewers.teams }] as const] : []),
     ],
   );
-  const session = installMocks({ stack, preview: true, repositories });
+  // Offline the stack has no earlier update and nothing it declares exists yet, adopted objects
+  // included: the import (--import-file) is a step of its own, and the take-over checks pass.
+  const azure = stackConfig.azure;
+  const creates = {
+    registries: azure?.registry && !azure.registry.existing ? [azure.registry.name] : [],
+    resourceGroups: azure ? [azure.resourceGroup] : [],
+  };
+  const session = installMocks({ stack, preview: true, repositories, creates });
   const { config, secretKeys } = engineConfig(values);
   pulumi.runtime.setAllConfig(config, secretKeys);
 
@@ -138,6 +150,10 @@ export async function planStack(file: string, stack: string, display: string, po
       ? (stackState.toJavaScript() as Record<string, WireValue>)
       : {};
 
+  const importIds = new Map<string, string>();
+  for (const item of Array.isArray(stackOutputs.adopted) ? stackOutputs.adopted : []) {
+    if (typeof item === "object" && item !== null && !Array.isArray(item) && typeof item.urn === "string" && typeof item.importId === "string") importIds.set(item.urn, item.importId);
+  }
   const resources: PlannedResource[] = session.resources
     // In the plan contract's field order.
     .map((r) => ({
@@ -154,6 +170,9 @@ export async function planStack(file: string, stack: string, display: string, po
       ignoreChanges: [...r.ignoreChanges].sort(),
       replaceOnChanges: r.replaceOnChanges,
       aliases: r.aliases,
+      // A provider reference is `<urn>::<id>`; the id of a mock provider means nothing.
+      ...(r.provider ? { provider: r.provider.slice(0, r.provider.lastIndexOf("::")) } : {}),
+      ...(importIds.has(r.urn) ? { importId: importIds.get(r.urn) } : {}),
     }))
     .sort((a, b) => byString(a.urn, b.urn));
   const invokes = session.invokes
