@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
-import { loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
+import { isOfflinePlan, loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
 import { ownedObjects, ownershipKey } from "./config/ownership";
 import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
 import { adoptedObjects, type Adoption } from "./components/adoption";
@@ -161,26 +161,29 @@ if (config.azure) {
   const clusters = new Map<string, AksCluster>();
   const clusterNamespaces = new Map<string, ClusterNamespace>();
   for (const cluster of azure.clusters) {
-    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name), ownerResourceGroup: azure.resourceGroup });
+    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name), ownerResourceGroup: azure.resourceGroup, readsNamespaces: !isOfflinePlan() });
     clusters.set(cluster.name, aks);
     for (const namespace of cluster.namespaces) {
-      clusterNamespaces.set(
-        `${cluster.name}/${namespace.name}`,
-        new ClusterNamespace(`${cluster.name}-${namespace.name}`, {
-          namespace,
-          provider: aks.provider,
-          clusterId: aks.clusterId,
-          deployerRole: aks.deployerRole,
-          stage,
-          stack,
-          deployers: deployersOf(cluster.name, namespace.name),
-        }),
-      );
+      const clusterNamespace = new ClusterNamespace(`${cluster.name}-${namespace.name}`, {
+        namespace,
+        provider: aks.provider,
+        clusterId: aks.clusterId,
+        deployerRole: aks.deployerRole,
+        stage,
+        stack,
+        deployers: deployersOf(cluster.name, namespace.name),
+        takeOver: {
+          exists: aks.existingNamespaces.apply((found) => found.includes(namespace.name)),
+          key: ownershipKey.namespace(cluster.resourceGroup, cluster.name, namespace.name),
+          clusterName: cluster.name,
+          managedBefore,
+        },
+      });
+      clusterNamespaces.set(`${cluster.name}/${namespace.name}`, clusterNamespace);
+      takeOvers.push(clusterNamespace.takeOverProblems);
     }
   }
   namespaces = [...clusterNamespaces.values()].map((ns) => ns.namespaceName);
-  // A namespace that exists and is not adopted stops the preview in the Kubernetes provider itself:
-  // it creates with a server-side dry run there, which answers AlreadyExists.
   adoptions.push(...[...clusterNamespaces.values()].flatMap((ns) => ns.adoptions));
 
   const registry =
@@ -198,7 +201,7 @@ if (config.azure) {
           adoptAssignment: cluster.adoptAcrPull,
           takeOver: {
             key: ownershipKey.kubeletAcrPull(cluster.resourceGroup, cluster.name, azure.registry?.name ?? ""),
-            adoptKey: `release-infra:azure.clusters[${cluster.name}].adoptAcrPull: <its name>`,
+            adoptKey: `release-infra:azure.clusters[${cluster.name}].adoptAcrPull`,
           },
           principalId: (clusters.get(cluster.name)?.kubeletObjectId ?? pulumi.output(undefined)).apply((id) => {
             if (!id) throw new Error(`cluster ${cluster.name} has no managed kubelet identity to grant AcrPull to; set pullFromRegistry: false`);

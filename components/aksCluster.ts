@@ -4,6 +4,7 @@ import * as containerservice from "@pulumi/azure-native/containerservice";
 import { Provider } from "@pulumi/kubernetes/provider";
 import type { ClusterConfig } from "../config/load";
 import { deterministicGuid, grantRole } from "./roleAssignment";
+import { kubeAccessOf, namespaceExists } from "./kubeApi";
 
 /**
  * Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes
@@ -169,6 +170,11 @@ export interface AksClusterArgs {
    * own namespace-deployer role, so two stacks that deploy to one cluster never define the same role.
    */
   ownerResourceGroup: string;
+  /**
+   * In a preview, read through the Kubernetes API which of the cluster's configured namespaces
+   * exist (for the take-over check); false where no cluster answers (the offline plan).
+   */
+  readsNamespaces?: boolean;
 }
 
 /**
@@ -193,6 +199,8 @@ export class AksCluster extends pulumi.ComponentResource {
    * defined on the cluster's resource group and assignable only there; undefined without deployers.
    */
   public readonly deployerRole: { roleId: string; definition: authorization.RoleDefinition } | undefined;
+  /** The configured namespaces that exist already, read in a preview when readsNamespaces is set; empty otherwise. */
+  public readonly existingNamespaces: pulumi.Output<string[]>;
 
   constructor(name: string, args: AksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:aks:Cluster", name, {}, opts);
@@ -220,6 +228,15 @@ export class AksCluster extends pulumi.ComponentResource {
       if (!encoded) throw new Error(`AKS returned no user kubeconfig for cluster ${cluster.name} in ${cluster.resourceGroup}`);
       return azureCliKubeconfig(Buffer.from(encoded, "base64").toString("utf8"), cluster.name);
     });
+    // With the provider's own kubeconfig and login, so the read needs no right the provider lacks.
+    this.existingNamespaces =
+      args.readsNamespaces && pulumi.runtime.isDryRun() && cluster.namespaces.length > 0
+        ? kubeconfig.apply(async (config) => {
+            const access = kubeAccessOf(config);
+            const found = await Promise.all(cluster.namespaces.map((ns) => namespaceExists(access, ns.name)));
+            return cluster.namespaces.filter((_, i) => found[i]).map((ns) => ns.name);
+          })
+        : pulumi.output([]);
     this.provider = new Provider(
       `${name}-k8s`,
       {

@@ -6,6 +6,7 @@ import type { Provider } from "@pulumi/kubernetes/provider";
 import type { NamespaceConfig, Stage } from "../config/load";
 import type { Adoption } from "./adoption";
 import { grantDeployerRole, type Deployer } from "./aksCluster";
+import { takeOverProblems } from "./takeOver";
 
 export interface ClusterNamespaceArgs {
   /** The namespace as configured: name, Pod Security level, quota, container defaults, network mode. */
@@ -26,6 +27,12 @@ export interface ClusterNamespaceArgs {
    * cluster-wide Cluster User role comes from AksCluster.
    */
   deployers: Deployer[];
+  /**
+   * The take-over check (components/takeOver.ts): whether the namespace exists already
+   * (AksCluster.existingNamespaces), its ownership key, the cluster's name for the message, and
+   * the stack's previous `managed` output.
+   */
+  takeOver?: { exists: pulumi.Input<boolean>; key: string; clusterName: string; managedBefore: pulumi.Input<string[]> };
 }
 
 /** The default memory limit: the configured one, else twice the default memory request (same unit). */
@@ -47,6 +54,8 @@ export class ClusterNamespace extends pulumi.ComponentResource {
   public readonly writerAssignmentIds: Record<string, pulumi.Output<string>>;
   /** The namespace itself when it is adopted (import id: its name, namespaces being cluster-scoped). */
   public readonly adoptions: Adoption[] = [];
+  /** In a preview: the namespace if it exists and is not this stack's (the Kubernetes provider would fail with AlreadyExists, naming no adopt key). */
+  public readonly takeOverProblems: pulumi.Output<string[]>;
 
   constructor(name: string, args: ClusterNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:aks:ClusterNamespace", name, {}, opts);
@@ -79,6 +88,22 @@ export class ClusterNamespace extends pulumi.ComponentResource {
       { parent: this, provider, protect: prod, retainOnDelete: prod },
     );
     if (ns.adopt) this.adoptions.push({ resource: namespace, importId: ns.name });
+    const takeOver = args.takeOver;
+    this.takeOverProblems = takeOver
+      ? takeOverProblems(
+          [
+            {
+              key: takeOver.key,
+              what: `Kubernetes namespace ${ns.name} on cluster ${takeOver.clusterName}`,
+              adoptKey: `release-infra:azure.clusters[${takeOver.clusterName}].namespaces[${ns.name}].adopt: true`,
+              adopted: ns.adopt,
+              exists: takeOver.exists,
+              resource: namespace,
+            },
+          ],
+          takeOver.managedBefore,
+        )
+      : pulumi.output([]);
     const child = { parent: this, provider };
     const metadata = (objectName: string) => ({ name: objectName, namespace: namespace.metadata.name, labels });
 

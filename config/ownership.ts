@@ -9,6 +9,7 @@ export const ownershipKey = {
   resourceGroup: (name: string) => `Azure resource group ${name}`,
   registry: (name: string) => `container registry ${name}`,
   bucket: (name: string) => `CDN bucket ${name}`,
+  namespace: (clusterResourceGroup: string, cluster: string, namespace: string) => `Kubernetes namespace ${namespace} on cluster ${`${clusterResourceGroup}/${cluster}`.toLowerCase()}`,
   /** The assignment is named from registry, kubelet and role: a second stack would create (and on destroy delete) the same one. */
   kubeletAcrPull: (clusterResourceGroup: string, cluster: string, registry: string) =>
     `AcrPull of the kubelet of cluster ${`${clusterResourceGroup}/${cluster}`.toLowerCase()} on container registry ${registry} (set pullFromRegistry: false in all but one stack)`,
@@ -32,8 +33,7 @@ export function ownedObjects(config: StackConfig): string[] {
     const registry = azure.registry;
     if (registry && !registry.existing) owned.push(ownershipKey.registry(registry.name));
     for (const cluster of azure.clusters) {
-      const clusterName = `${cluster.resourceGroup}/${cluster.name}`.toLowerCase();
-      for (const ns of cluster.namespaces) owned.push(`Kubernetes namespace ${ns.name} on cluster ${clusterName}`);
+      for (const ns of cluster.namespaces) owned.push(ownershipKey.namespace(cluster.resourceGroup, cluster.name, ns.name));
       if (cluster.pullFromRegistry && registry) owned.push(ownershipKey.kubeletAcrPull(cluster.resourceGroup, cluster.name, registry.name));
     }
   }

@@ -1,4 +1,9 @@
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import { test } from "node:test";
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { AKS_ROLES, AksCluster, type AksClusterArgs, type Deployer } from "../components/aksCluster";
@@ -254,4 +259,61 @@ test("two stacks deploying to one cluster define their own deployer roles, so ne
   const staging = await role("acme-release-staging");
   assert.notEqual(dev.roleDefinitionId, staging.roleDefinitionId);
   assert.notEqual(dev.roleName, staging.roleName);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Existing namespaces (the take-over check)
+
+/**
+ * A `kubelogin` first on PATH that prints an ExecCredential (the exec plugin protocol kubectl and
+ * the provider use), and an API server answering each namespace path with the given status.
+ */
+async function fakeCluster(statusOf: (path: string) => number) {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), "kubelogin-"));
+  fs.writeFileSync(
+    path.join(bin, "kubelogin"),
+    `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"token-for-'"$1"'"}}'\n`,
+    { mode: 0o755 },
+  );
+  process.env.PATH = `${bin}${path.delimiter}${process.env.PATH ?? ""}`;
+  const requests: { path: string; authorization?: string }[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push({ path: req.url ?? "", authorization: req.headers.authorization });
+    res.statusCode = statusOf(req.url ?? "");
+    res.end("{}");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const credentials = () => ({ kubeconfigs: [{ name: "clusterUser", value: Buffer.from(AKS_EXEC_KUBECONFIG.replace("https://acme-prod-aks-dns.hcp.westeurope.azmk8s.io:443", `http://127.0.0.1:${port}`)).toString("base64") }] });
+  return { requests, credentials, close: () => server.close() };
+}
+
+test("in a preview, the configured namespaces that exist are read from the Kubernetes API with the kubeconfig's own kubelogin token", async (t) => {
+  const cluster1 = await fakeCluster((p) => (p === "/api/v1/namespaces/shop" ? 200 : 404));
+  t.after(cluster1.close);
+  const { result } = await buildCluster(
+    { cluster: cluster([namespace("shop", "default-deny"), namespace("blog", "allow-all")]), readsNamespaces: true },
+    { preview: true, calls: { "azure-native:containerservice:listManagedClusterUserCredentials": cluster1.credentials } },
+  );
+  assert.deepEqual(await valueOf(result.existingNamespaces), ["shop"]);
+  assert.deepEqual(cluster1.requests.map((r) => r.path).sort(), ["/api/v1/namespaces/blog", "/api/v1/namespaces/shop"]);
+  for (const r of cluster1.requests) assert.equal(r.authorization, "Bearer token-for-get-token");
+});
+
+test("a namespace read the API server refuses (403) fails the preview naming the right the identity needs", async (t) => {
+  const cluster1 = await fakeCluster(() => 403);
+  t.after(cluster1.close);
+  await assert.rejects(
+    buildCluster({ readsNamespaces: true }, { preview: true, calls: { "azure-native:containerservice:listManagedClusterUserCredentials": cluster1.credentials } }),
+    /reading namespace shop on 127\.0\.0\.1:\d+ answered HTTP 403: the identity needs namespace read on the cluster \(Azure Kubernetes Service RBAC Reader\)/,
+  );
+});
+
+test("outside a preview, or without readsNamespaces (the offline plan), the cluster's API is not read", async (t) => {
+  const cluster1 = await fakeCluster(() => 200);
+  t.after(cluster1.close);
+  const calls = { "azure-native:containerservice:listManagedClusterUserCredentials": cluster1.credentials };
+  assert.deepEqual(await valueOf((await buildCluster({ readsNamespaces: true }, { preview: false, calls })).result.existingNamespaces), []);
+  assert.deepEqual(await valueOf((await buildCluster({}, { preview: true, calls })).result.existingNamespaces), []);
+  assert.deepEqual(cluster1.requests, []);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import { LimitRange, Namespace, Pod, ResourceQuota } from "kubernetes-models/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { AKS_ROLES, AksCluster, type Deployer } from "../components/aksCluster";
@@ -32,7 +33,11 @@ interface Options {
   stage?: Stage;
   deployers?: Deployer[];
   preview?: boolean;
+  /** The take-over check's inputs: whether the namespace exists, what the stack's state and last `managed` output hold. */
+  takeOver?: { exists: boolean; inState?: string[]; managedBefore?: string[] };
 }
+
+const NAMESPACE_KEY = "Kubernetes namespace shop on cluster acme-aks-prod/acme-prod-aks";
 
 /** An AksCluster and one ClusterNamespace on it, wired as index.ts does. */
 function buildNamespace(options: Options = {}) {
@@ -50,10 +55,13 @@ function buildNamespace(options: Options = {}) {
         stage: options.stage ?? "staging",
         stack: "acme-staging",
         deployers,
+        ...(options.takeOver
+          ? { takeOver: { exists: options.takeOver.exists, key: NAMESPACE_KEY, clusterName: "acme-prod-aks", managedBefore: options.takeOver.managedBefore ?? [] } }
+          : {}),
       };
       return new ClusterNamespace(`acme-prod-aks-${ns.name}`, args);
     },
-    { stack: options.stage ?? "staging", preview: options.preview },
+    { stack: options.stage ?? "staging", preview: options.preview, inState: options.takeOver?.inState },
   );
 }
 
@@ -321,4 +329,32 @@ test("outside prod the namespace is neither protected nor retained", async () =>
 test("namespaceName is the configured name", async () => {
   const { result } = await buildNamespace();
   assert.equal(await valueOf(result.namespaceName), "shop");
+});
+
+// ---------------------------------------------------------------------------------------------
+// A namespace that exists already (adoption)
+
+const IMPORT_STEPS = "npm run plan -- --stack staging --import-file staging-import.json, then pulumi import --file staging-import.json --stack staging --generate-code=false (docs/migration.md)";
+
+test("in a preview, an existing namespace the config does not adopt is reported with the key that adopts it", async () => {
+  const { result } = await buildNamespace({ preview: true, takeOver: { exists: true } });
+  assert.deepEqual(await valueOf(result.takeOverProblems), [
+    `Kubernetes namespace shop on cluster acme-prod-aks exists already and this stack does not manage it: set release-infra:azure.clusters[acme-prod-aks].namespaces[shop].adopt: true and import it (${IMPORT_STEPS}), or rename it in the config`,
+  ]);
+});
+
+test("an adopted namespace is reported until imported; one in the stack's state or its last managed output is not", async () => {
+  const adopted = { ...namespace(), adopt: true };
+  assert.deepEqual(await valueOf((await buildNamespace({ namespace: adopted, preview: true, takeOver: { exists: true } })).result.takeOverProblems), [
+    `Kubernetes namespace shop on cluster acme-prod-aks is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`,
+  ]);
+  assert.deepEqual(await valueOf((await buildNamespace({ namespace: adopted, preview: true, takeOver: { exists: true, inState: ["acme-prod-aks-shop-namespace"] } })).result.takeOverProblems), []);
+  assert.deepEqual(await valueOf((await buildNamespace({ preview: true, takeOver: { exists: true, managedBefore: [NAMESPACE_KEY] } })).result.takeOverProblems), []);
+  assert.deepEqual(await valueOf((await buildNamespace({ preview: true, takeOver: { exists: false } })).result.takeOverProblems), []);
+});
+
+test("an adopted namespace is imported by its name, with the cluster's provider", async () => {
+  const { resources, result } = await buildNamespace({ namespace: { ...namespace(), adopt: true } });
+  assert.deepEqual(await Promise.all(result.adoptions.map((a) => valueOf(pulumi.output(a.importId)))), ["shop"]);
+  assert.equal(await valueOf(result.adoptions[0].resource.urn), named(resources, "kubernetes:core/v1:Namespace", "acme-prod-aks-shop-namespace").urn);
 });
