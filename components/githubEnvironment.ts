@@ -54,6 +54,8 @@ export class GithubEnvironment extends pulumi.ComponentResource {
   public readonly adoptions: Adoption[] = [];
   /** The GitHub environment resource, for the take-over check (GitHub creates environments with PUT: an existing one would be taken over silently). */
   public readonly repositoryEnvironment: github.RepositoryEnvironment;
+  /** Its deployment policies by `branch:<pattern>` / `tag:<pattern>`, for the take-over check of an adopted environment. */
+  public readonly deploymentPolicies = new Map<string, github.RepositoryEnvironmentDeploymentPolicy>();
 
   constructor(name: string, args: GithubEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     const previously = args.previously ?? [];
@@ -131,6 +133,9 @@ export class GithubEnvironment extends pulumi.ComponentResource {
       ...args.deployFrom.branches.map((p) => policy("branch", p)),
       ...args.deployFrom.tags.map((p) => policy("tag", p)),
     ];
+    for (const [i, pattern] of [...args.deployFrom.branches.map((p) => `branch:${p}`), ...args.deployFrom.tags.map((p) => `tag:${p}`)].entries()) {
+      this.deploymentPolicies.set(pattern, policies[i]);
+    }
 
     this.environment = pulumi.all([environmentName, ...policies.map((p) => p.environment)]).apply(([env]) => env);
     this.registerOutputs({ environment: this.environment });

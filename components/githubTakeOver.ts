@@ -13,6 +13,10 @@ export interface EnvironmentToCheck {
   deployFrom: { branches: string[]; tags: string[] };
   /** The resource that manages it. */
   resource: pulumi.CustomResource;
+  /** Its deployment policies by `branch:<pattern>` / `tag:<pattern>`. */
+  policies: ReadonlyMap<string, pulumi.CustomResource>;
+  /** The component the environment's resources belong to (the parent a single `pulumi import` needs). */
+  component: pulumi.Resource;
 }
 
 /** A variable (of the repository, or of an adopted environment) and the resource that manages it. */
@@ -129,23 +133,33 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
   }
 
   for (const env of args.environments.filter((e) => e.adopt)) {
-    github
-      .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies?per_page=100` }, opts)
-      .apply((r) => {
+    const type = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
+    const policyUrns = pulumi.all(Object.fromEntries([...env.policies].map(([pattern, resource]) => [pattern, resource.urn])));
+    pulumi
+      .all([
+        github.getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies?per_page=100` }, opts),
+        env.component.urn,
+        policyUrns,
+      ])
+      .apply(([r, componentUrn, urns]) => {
         if (r.code === 404) return;
         const listed = parseJson<{ branch_policies?: ListedPolicy[] }>(r.body, `the deployment policies of ${owner}/${repository}:${env.name}`).branch_policies ?? [];
-        const wanted = new Set([...env.deployFrom.branches.map((b) => `branch:${b}`), ...env.deployFrom.tags.map((t) => `tag:${t}`)]);
         for (const policy of listed) {
           const kind = policy.type === "tag" ? "tag" : "branch";
           const id = `${repository}:${env.name}:${policy.id}`;
-          if (wanted.has(`${kind}:${policy.name}`)) {
+          const ours = urns[`${kind}:${policy.name}`];
+          if (ours !== undefined) {
+            // GitHub answers the create of a pattern the environment has with 303 ("Response if the same branch
+            // name pattern already exists", REST: Create a deployment branch policy), not with the policy: import it.
+            const logicalName = ours.slice(ours.lastIndexOf("::") + 2);
             pulumi.log.warn(
-              `GitHub environment ${owner}/${repository}:${env.name} already has the ${kind} policy ${policy.name} (id ${policy.id}) that deployFrom lists: import it (pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy <its name in the plan> ${id}), or creating it fails`,
+              `GitHub environment ${owner}/${repository}:${env.name} already has the ${kind} policy ${policy.name} (id ${policy.id}) that deployFrom lists: import it before the update creates it again: pulumi import ${type} ${logicalName} ${id} --parent 'environment=${componentUrn}' --yes`,
               parent,
             );
           } else {
+            // Imported unprotected and not declared by the program, so the next update deletes it.
             pulumi.log.warn(
-              `GitHub environment ${owner}/${repository}:${env.name} has the ${kind} policy ${policy.name} (id ${policy.id}), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-${policy.id} ${id} --yes`,
+              `GitHub environment ${owner}/${repository}:${env.name} has the ${kind} policy ${policy.name} (id ${policy.id}), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import ${type} retired-policy-${policy.id} ${id} --protect=false --yes`,
               parent,
             );
           }

@@ -176,7 +176,7 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
         { parent: this },
       );
       this.adoptions.push(...environment.adoptions);
-      environmentsToCheck.push({ ...spec, resource: environment.repositoryEnvironment });
+      environmentsToCheck.push({ ...spec, resource: environment.repositoryEnvironment, policies: environment.deploymentPolicies, component: environment });
       environmentOutputs.set(key, environment.environment);
     }
 

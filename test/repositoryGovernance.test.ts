@@ -558,7 +558,8 @@ const GET_VARIABLES = "github:index/getActionsVariables:getActionsVariables";
 const GET_ENV_VARIABLES = "github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables";
 const GET_SECRETS = "github:index/getActionsSecrets:getActionsSecrets";
 const GET_REST_API = "github:index/getRestApi:getRestApi";
-const IMPORT_STEPS = "npm run plan -- --stack <stack> --import-file FILE, then pulumi import --file FILE (docs/migration.md)";
+// These tests run the stack "prod".
+const IMPORT_STEPS = "npm run plan -- --stack prod --import-file prod-import.json, then pulumi import --file prod-import.json --stack prod --generate-code=false (docs/migration.md)";
 
 /** GitHub answers as if these objects existed on acme/shop. */
 function existing(live: { environments?: string[]; variables?: string[]; environmentVariables?: string[]; secrets?: string[]; rulesets?: { id: number; name: string }[]; policies?: { id: number; name: string; type: string }[] }) {
@@ -657,14 +658,15 @@ test("outside a preview nothing is checked: pulumi up previews first, and the up
   assert.deepEqual(await valueOf(result.takeOverProblems), []);
 });
 
-test("a deployment policy of an adopted environment that deployFrom does not list is reported with the import that lets the update delete it", async () => {
+test("deployment policies of an adopted environment are reported: one deployFrom does not list with the import that lets the update delete it, one it lists with the import under its component", async () => {
   const repo = repository({ environments: [environment("production", { adopt: true, deployFrom: { branches: ["main"], tags: [] } })] });
   const { warnings } = await takeOver(repo, existing({ environments: ["production"], policies: [{ id: 9, name: "*", type: "branch" }, { id: 10, name: "main", type: "branch" }] }), {
     inState: ["repo-shop-env-production-environment"],
   });
   assert.deepEqual(warnings.filter((w) => w.includes("policy")), [
-    "GitHub environment acme/shop:production has the branch policy * (id 9), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-9 shop:production:9 --yes",
-    "GitHub environment acme/shop:production already has the branch policy main (id 10) that deployFrom lists: import it (pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy <its name in the plan> shop:production:10), or creating it fails",
+    "GitHub environment acme/shop:production has the branch policy * (id 9), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-9 shop:production:9 --protect=false --yes",
+    // Under mocks a URN carries only the parent's type; the engine's has the whole chain.
+    "GitHub environment acme/shop:production already has the branch policy main (id 10) that deployFrom lists: import it before the update creates it again: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy repo-shop-env-production-branch-main shop:production:10 --parent 'environment=urn:pulumi:prod::release-infra::release-infra:github:RepositoryGovernance$release-infra:github:Environment::repo-shop-env-production' --yes",
   ]);
 });
 
