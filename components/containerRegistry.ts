@@ -122,7 +122,7 @@ export interface RegistryPrincipal {
   principalId: pulumi.Input<string>;
   /** Name (GUID) of an existing assignment of the same role to adopt, instead of a deterministic new one. */
   adoptAssignment?: string;
-  /** Check in a preview that no other assignment of the role exists (its ownership key and the config key that adopts one). */
+  /** Check in a preview that no other assignment of the role exists (its ownership key, and the config key that adopts one by name, without the name). */
   takeOver?: { key: string; adoptKey: string };
 }
 
@@ -298,7 +298,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
         probes.push({
           key: kubelet.takeOver.key,
           what: `AcrPull of the kubelet of cluster ${kubelet.name} on container registry ${cfg.name}`,
-          adoptKey: kubelet.takeOver.adoptKey,
+          adoptKey: pulumi.all([existing, assignmentName]).apply(([names, ours]) => `${kubelet.takeOver?.adoptKey}: ${names.find((n) => n.toLowerCase() !== ours.toLowerCase()) ?? "<its name>"}`),
           adopted: adopted !== undefined,
           exists: pulumi.all([existing, assignmentName]).apply(([names, ours]) =>
             names.some((n) => (adopted !== undefined ? n.toLowerCase() === adopted.toLowerCase() : n.toLowerCase() !== ours.toLowerCase())),

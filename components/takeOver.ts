@@ -12,7 +12,7 @@ export interface TakeOverProbe {
   /** The object in words: `GitHub environment acme/shop:production`. */
   what: string;
   /** The key that adopts it: `release-infra:github.repositories[shop].environments[production].adopt: true`. */
-  adoptKey: string;
+  adoptKey: pulumi.Input<string>;
   /** The config adopts it already: then it only has to be imported before the stack can manage it. */
   adopted: boolean;
   /** True when the object exists. */
@@ -21,8 +21,11 @@ export interface TakeOverProbe {
   resource: pulumi.CustomResource;
 }
 
-/** The import steps every message points to. */
-const IMPORT_STEPS = "npm run plan -- --stack <stack> --import-file FILE, then pulumi import --file FILE (docs/migration.md)";
+/** The import steps every message points to, for this stack. */
+function importSteps(): string {
+  const stack = pulumi.getStack();
+  return `npm run plan -- --stack ${stack} --import-file ${stack}-import.json, then pulumi import --file ${stack}-import.json --stack ${stack} --generate-code=false (docs/migration.md)`;
+}
 
 /**
  * Whether `resource` is in the stack's state, as a preview registers it: the engine keeps the old
@@ -47,15 +50,15 @@ function inState(resource: pulumi.CustomResource): pulumi.Output<boolean> {
 export function takeOverProblems(probes: readonly TakeOverProbe[], managedBefore: pulumi.Input<string[]>): pulumi.Output<string[]> {
   if (!pulumi.runtime.isDryRun() || probes.length === 0) return pulumi.output([]);
   return pulumi
-    .all([pulumi.output(managedBefore), pulumi.all(probes.map((p) => p.exists)), pulumi.all(probes.map((p) => inState(p.resource)))])
-    .apply(([before, exists, states]) => {
+    .all([pulumi.output(managedBefore), pulumi.all(probes.map((p) => p.exists)), pulumi.all(probes.map((p) => inState(p.resource))), pulumi.all(probes.map((p) => p.adoptKey))])
+    .apply(([before, exists, states, adoptKeys]) => {
       const own = new Set(before.map((k) => k.toLowerCase()));
       return probes
-        .filter((p, i) => exists[i] === true && !states[i] && !own.has(p.key.toLowerCase()))
+        .flatMap((p, i) => (exists[i] === true && !states[i] && !own.has(p.key.toLowerCase()) ? [{ ...p, adoptKey: adoptKeys[i] }] : []))
         .map((p) =>
           p.adopted
-            ? `${p.what} is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`
-            : `${p.what} exists already and this stack does not manage it: set ${p.adoptKey} and import it (${IMPORT_STEPS}), or rename it in the config`,
+            ? `${p.what} is adopted but not imported yet, so the update would create it again: import it first: ${importSteps()}`
+            : `${p.what} exists already and this stack does not manage it: set ${p.adoptKey} and import it (${importSteps()}), or rename it in the config`,
         );
     });
 }

@@ -146,7 +146,7 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], 
       }
       case "too_small":
         if (!issue.message.startsWith("Too small")) at(issue.path, issue.message);
-        else at(issue.path, issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : issue.origin === "string" ? `must not be empty` : `must be at least ${issue.minimum}, got ${describe(value)}`);
+        else at(issue.path, issue.origin === "array" ? `must list at least ${issue.minimum} item(s)` : issue.origin === "string" ? `must not be empty` : `must be ${issue.inclusive === false ? "greater than" : "at least"} ${issue.minimum}, got ${describe(value)}`);
         break;
       case "too_big":
         if (!issue.message.startsWith("Too big")) at(issue.path, issue.message);

@@ -110,7 +110,7 @@ export function readStackSet(dir: string): StackSet {
       problems.push(`${pipeline?.file}: ${PIPELINE_KEY}.stacks.${name}: there is no deploy stack file Pulumi.${name}.yaml beside it (deploy stacks: ${known})`);
     }
   }
-  if (problems.length === 0) problems.push(...crossStackProblems(deploy));
+  if (problems.length === 0) problems.push(...crossStackProblems([...deploy, ...pipelines]));
   if (pipeline?.config.pipeline) problems.push(...pipelineProblems(pipeline.file, pipeline.config.pipeline, deploy));
   if (problems.length > 0) throw new ConfigError(problems);
 

@@ -480,7 +480,8 @@ test("outputs name the bucket, URL map, base URL and address", async () => {
 // A bucket that exists already (adoption)
 
 const GET_BUCKET = "gcp:storage/getBucket:getBucket";
-const IMPORT_STEPS = "npm run plan -- --stack <stack> --import-file FILE, then pulumi import --file FILE (docs/migration.md)";
+// These tests run the stack "prod".
+const IMPORT_STEPS = "npm run plan -- --stack prod --import-file prod-import.json, then pulumi import --file prod-import.json --stack prod --generate-code=false (docs/migration.md)";
 /** How a failed invoke reaches the program: the provider's error text in `details` (@pulumi/pulumi runtime/invoke.js). */
 const storageError = (text: string) => () => {
   throw Object.assign(new Error(text), { details: text });

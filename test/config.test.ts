@@ -650,3 +650,59 @@ test("a required check is a name (reported by GitHub Actions) or { context, app 
   Object.assign(c["release-infra:github"].repositories[0], { rulesets: [{ name: "main", branches: ["main"], requiredChecks: [{ context: "test", app: "circleci" }] }] });
   assert.equal(problems(c).length, 1);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Adoption keys
+
+test("adopt on an existing registry is rejected: the stack that owns it adopts it", () => {
+  const v = base();
+  v["release-infra:azure"].registry = { name: "acmeprodacr", existing: true, resourceGroup: "acme-release-prod", adopt: true } as never;
+  assert.deepEqual(problems(v), [
+    "Pulumi.prod.yaml: release-infra:azure.registry.adopt: true cannot be set on an existing registry: another stack owns it (adopt it in that stack, or set existing: false to own it here)",
+  ]);
+});
+
+test("adoptAcrPull on a cluster that does not pull from the registry is rejected", () => {
+  const v = base();
+  Object.assign(v["release-infra:azure"].clusters[0], { pullFromRegistry: false, adoptAcrPull: "0b1c2d3e-0000-4000-8000-000000000001" });
+  assert.deepEqual(problems(v), [
+    `Pulumi.prod.yaml: release-infra:azure.clusters[acme-prod-aks].adoptAcrPull: "0b1c2d3e-0000-4000-8000-000000000001" requires pullFromRegistry: true (it adopts the kubelet's AcrPull on this stack's registry)`,
+  ]);
+});
+
+test("adoptAcrPull must be a role assignment name (a lowercase GUID)", () => {
+  const v = base();
+  Object.assign(v["release-infra:azure"].clusters[0], { adoptAcrPull: "AcrPull" });
+  assert.match(problems(v).join("\n"), /clusters\[acme-prod-aks\]\.adoptAcrPull: .*must be a role assignment name: a lowercase GUID/);
+});
+
+test("adoptVariables may list only variables the repository declares", () => {
+  const v = base();
+  Object.assign(v["release-infra:github"].repositories[0], { variables: { LOG_LEVEL: "info" }, adoptVariables: ["LOG_LEVL"] });
+  assert.deepEqual(problems(v), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].adoptVariables[0]: "LOG_LEVL" is not one of this repository's variables (declared: LOG_LEVEL); list only variables you declare, to take them over`,
+  ]);
+});
+
+test("adopting a variable of an environment the stack creates is rejected: a new environment has none", () => {
+  const v = base();
+  Object.assign(v["release-infra:github"].repositories[0].environments[0], { variables: { URL: "https://shop.acme.example" }, adoptVariables: ["URL"] });
+  assert.deepEqual(problems(v), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].adoptVariables[0]: "URL" adopts a variable of an environment this stack creates: set adopt: true on the environment as well (a new environment has no variables)`,
+  ]);
+});
+
+test("a retired secret that is also managed is rejected, compared case-insensitively", () => {
+  const v = base();
+  Object.assign(v["release-infra:github"].repositories[0], { secrets: ["NPM_TOKEN"], retiredSecrets: ["npm_token"] });
+  v["release-infra:secrets"] = { ...v["release-infra:secrets"], NPM_TOKEN: { secure: "v1:AAAA" } } as never;
+  assert.deepEqual(problems(v), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].retiredSecrets[0]: "npm_token" is also listed under secrets; a secret is either managed here or retired`,
+  ]);
+});
+
+test("a ruleset's adopt is its numeric id", () => {
+  const v = base();
+  Object.assign(v["release-infra:github"].repositories[0], { rulesets: [{ name: "protect-main", branches: ["main"], requiredApprovals: 1, adopt: 0 }] });
+  assert.deepEqual(problems(v), ["Pulumi.prod.yaml: release-infra:github.repositories[shop].rulesets[protect-main].adopt: must be greater than 0, got number 0"]);
+});

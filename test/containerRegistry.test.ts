@@ -387,7 +387,8 @@ test("a prod stack file whose cluster pulls from a registry another stack owns i
 // ---------------------------------------------------------------------------------------------
 // Objects that exist already (adoption)
 
-const IMPORT_STEPS = "npm run plan -- --stack <stack> --import-file FILE, then pulumi import --file FILE (docs/migration.md)";
+// The harness runs the stack "dev".
+const IMPORT_STEPS = "npm run plan -- --stack dev --import-file dev-import.json, then pulumi import --file dev-import.json --stack dev --generate-code=false (docs/migration.md)";
 const KUBELET_KEY = "AcrPull of the kubelet of cluster acme-aks-prod/acme-prod-aks on container registry acmeprodacr (set pullFromRegistry: false in all but one stack)";
 
 /** ARM with the registry present and the kubelet's AcrPull assignments on it by name. */
@@ -413,7 +414,7 @@ function armWith(registryExists: boolean, kubeletAcrPulls: string[] = []): CallO
 const kubelet = (overrides: Partial<ContainerRegistryArgs["kubeletPrincipals"][number]> = {}) => ({
   name: "acme-prod-aks",
   principalId: "kubelet-object-id",
-  takeOver: { key: KUBELET_KEY, adoptKey: "release-infra:azure.clusters[acme-prod-aks].adoptAcrPull: <its name>" },
+  takeOver: { key: KUBELET_KEY, adoptKey: "release-infra:azure.clusters[acme-prod-aks].adoptAcrPull" },
   ...overrides,
 });
 
@@ -439,10 +440,10 @@ test("an adopted registry that is not imported yet is reported with the import s
   ]);
 });
 
-test("a kubelet AcrPull made under another name (az aks update --attach-acr) is reported with adoptAcrPull, since ours would get 409 RoleAssignmentExists", async () => {
+test("a kubelet AcrPull made under another name (az aks update --attach-acr) is reported with adoptAcrPull and that name, since ours would get 409 RoleAssignmentExists", async () => {
   const problems = await takeOver(args({ kubeletPrincipals: [kubelet()] }), armWith(true, ["0b1c2d3e-0000-4000-8000-000000000001"]), { inState: ["acr-registry"] });
   assert.deepEqual(problems, [
-    `AcrPull of the kubelet of cluster acme-prod-aks on container registry acmeprodacr exists already and this stack does not manage it: set release-infra:azure.clusters[acme-prod-aks].adoptAcrPull: <its name> and import it (${IMPORT_STEPS}), or rename it in the config`,
+    `AcrPull of the kubelet of cluster acme-prod-aks on container registry acmeprodacr exists already and this stack does not manage it: set release-infra:azure.clusters[acme-prod-aks].adoptAcrPull: 0b1c2d3e-0000-4000-8000-000000000001 and import it (${IMPORT_STEPS}), or rename it in the config`,
   ]);
 });
 

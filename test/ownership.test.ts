@@ -112,3 +112,10 @@ test("a promotion source in the wrong resource group is rejected", () => {
     ],
   );
 });
+
+test("an adopted environment counts as managed: a stack adopting what another creates is rejected", () => {
+  assert.deepEqual(
+    ownershipConflicts([stack("Pulumi.prod.yaml", "prod", { environments: [env("production")] }), stack("Pulumi.staging.yaml", "staging", { environments: [{ ...env("production"), adopt: true }] })]),
+    ["Pulumi.prod.yaml and Pulumi.staging.yaml: both manage GitHub environment acme/shop:production; exactly one stack may own it"],
+  );
+});

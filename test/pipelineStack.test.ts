@@ -379,6 +379,14 @@ test("a prod stack on a repository whose plan has no required reviewers is a con
   });
 });
 
+test("a deploy stack with Azure that does not adopt the resource group the pipeline stack creates is a config error", () => {
+  const dir = folderWith({ "Pulumi.dev.yaml": (t) => t.replace(/^ *adoptResourceGroup: true.*\n/m, "") });
+  assert.throws(() => readStackSet(dir), (err: Error) => {
+    assert.match(err.message, /^Pulumi\.dev\.yaml: release-infra:azure\.adoptResourceGroup: must be true: Pulumi\.pipeline\.yaml creates resource group \S+, and this stack imports it \(docs\/migration\.md\)$/m);
+    return true;
+  });
+});
+
 test("a CDN stack without a pipeline GCP project, or pipeline settings for a stack that does not exist, are config errors", () => {
   const dir = folderWith({ "Pulumi.pipeline.yaml": (t) => t.replace(/    gcp:\n      project: [^\n]*\n/, "").replace("prod: { drift", "prd: { drift") });
   assert.throws(() => readStackSet(dir), (err: Error) => {

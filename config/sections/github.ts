@@ -356,17 +356,17 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
   // Adopting a variable imports it: only one this repository (or environment) declares can be adopted.
   repo.adoptVariables.forEach((name, i) => {
     if (!Object.keys(repo.variables).some((v) => v.toUpperCase() === name.toUpperCase())) {
-      issue(["adoptVariables", i], `${name} is not one of this repository's variables (declared: ${Object.keys(repo.variables).join(", ") || "none"}); list only variables you declare, to take them over`);
+      issue(["adoptVariables", i], `is not one of this repository's variables (declared: ${Object.keys(repo.variables).join(", ") || "none"}); list only variables you declare, to take them over`);
     }
   });
   repo.retiredSecrets.forEach((name, i) => {
-    if (repo.secrets.some((s) => s.toUpperCase() === name.toUpperCase())) issue(["retiredSecrets", i], `${name} is also listed under secrets; a secret is either managed here or retired`);
+    if (repo.secrets.some((s) => s.toUpperCase() === name.toUpperCase())) issue(["retiredSecrets", i], "is also listed under secrets; a secret is either managed here or retired");
   });
   repo.environments.forEach((env, e) => {
     const declared = [...Object.keys(env.variables), ...(env.access ? WIRED_VARIABLES : [])];
     env.adoptVariables.forEach((name, i) => {
       if (!declared.some((v) => v.toUpperCase() === name.toUpperCase())) {
-        issue(["environments", e, "adoptVariables", i], `${name} is not a variable of this environment (configured${env.access ? " or wired" : ""}: ${declared.join(", ") || "none"})`);
+        issue(["environments", e, "adoptVariables", i], `is not a variable of this environment (configured${env.access ? " or wired" : ""}: ${declared.join(", ") || "none"})`);
       } else if (!env.adopt) {
         issue(["environments", e, "adoptVariables", i], "adopts a variable of an environment this stack creates: set adopt: true on the environment as well (a new environment has no variables)");
       }
