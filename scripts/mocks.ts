@@ -59,8 +59,6 @@ export interface MockOptions {
    * is found in the legacy role-assignment mode. Default: none, so every registry is found.
    */
   creates?: { registries?: string[]; resourceGroups?: string[] };
-  /** The stack's outputs of its last update, as a reference to the stack itself reads them (default: none, a new stack). */
-  previousOutputs?: Record<string, unknown>;
   /**
    * Logical names of resources already in the stack's state (imported, or created by an earlier
    * update): a preview registers them with their id, as the engine does, not as creates.
@@ -432,9 +430,9 @@ export function installMocks(options: MockOptions): MockSession {
       },
       newResource(args) {
         if (!args.custom) return { id: undefined, state: {} };
-        // A reference to a stack (this one, for its last `managed` output) reads its outputs.
+        // A reference to a stack (this one, for its last `managed` output) reads its outputs: none offline, as for a new stack.
         if (args.type === "pulumi:pulumi:StackReference") {
-          return { id: str(args.inputs.name, args.name), state: { name: args.inputs.name, outputs: options.previousOutputs ?? {}, secretOutputNames: [] } };
+          return { id: str(args.inputs.name, args.name), state: { name: args.inputs.name, outputs: {}, secretOutputNames: [] } };
         }
         const inputs: Record<string, unknown> = args.inputs;
         if (options.preview && !options.inState?.includes(args.name)) {

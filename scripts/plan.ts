@@ -115,9 +115,10 @@ function userDirectory(): string {
   return process.env.npm_lifecycle_event === "plan" && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
 }
 
-/** A path as the user would write it from where they are. */
+/** A path as the user would write it from where they are: relative, unless that only climbs out. */
 function shown(file: string, cwd: string): string {
-  return path.relative(cwd, file) || file;
+  const relative = path.relative(cwd, file);
+  return !relative || (relative.startsWith("..") && relative.length > file.length) ? file : relative;
 }
 
 function printProblems(problems: readonly string[]): number {

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { engineUrn } from "../scripts/lib/importFile";
 import { installMocks, plainValue, type CallOverride, type MockOptions, type MockSession, type RecordedResource, type WireValue } from "../scripts/mocks";
 
 /** A registered resource with its inputs as plain JSON (secrets "[secret]", unknowns "[unknown]"). */
@@ -17,8 +18,6 @@ export interface BuildOptions {
   repositories?: MockOptions["repositories"];
   /** Registries and resource groups ARM answers 404 for (MockOptions.creates). */
   creates?: MockOptions["creates"];
-  /** The stack's outputs of its last update (MockOptions.previousOutputs). */
-  previousOutputs?: MockOptions["previousOutputs"];
   /** Resources already in the stack's state (MockOptions.inState). */
   inState?: MockOptions["inState"];
   /** Return errors (a failed preview) in `errors` instead of rejecting. */
@@ -33,7 +32,7 @@ export async function build<T>(
   create: () => T,
   options: BuildOptions = {},
 ): Promise<{ resources: Built[]; result: T; warnings: string[]; errors: string[]; invokes: MockSession["invokes"] }> {
-  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls, repositories: options.repositories, creates: options.creates, previousOutputs: options.previousOutputs, inState: options.inState });
+  const session = installMocks({ stack: options.stack ?? "dev", preview: options.preview ?? false, calls: options.calls, repositories: options.repositories, creates: options.creates, inState: options.inState });
   const warnings: string[] = [];
   const warn = console.warn;
   console.warn = (...parts: unknown[]) => {
@@ -90,16 +89,12 @@ export function named(resources: Built[], type: string, name: string): Built {
 }
 
 /**
- * Each resource's URN as the Pulumi engine forms it: the types of all ancestors, the stack's
- * left out (pulumi/pulumi pkg/resource/deploy/deployment.go generateURN). The mock monitor puts
- * only the parent's type in a URN, so URNs of grandchildren differ from real ones.
+ * Each resource's URN as the Pulumi engine forms it (scripts/lib/importFile.ts engineUrn): the
+ * mock monitor puts only the parent's type in a URN, so URNs of grandchildren differ from real ones.
  */
 export function engineUrns(resources: readonly Built[]): Map<Built, string> {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
-  const chain = (r: Built): string[] => {
-    const parent = r.parent ? byUrn.get(r.parent) : undefined;
-    return parent && parent.type !== "pulumi:pulumi:Stack" ? [...chain(parent), r.type] : [r.type];
-  };
-  const prefix = (r: Built) => r.urn.slice(0, r.urn.indexOf("::", r.urn.indexOf("::") + 2) + 2);
-  return new Map(resources.map((r) => [r, `${prefix(r)}${chain(r).join("$")}::${r.name}`]));
+  // urn:pulumi:<stack>::<project>::…
+  const [stack, project] = (resources[0]?.urn ?? "urn:pulumi:::::").slice("urn:pulumi:".length).split("::");
+  return new Map(resources.map((r) => [r, engineUrn(r, byUrn, stack, project)]));
 }

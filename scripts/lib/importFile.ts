@@ -64,9 +64,9 @@ function sdkVersion(type: string): string | undefined {
 }
 
 /** A plan resource's URN as the engine forms it: the types of all its ancestors but the stack (deployment.go generateURN). */
-export function engineUrn(resource: PlannedResource, byUrn: ReadonlyMap<string, PlannedResource>, stack: string, project: string): string {
+export function engineUrn<R extends Pick<PlannedResource, "type" | "name" | "parent">>(resource: R, byUrn: ReadonlyMap<string, R>, stack: string, project: string): string {
   const chain: string[] = [];
-  for (let r: PlannedResource | undefined = resource; r && r.type !== "pulumi:pulumi:Stack"; r = r.parent ? byUrn.get(r.parent) : undefined) chain.unshift(r.type);
+  for (let r: R | undefined = resource; r && r.type !== "pulumi:pulumi:Stack"; r = r.parent ? byUrn.get(r.parent) : undefined) chain.unshift(r.type);
   return `urn:pulumi:${stack}::${project}::${chain.join("$")}::${resource.name}`;
 }
 

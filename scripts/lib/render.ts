@@ -127,7 +127,7 @@ export function renderTree(plan: PlanDocument, options: TreeOptions): string[] {
         const text = [inputs.join(", "), deps.length ? `dependsOn: ${deps.join(", ")}` : ""].filter(Boolean).join("; ");
         out.push(`${indent}├┄ each of the next ${group.count} ${group.type}: ${text}`);
       }
-      const flags = [r.protect && "protect", r.retainOnDelete && "retainOnDelete", r.deleteBeforeReplace && "deleteBeforeReplace", r.ignoreChanges.length > 0 && `ignoreChanges=${r.ignoreChanges.join(",")}`].filter(Boolean);
+      const flags = [r.importId !== undefined && `adopted: pulumi import reads ${r.importId}`, r.protect && "protect", r.retainOnDelete && "retainOnDelete", r.deleteBeforeReplace && "deleteBeforeReplace", r.ignoreChanges.length > 0 && `ignoreChanges=${r.ignoreChanges.join(",")}`].filter(Boolean);
       out.push(`${indent}${last ? "└─ " : "├─ "}${r.type}  ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
       const detailIndent = `${indent}${last ? "   " : "│  "}${children.has(r.urn) ? "│ " : "  "}   `;
       if (cloud(r)) {

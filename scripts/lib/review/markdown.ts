@@ -79,6 +79,7 @@ function summarySection(review: Review): Section {
   const body = [
     ...summary.kinds.map((k) => `- ${code(k.provider)} ${k.count}: ${code(kindList(k.types))}`),
     ...(summary.protectedResources.length ? [`- protected from deletion: ${summary.protectedResources.map(code).join(", ")}`] : []),
+    ...(summary.adopted.length ? [`- adopted (imported, not created): ${summary.adopted.map(code).join(", ")}`] : []),
     "",
     `**Policy:** ${mandatory} mandatory, ${summary.policy.length - mandatory} advisory finding(s)`,
     ...splitFindings(summary.policy).findings.map((v) => `- ${v.enforcement} ${code(v.policy)}: ${code(v.message)}`),

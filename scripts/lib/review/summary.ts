@@ -25,6 +25,8 @@ export interface Summary {
   /** Per provider package, the count of each resource type, most first. */
   kinds: { provider: string; count: number; types: [string, number][] }[];
   protectedResources: string[];
+  /** Resources the config adopts: imported by `pulumi import --file` before the first update. */
+  adopted: string[];
   warnings: string[];
   policy: Violation[];
   /** Whether the policy pack's findings decide the exit code (--policy). */
@@ -75,6 +77,7 @@ export function summarize(plan: PlanDocument, policy: Violation[], policyEnforce
     registrations: plan.resources.length,
     kinds,
     protectedResources: plan.resources.filter((r) => r.protect).map((r) => r.name),
+    adopted: plan.resources.filter((r) => r.importId !== undefined).map((r) => r.name),
     warnings: plan.warnings,
     policy,
     policyEnforced,
@@ -116,6 +119,7 @@ export function renderSummary(summary: Summary): string[] {
     ...summary.kinds.map((k) => `  ${k.provider} ${k.count}: ${kindList(k.types)}`),
   ];
   if (summary.protectedResources.length) lines.push(`  protected from deletion: ${summary.protectedResources.join(", ")}`);
+  if (summary.adopted.length) lines.push(`  adopted (imported, not created): ${summary.adopted.join(", ")}`);
   const api = summary.githubApiCalls;
   if (api.preview + api.refresh > 0) lines.push(`  GitHub API: ${api.preview} requests per preview, ${api.refresh} per refresh`);
   const { findings, notChecked } = splitFindings(summary.policy);
@@ -133,6 +137,12 @@ export function renderSummary(summary: Summary): string[] {
 /** The manual steps in words, one per entry (trusted publishers and secrets one per line below their heading). */
 export function manualSteps(summary: Summary): string[] {
   const steps: string[] = [];
+  if (summary.adopted.length) {
+    const file = `${summary.stack}-import.json`;
+    steps.push(
+      `before the first update, import the ${count(summary.adopted.length, "adopted object")} (a preview fails until then): npm run plan -- --stack ${summary.stack} --import-file ${file}, then pulumi import --file ${file} --stack ${summary.stack} --generate-code=false (docs/migration.md)`,
+    );
+  }
   if (summary.secretCommands.length) steps.push(`set ${count(summary.secretCommands.length, "secret")}:\n${summary.secretCommands.map((c) => `       ${c}`).join("\n")}`);
   if (summary.trustedPublishers.length) {
     steps.push(
