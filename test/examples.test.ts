@@ -539,3 +539,145 @@ test("consolidated: Docker Hub's DOCKER_PASSWORD is replaced by the production i
   assert.ok("AZURE_CLIENT_ID" in environmentVariables(doc, "production"));
   assert.ok("REGISTRY_LOGIN_SERVER" in environmentVariables(doc, "production"));
 });
+
+// ---------------------------------------------------------------------------------------------
+// Adoption: the import file of each example
+
+interface ImportEntry {
+  type: string;
+  name: string;
+  logicalName: string;
+  id?: string;
+  parent?: string;
+  provider?: string;
+  component?: boolean;
+}
+interface ImportFile {
+  nameTable?: Record<string, string>;
+  resources: ImportEntry[];
+  providerInputs?: Record<string, Record<string, string>>;
+}
+
+/** `plan --config <file> --import-file <tmp>` (or other arguments before it) as a user runs it: exit code, stderr and the file written. */
+function runImportFile(file: string, args: string[] = ["--config", file]): Promise<{ code: number | null; stderr: string; written?: ImportFile }> {
+  const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "import-")), "import.json");
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...FAST_TS_NODE_ARGS, PLAN, ...args, "--import-file", target], { cwd: ROOT });
+    const err: Buffer[] = [];
+    child.stdout.resume();
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      resolve({ code, stderr: Buffer.concat(err).toString("utf8"), written: fs.existsSync(target) ? (JSON.parse(fs.readFileSync(target, "utf8")) as ImportFile) : undefined }),
+    );
+  });
+}
+
+/** Each example's invented subscription (azure-native:subscriptionId in its stack file). */
+const SUBSCRIPTION = "5b0f3c2e-8a41-4d6b-9f27-3c1e8d7a6b90";
+const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+/**
+ * Import id formats, from each resource's "Import" section: the Pulumi Registry pages of
+ * azure-native (Registry, RoleAssignment: `/{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`),
+ * the @pulumi/github .d.ts files (`myrepo:myenv`, `myrepo:myenv:myvariable`, `myrepo:myvariable`,
+ * ruleset `example:12345`), google_storage_bucket (`{{project_id}}/{{bucket}}`) and a cluster-scoped
+ * Kubernetes object (its name).
+ */
+const ID_FORMATS: Record<string, RegExp> = {
+  "azure-native:containerregistry:Registry": new RegExp(`^/subscriptions/${SUBSCRIPTION}/resourceGroups/[-\\w.()]+/providers/Microsoft\\.ContainerRegistry/registries/[a-zA-Z0-9]{5,50}$`),
+  "azure-native:authorization:RoleAssignment": new RegExp(`^/subscriptions/${SUBSCRIPTION}/resourceGroups/[-\\w.()]+/providers/Microsoft\\.ContainerRegistry/registries/[a-zA-Z0-9]{5,50}/providers/Microsoft\\.Authorization/roleAssignments/${GUID}$`),
+  "azure-native:resources:ResourceGroup": new RegExp(`^/subscriptions/${SUBSCRIPTION}/resourceGroups/[-\\w.()]+$`),
+  "github:index/repositoryEnvironment:RepositoryEnvironment": /^[\w.-]+:[^:]+$/,
+  "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable": /^[\w.-]+:[^:]+:[A-Za-z_][A-Za-z0-9_]*$/,
+  "github:index/actionsVariable:ActionsVariable": /^[\w.-]+:[A-Za-z_][A-Za-z0-9_]*$/,
+  "github:index/repositoryRuleset:RepositoryRuleset": /^[\w.-]+:\d+$/,
+  "gcp:storage/bucket:Bucket": /^[a-z0-9-]+\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/,
+  "kubernetes:core/v1:Namespace": /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+};
+
+/** The chain of `type::name` from an import entry up through its parent entries. */
+function entryChain(file: ImportFile, entry: ImportEntry): string[] {
+  const byName = new Map(file.resources.map((e) => [e.name, e]));
+  const chain: string[] = [];
+  for (let e: ImportEntry | undefined = entry; e; e = e.parent ? byName.get(e.parent) : undefined) chain.push(`${e.type}::${e.logicalName}`);
+  return chain;
+}
+/** The same chain for a plan resource, from its parents in the plan. */
+function planChain(doc: PlanDocument, resource: PlannedResource): string[] {
+  const byUrn = new Map(doc.resources.map((r) => [r.urn, r]));
+  const chain: string[] = [];
+  for (let r: PlannedResource | undefined = resource; r && r.type !== "pulumi:pulumi:Stack"; r = r.parent ? byUrn.get(r.parent) : undefined) chain.push(`${r.type}::${r.name}`);
+  return chain;
+}
+
+const ADOPTING = { mystiraProd: EXAMPLES.mystiraProd, mystiraStaging: EXAMPLES.mystiraStaging, eventForge: EXAMPLES.eventForge, navi: EXAMPLES.navi } as const;
+const importFiles = Object.fromEntries(Object.entries(ADOPTING).map(([key, file]) => [key, runImportFile(file)])) as Record<keyof typeof ADOPTING, ReturnType<typeof runImportFile>>;
+
+for (const [key, file] of Object.entries(ADOPTING) as [keyof typeof ADOPTING, string][]) {
+  test(`${key}: every import file entry names a resource of the plan (type, name, parents) with its import id in the provider's format`, async () => {
+    const [doc, run] = await Promise.all([planOf(file), importFiles[key]]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(run.written);
+    const objects = run.written.resources.filter((e) => !e.component);
+    assert.deepEqual(objects.map((e) => e.logicalName).sort(), doc.resources.filter((r) => r.importId !== undefined).map((r) => r.name).sort(), "one entry per adopted resource");
+    for (const entry of objects) {
+      const resource = doc.resources.find((r) => r.type === entry.type && r.name === entry.logicalName);
+      assert.ok(resource, `${entry.type} ${entry.logicalName} is not in the plan`);
+      assert.deepEqual(entryChain(run.written, entry), planChain(doc, resource), `${entry.logicalName}: parents`);
+      assert.ok(entry.id, `${entry.logicalName}: empty id`);
+      assert.equal(entry.id, resource.importId?.replace("<subscription-id>", SUBSCRIPTION), `${entry.logicalName}: the plan JSON's importId`);
+      assert.match(entry.id, ID_FORMATS[entry.type] ?? /^$/, `${entry.type} id format`);
+      if (entry.provider) assert.equal(run.written.nameTable?.[entry.provider], resource.provider, `${entry.logicalName}: explicit provider URN`);
+    }
+    for (const component of run.written.resources.filter((e) => e.component)) assert.equal(component.id, undefined);
+  });
+}
+
+test("each example adopts what its team already has", async () => {
+  const adopted = async (key: keyof typeof ADOPTING) => ((await importFiles[key]).written?.resources ?? []).filter((e) => !e.component).map((e) => `${e.type.split(":").pop()} ${e.id}`);
+  assert.deepEqual((await adopted("mystiraProd")).sort(), [
+    "Namespace mystira",
+    `Registry /subscriptions/${SUBSCRIPTION}/resourceGroups/mys-release-prod/providers/Microsoft.ContainerRegistry/registries/mysprodacr`,
+    "RepositoryEnvironment Mystira.workspace:production",
+    `RoleAssignment /subscriptions/${SUBSCRIPTION}/resourceGroups/mys-release-prod/providers/Microsoft.ContainerRegistry/registries/mysprodacr/providers/Microsoft.Authorization/roleAssignments/2c8e5f1a-7b3d-4e9c-a6f0-d41b8e2c7a95`,
+  ]);
+  assert.deepEqual((await adopted("mystiraStaging")).sort(), ["Namespace mystira-dev", "Namespace mystira-staging", "RepositoryEnvironment Mystira.workspace:dev", "RepositoryEnvironment Mystira.workspace:staging"]);
+  assert.deepEqual(await adopted("eventForge"), ["RepositoryEnvironment Event-Forge:pypi"]);
+  assert.deepEqual(await adopted("navi"), ["Bucket awell-navi-cdn/cdn-navi-com"]);
+});
+
+test("a namespace's import entry uses its cluster's explicit provider, created by the import from the kubeconfig context", async () => {
+  const { written } = await importFiles.mystiraProd;
+  const namespace = written?.resources.find((e) => e.type === "kubernetes:core/v1:Namespace");
+  assert.ok(namespace?.provider);
+  assert.match(written?.nameTable?.[namespace.provider] ?? "", /^urn:pulumi:prod::[^:]+::release-infra:aks:Cluster\$pulumi:providers:kubernetes::mys-prod-k8s$/);
+  assert.deepEqual(written?.providerInputs?.[namespace.provider], {
+    context: "mys-prod",
+    clusterIdentifier: `/subscriptions/${SUBSCRIPTION}/resourcegroups/mys-prod-rg/providers/microsoft.containerservice/managedclusters/mys-prod`,
+    version: written?.providerInputs?.[namespace.provider]?.version,
+  });
+});
+
+test("--import-file without azure-native:subscriptionId exits 2 saying so, and writes nothing", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nosub-"));
+  const file = path.join(dir, "Pulumi.prod.yaml");
+  fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, EXAMPLES.mystiraProd), "utf8").replace(/^ {2}azure-native:subscriptionId: .*\n/m, ""));
+  const run = await runImportFile(file);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /azure-native:subscriptionId is not set/);
+  assert.equal(run.written, undefined);
+});
+
+test("--import-file of a stack that adopts nothing exits 2 and writes nothing", async () => {
+  const run = await runImportFile(EXAMPLES.azora);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /adopts nothing/);
+  assert.equal(run.written, undefined);
+});
+
+test("--import-file with --all is a usage error (exit 2)", async () => {
+  const run = await runImportFile(EXAMPLES.navi, ["--all"]);
+  assert.equal(run.written, undefined);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /--import-file writes the import file of one stack/);
+});
