@@ -5,7 +5,7 @@ import { isOfflinePlan, loadStackConfig, type AccessConfig, type EnvironmentConf
 import { ownedObjects, ownershipKey } from "./config/ownership";
 import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
 import { adoptedObjects, type Adoption } from "./components/adoption";
-import { armGet, PUBLIC_ARM_ENDPOINT } from "./components/arm";
+import { armGet, PUBLIC_ARM_ENDPOINT, RESOURCE_GROUP_API_VERSION } from "./components/arm";
 import { AksCluster, type Deployer } from "./components/aksCluster";
 import { AzureCiIdentity } from "./components/azureCiIdentity";
 import { CdnSite } from "./components/cdnSite";
@@ -16,7 +16,7 @@ import { GcpWorkloadIdentityPool } from "./components/gcpWorkloadIdentityPool";
 import { GithubLookups } from "./components/githubLookups";
 import { environmentSubjects } from "./components/githubOidc";
 import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
-import { pipelineStackOutputs } from "./components/pipelineStack";
+import { PipelineStack, pipelineStackOutputs } from "./components/pipelineStack";
 import { takeOverProblems } from "./components/takeOver";
 import { loadStackSet } from "./config/stackSet";
 
@@ -25,13 +25,6 @@ const config = loadStackConfig();
 const { stack, stage, tags } = config;
 const owner = config.github?.owner ?? "";
 const prod = stage === "prod";
-
-// Pulumi.pipeline.yaml (release-infra:pipeline) holds no deploy section: it creates what the
-// workflows run as, for the deploy stacks beside it, and nothing below applies to it.
-/** The pipeline stack's environments, rights, GitHub App permissions and backend setup; null in a deploy stack. */
-export const pipeline = config.pipeline
-  ? pipelineStackOutputs("pipeline", { owner: config.pipeline.owner, pipeline: config.pipeline, location: config.pipeline.location, tags, stacks: loadStackSet().stacks, secrets: config.secrets })
-  : null;
 
 /**
  * The `managed` output of this stack's last update, read through a reference to the stack itself
@@ -44,10 +37,19 @@ const managedBefore = new pulumi.StackReference(`${pulumi.getOrganization()}/${p
   .apply((list: unknown) => (Array.isArray(list) ? list.filter((k): k is string => typeof k === "string") : []));
 /** Objects that exist already and are imported instead of created (npm run plan -- --import-file). */
 const adoptions: Adoption[] = [];
-/** Resource Groups - Get (https://learn.microsoft.com/rest/api/resources/resource-groups/get). */
-const RESOURCE_GROUP_API_VERSION = "2021-04-01";
 /** Per component, in a preview: objects it declares that exist already and are not this stack's. */
 const takeOvers: pulumi.Output<string[]>[] = [];
+
+// Pulumi.pipeline.yaml (release-infra:pipeline) holds no deploy section: it creates what the
+// workflows run as, for the deploy stacks beside it, and nothing below applies to it.
+const pipelineArgs = config.pipeline && { owner: config.pipeline.owner, pipeline: config.pipeline, location: config.pipeline.location, tags, stacks: loadStackSet().stacks, secrets: config.secrets, managedBefore };
+const pipelineStack = pipelineArgs && new PipelineStack("pipeline", pipelineArgs);
+/** The pipeline stack's environments, rights, GitHub App permissions and backend setup; null in a deploy stack. */
+export const pipeline = pipelineArgs && pipelineStack ? pipelineStackOutputs(pipelineStack, pipelineArgs) : null;
+if (pipelineStack) {
+  adoptions.push(...pipelineStack.adoptions);
+  takeOvers.push(pipelineStack.takeOverProblems);
+}
 
 /** An environment whose CI identity gets cloud access; `key` (`repo-env`) names everything made for it. */
 interface AccessEnvironment {

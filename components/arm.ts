@@ -4,6 +4,8 @@
  */
 
 export const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
+/** Resource Groups - Get (https://learn.microsoft.com/rest/api/resources/resource-groups/get). */
+export const RESOURCE_GROUP_API_VERSION = "2021-04-01";
 
 /** GET `url`: the JSON object ARM answers, or undefined for 404. Throws on any other error, with ARM's error. */
 async function armRequest(url: string, path: string, token: string): Promise<Record<string, unknown> | undefined> {

@@ -4,7 +4,10 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import * as projects from "@pulumi/gcp/projects";
 import type { PipelineSection } from "../config/load";
+import { ownershipKey } from "../config/ownership";
 import type { DeployStack } from "../config/stackSet";
+import type { Adoption } from "./adoption";
+import { armGet, PUBLIC_ARM_ENDPOINT, RESOURCE_GROUP_API_VERSION } from "./arm";
 import { AzureCiIdentity } from "./azureCiIdentity";
 import { GcpCiIdentity } from "./gcpCiIdentity";
 import { GcpWorkloadIdentityPool } from "./gcpWorkloadIdentityPool";
@@ -15,6 +18,7 @@ import { PipelineEnvironment } from "./pipelineEnvironment";
 import { rulesetArgs } from "./repositoryGovernance";
 import { AZURE_ROLES, CUSTOM_ROLES, derivePipeline, environmentOf, githubAppPermissions, type Access, type AzureGrant, type CustomRoleKey, type GcpGrant } from "./pipelineGrants";
 import { deterministicGuid, grantRole } from "./roleAssignment";
+import { takeOverProblems, type TakeOverProbe } from "./takeOver";
 
 export interface PipelineStackArgs {
   /** The owner of this repository (github:owner). */
@@ -29,6 +33,8 @@ export interface PipelineStackArgs {
   stacks: DeployStack[];
   /** Secret values by name (release-infra:secrets): the GitHub Apps' private keys. */
   secrets: Record<string, pulumi.Output<string>>;
+  /** The stack's `managed` output of its last update, for the take-over check of the deploy stacks' groups (components/takeOver.ts). */
+  managedBefore?: pulumi.Input<string[]>;
 }
 
 /** `azblob://<container>?storage_account=<account>`: the backend URL the workflows log in to. */
@@ -54,6 +60,10 @@ export class PipelineStack extends pulumi.ComponentResource {
   public readonly environments: pulumi.Output<Record<string, { azureClientId: string; gcpServiceAccount?: string }>>;
   /** Every derived right, one line each: `<environment>: <role> on <scope>`. */
   public readonly rights: string[];
+  /** The deploy stacks' groups that exist already (release-infra:pipeline.stacks.<stack>.adoptResourceGroup). */
+  public readonly adoptions: Adoption[] = [];
+  /** In a preview: deploy stacks' groups that exist and are neither adopted nor in this stack's state. */
+  public readonly takeOverProblems: pulumi.Output<string[]>;
 
   constructor(name: string, args: PipelineStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:pipeline:PipelineStack", name, {}, opts);
@@ -96,6 +106,25 @@ export class PipelineStack extends pulumi.ComponentResource {
         ),
       ]),
     );
+    // azure-native refuses to create a group that exists ("cannot create already existing resource").
+    const token = authorization.getClientTokenOutput({}, { parent: this }).token;
+    const probes: TakeOverProbe[] = [];
+    for (const rg of plan.resourceGroups) {
+      const resource = deployGroups.get(rg.name.toLowerCase());
+      if (!resource) continue;
+      const adopted = pipeline.stacks[rg.stack]?.adoptResourceGroup ?? false;
+      const id = absolute(`/resourceGroups/${rg.name}`);
+      if (adopted) this.adoptions.push({ resource, importId: id });
+      probes.push({
+        key: ownershipKey.resourceGroup(rg.name),
+        what: `Azure resource group ${rg.name} (of stack ${rg.stack})`,
+        adoptKey: `release-infra:pipeline.stacks.${rg.stack}.adoptResourceGroup: true`,
+        adopted,
+        exists: pulumi.all([id, token]).apply(async ([groupId, bearer]) => (await armGet(PUBLIC_ARM_ENDPOINT, groupId, RESOURCE_GROUP_API_VERSION, bearer)) !== undefined),
+        resource,
+      });
+    }
+    this.takeOverProblems = args.managedBefore === undefined ? pulumi.output([]) : takeOverProblems(probes, args.managedBefore);
 
     const customRoles = new Map(
       plan.customRoles.map(({ key, assignableScopes }) => {
@@ -256,8 +285,7 @@ export class PipelineStack extends pulumi.ComponentResource {
  * every right, the GitHub Apps' permissions, the backend and secrets provider, and the commands
  * that hand each deploy stack the resource group created here.
  */
-export function pipelineStackOutputs(name: string, args: PipelineStackArgs) {
-  const component = new PipelineStack(name, args);
+export function pipelineStackOutputs(component: PipelineStack, args: PipelineStackArgs) {
   const apps = githubAppPermissions(args.stacks, args.owner);
   const backend = backendUrl(args.pipeline.backend);
   const secretsProvider = secretsProviderUrl(args.pipeline.secretsProvider);

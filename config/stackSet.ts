@@ -104,10 +104,13 @@ export function readStackSet(dir: string): StackSet {
   if (pipelines.length > 1) problems.push(`${pipelines.map((p) => p.file).join(" and ")}: both set ${PIPELINE_KEY}; one folder has one pipeline stack`);
   const pipeline = pipelines[0];
   const settings: PipelineSection["stacks"] = pipeline?.config.pipeline?.stacks ?? {};
-  for (const name of Object.keys(settings)) {
-    if (!deploy.some((d) => d.stack === name)) {
+  for (const [name, setting] of Object.entries(settings)) {
+    const deployStack = deploy.find((d) => d.stack === name);
+    if (!deployStack) {
       const known = deploy.map((d) => d.stack).join(", ") || "none";
       problems.push(`${pipeline?.file}: ${PIPELINE_KEY}.stacks.${name}: there is no deploy stack file Pulumi.${name}.yaml beside it (deploy stacks: ${known})`);
+    } else if (setting.adoptResourceGroup && !deployStack.config.azure) {
+      problems.push(`${pipeline?.file}: ${PIPELINE_KEY}.stacks.${name}.adoptResourceGroup: ${deployStack.file} has no release-infra:azure section, so this stack creates no resource group for it`);
     }
   }
   if (problems.length === 0) problems.push(...crossStackProblems([...deploy, ...pipelines]));

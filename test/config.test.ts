@@ -662,6 +662,16 @@ test("adopt on an existing registry is rejected: the stack that owns it adopts i
   ]);
 });
 
+test("adopting the registry without its resource group is rejected: the group exists if the registry does", () => {
+  const v = base();
+  v["release-infra:azure"].registry = { ...v["release-infra:azure"].registry, adopt: true } as never;
+  assert.deepEqual(problems(v), [
+    "Pulumi.prod.yaml: release-infra:azure.adoptResourceGroup: must be true when registry.adopt is: registry acmeprodacr exists in resource group acme-release-prod, so the group exists too (set resourceGroup to the registry's group)",
+  ]);
+  Object.assign(v["release-infra:azure"], { adoptResourceGroup: true });
+  assert.deepEqual(problems(v), []);
+});
+
 test("adoptAcrPull on a cluster that does not pull from the registry is rejected", () => {
   const v = base();
   Object.assign(v["release-infra:azure"].clusters[0], { pullFromRegistry: false, adoptAcrPull: "0b1c2d3e-0000-4000-8000-000000000001" });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -639,6 +639,7 @@ test("each example adopts what its team already has", async () => {
     "Namespace mystira",
     `Registry /subscriptions/${SUBSCRIPTION}/resourceGroups/mys-release-prod/providers/Microsoft.ContainerRegistry/registries/mysprodacr`,
     "RepositoryEnvironment Mystira.workspace:production",
+    `ResourceGroup /subscriptions/${SUBSCRIPTION}/resourceGroups/mys-release-prod`,
     `RoleAssignment /subscriptions/${SUBSCRIPTION}/resourceGroups/mys-release-prod/providers/Microsoft.ContainerRegistry/registries/mysprodacr/providers/Microsoft.Authorization/roleAssignments/2c8e5f1a-7b3d-4e9c-a6f0-d41b8e2c7a95`,
   ]);
   assert.deepEqual((await adopted("mystiraStaging")).sort(), ["Namespace mystira-dev", "Namespace mystira-staging", "RepositoryEnvironment Mystira.workspace:dev", "RepositoryEnvironment Mystira.workspace:staging"]);
@@ -680,4 +681,14 @@ test("--import-file with --all is a usage error (exit 2)", async () => {
   assert.equal(run.written, undefined);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /--import-file writes the import file of one stack/);
+});
+
+test("the review lists the adopted objects, makes their import the first manual step, and flags each in the tree", async () => {
+  const { stdout } = await planned(EXAMPLES.mystiraProd);
+  const saved = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "review-")), "plan.json");
+  fs.writeFileSync(saved, stdout);
+  const text = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, PLAN, "--from", saved], { cwd: ROOT, encoding: "utf8" }).stdout;
+  assert.match(text, /^ {2}adopted \(imported, not created\): resource-group, mys-prod-mystira-namespace, registry-kubelet-mys-prod-acrpull, registry-registry, repo-mystira\.workspace-env-production-environment$/m);
+  assert.match(text, /^ {2}1\. before the first update, import the 5 adopted objects \(a preview fails until then\): npm run plan -- --stack prod --import-file prod-import\.json /m);
+  assert.match(text, /azure-native:containerregistry:Registry {2}registry-registry {2}\[adopted: pulumi import reads \/subscriptions\/<subscription-id>\/resourceGroups\/mys-release-prod\/providers\/Microsoft\.ContainerRegistry\/registries\/mysprodacr, protect\]/);
 });

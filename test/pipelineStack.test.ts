@@ -415,3 +415,49 @@ test("the pipeline section stands alone: with a deploy section in the same file 
     return true;
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Deploy stacks' resource groups that exist already
+
+/** A preview of the pipeline stack where ARM finds the resource groups in `existing`. */
+async function groupTakeOver(existing: string[], options: { adopt?: string; inState?: string[] } = {}) {
+  const settings = options.adopt ? { ...pipeline.stacks, [options.adopt]: { ...pipeline.stacks[options.adopt], adoptResourceGroup: true } } : pipeline.stacks;
+  const { result } = await build(
+    () =>
+      new PipelineStack("pipeline", {
+        owner: "contoso",
+        pipeline: { ...pipeline, stacks: settings },
+        location: "westeurope",
+        tags: { team: "platform" },
+        stacks: set.stacks,
+        secrets: { PIPELINE_WRITER_APP_KEY: pulumi.secret("w"), PIPELINE_READER_APP_KEY: pulumi.secret("r") },
+        managedBefore: [],
+      }),
+    {
+      stack: "pipeline",
+      preview: true,
+      repositories: { "release-infra": { id: pipeline.repository.id, teams: pipeline.reviewers.teams } },
+      creates: { resourceGroups: ["contoso-release-dev", "contoso-release-staging", "contoso-release-prod"].filter((g) => !existing.includes(g)) },
+      inState: options.inState,
+    },
+  );
+  return { problems: await valueOf(result.takeOverProblems), adoptions: await Promise.all(result.adoptions.map((a) => valueOf(pulumi.output(a.importId)))) };
+}
+
+const PIPELINE_STEPS = "npm run plan -- --stack pipeline --import-file pipeline-import.json, then pulumi import --file pipeline-import.json --stack pipeline --generate-code=false (docs/migration.md)";
+
+test("a deploy stack's resource group that exists already fails the pipeline stack's preview, naming the key that adopts it", async () => {
+  assert.deepEqual((await groupTakeOver(["contoso-release-prod"])).problems, [
+    `Azure resource group contoso-release-prod (of stack prod) exists already and this stack does not manage it: set release-infra:pipeline.stacks.prod.adoptResourceGroup: true and import it (${PIPELINE_STEPS}), or rename it in the config`,
+  ]);
+  assert.deepEqual((await groupTakeOver([])).problems, []);
+});
+
+test("an adopted deploy stack's group is imported by its resource id, and is not reported once in the state", async () => {
+  const adopted = await groupTakeOver(["contoso-release-prod"], { adopt: "prod" });
+  assert.deepEqual(adopted.adoptions, [`/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/contoso-release-prod`]);
+  assert.deepEqual(adopted.problems, [
+    `Azure resource group contoso-release-prod (of stack prod) is adopted but not imported yet, so the update would create it again: import it first: ${PIPELINE_STEPS}`,
+  ]);
+  assert.deepEqual((await groupTakeOver(["contoso-release-prod"], { adopt: "prod", inState: ["pipeline-rg-contoso-release-prod"] })).problems, []);
+});

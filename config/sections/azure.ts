@@ -186,4 +186,12 @@ export const azure = strict({
       ctx.addIssue({ code: "custom", path: ["clusters", i, "pullFromRegistry"], message: "requires release-infra:azure.registry (there is no registry to pull from)" });
     }
   });
+  // The registry lives in the stack's resource group: one that exists already is in a group that does too.
+  if (a.registry?.adopt && !a.registry.existing && !a.adoptResourceGroup) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["adoptResourceGroup"],
+      message: `must be true when registry.adopt is: registry ${a.registry.name} exists in resource group ${a.resourceGroup}, so the group exists too (set resourceGroup to the registry's group)`,
+    });
+  }
 });

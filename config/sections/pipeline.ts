@@ -66,6 +66,10 @@ export const pipeline = strict({
     .record(
       stackName,
       strict({
+        adoptResourceGroup: z
+          .boolean()
+          .default(false)
+          .describe("true: this deploy stack's resource group exists already (it holds a registry the stack adopts, say): the pipeline stack imports it (npm run plan -- --stack pipeline --import-file) instead of creating it."),
         drift: cron
           .optional()
           .describe("When the drift check runs, five-field cron in UTC; the minute is ignored (checks start at minute 23 of each matching hour). Default: hourly in prod, 05:00 UTC otherwise."),

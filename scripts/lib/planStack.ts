@@ -9,6 +9,7 @@ import type { StageConfig } from "../../policy/policies";
 import type { StackConfig } from "../../config/load";
 import { installMocks, plainValue, type RecordedResource, type WireValue } from "../mocks";
 import { githubApiCalls, type GithubApiCalls } from "./githubApiCalls";
+import { readStackSet } from "../../config/stackSet";
 import { validateStackFile } from "./stackFile";
 
 /** A resource of the plan: what the engine would receive, inputs as plain JSON. */
@@ -108,7 +109,12 @@ export async function planStack(file: string, stack: string, display: string, po
   const azure = stackConfig.azure;
   const creates = {
     registries: azure?.registry && !azure.registry.existing ? [azure.registry.name] : [],
-    resourceGroups: azure ? [azure.resourceGroup] : [],
+    // The pipeline stack creates its own group and the deploy stacks' groups.
+    resourceGroups: azure
+      ? [azure.resourceGroup]
+      : stackConfig.pipeline
+        ? [stackConfig.pipeline.azure.resourceGroup, ...readStackSet(path.dirname(path.resolve(file))).stacks.flatMap((s) => (s.config.azure ? [s.config.azure.resourceGroup] : []))]
+        : [],
   };
   const session = installMocks({ stack, preview: true, repositories, creates });
   const { config, secretKeys } = engineConfig(values);

@@ -30,6 +30,8 @@ const resource = z.object({
   // Plans written before these fields existed have neither.
   replaceOnChanges: z.array(z.string()).default([]),
   aliases: z.array(z.string()).default([]),
+  provider: z.string().optional(),
+  importId: z.string().optional(),
 });
 
 const planDocument = z.object({

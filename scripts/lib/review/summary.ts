@@ -140,7 +140,7 @@ export function manualSteps(summary: Summary): string[] {
   if (summary.adopted.length) {
     const file = `${summary.stack}-import.json`;
     steps.push(
-      `before the first update, import the ${count(summary.adopted.length, "adopted object")} (a preview fails until then): npm run plan -- --stack ${summary.stack} --import-file ${file}, then pulumi import --file ${file} --stack ${summary.stack} --generate-code=false (docs/migration.md)`,
+      `before the first update, import the ${count(summary.adopted.length, "adopted object")} (a preview fails until then): npm run plan -- --stack ${summary.stack} --import-file ${file} (in the folder of Pulumi.${summary.stack}.yaml, else --config FILE), then pulumi import --file ${file} --stack ${summary.stack} --generate-code=false (docs/migration.md)`,
     );
   }
   if (summary.secretCommands.length) steps.push(`set ${count(summary.secretCommands.length, "secret")}:\n${summary.secretCommands.map((c) => `       ${c}`).join("\n")}`);
