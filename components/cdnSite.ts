@@ -152,7 +152,9 @@ export class CdnSite extends pulumi.ComponentResource {
       },
       { parent: this, protect: prod },
     );
-    if (cdn.adopt) this.adoptions.push({ resource: bucket, importId: `${project}/${cdn.bucket}` });
+    // The bare name, as the provider stores the id after a read (resource_storage_bucket.go
+    // d.SetId(res.Id)): `pulumi import` skips an entry already in state only when the ids are equal.
+    if (cdn.adopt) this.adoptions.push({ resource: bucket, importId: cdn.bucket });
     // Its create would fail with 409. The storage API answers 404 for a free name and 403 for another
     // project's bucket; the data source fails on both with the API's error text ("googleapi: Error
     // 404: …, notFound": terraform-provider-google data_source_google_storage_bucket.go returns

@@ -132,39 +132,44 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
     }
   }
 
+  // Deployment policies of adopted environments: ids are known only here, so the import is printed.
+  const stack = pulumi.getStack();
+  const type = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
   for (const env of args.environments.filter((e) => e.adopt)) {
-    const type = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
-    const policyUrns = pulumi.all(Object.fromEntries([...env.policies].map(([pattern, resource]) => [pattern, resource.urn])));
-    pulumi
-      .all([
-        github.getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies?per_page=100` }, opts),
-        env.component.urn,
-        policyUrns,
-      ])
-      .apply(([r, componentUrn, urns]) => {
-        if (r.code === 404) return;
-        const listed = parseJson<{ branch_policies?: ListedPolicy[] }>(r.body, `the deployment policies of ${owner}/${repository}:${env.name}`).branch_policies ?? [];
-        for (const policy of listed) {
-          const kind = policy.type === "tag" ? "tag" : "branch";
-          const id = `${repository}:${env.name}:${policy.id}`;
-          const ours = urns[`${kind}:${policy.name}`];
-          if (ours !== undefined) {
-            // GitHub answers the create of a pattern the environment has with 303 ("Response if the same branch
-            // name pattern already exists", REST: Create a deployment branch policy), not with the policy: import it.
-            const logicalName = ours.slice(ours.lastIndexOf("::") + 2);
-            pulumi.log.warn(
-              `GitHub environment ${owner}/${repository}:${env.name} already has the ${kind} policy ${policy.name} (id ${policy.id}) that deployFrom lists: import it before the update creates it again: pulumi import ${type} ${logicalName} ${id} --parent 'environment=${componentUrn}' --yes`,
-              parent,
-            );
-          } else {
-            // Imported unprotected and not declared by the program, so the next update deletes it.
-            pulumi.log.warn(
-              `GitHub environment ${owner}/${repository}:${env.name} has the ${kind} policy ${policy.name} (id ${policy.id}), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import ${type} retired-policy-${policy.id} ${id} --protect=false --yes`,
-              parent,
-            );
-          }
-        }
+    const listed = github
+      .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies?per_page=100` }, opts)
+      .apply((r) => (r.code === 404 ? [] : (parseJson<{ branch_policies?: ListedPolicy[] }>(r.body, `the deployment policies of ${owner}/${repository}:${env.name}`).branch_policies ?? [])));
+    const patternOf = (policy: ListedPolicy) => `${policy.type === "tag" ? "tag" : "branch"}:${policy.name}`;
+    // One deployFrom lists: GitHub answers its create with 303 ("Response if the same branch name pattern
+    // already exists", REST: Create a deployment branch policy), not with the policy, so it is imported first.
+    for (const [pattern, resource] of env.policies) {
+      const found = listed.apply((policies) => policies.find((policy) => patternOf(policy) === pattern));
+      const [kind, name] = [pattern.slice(0, pattern.indexOf(":")), pattern.slice(pattern.indexOf(":") + 1)];
+      probes.push({
+        key: `GitHub deployment policy ${`${owner}/${repository}`.toLowerCase()}:${env.name.toLowerCase()}:${pattern}`,
+        what: `the ${kind} policy ${name} of the adopted GitHub environment ${owner}/${repository}:${env.name}`,
+        adoptKey: "",
+        adopted: false,
+        exists: found.apply((policy) => policy !== undefined),
+        resource,
+        remedy: pulumi
+          .all([found, resource.urn, env.component.urn])
+          .apply(
+            ([policy, urn, componentUrn]) =>
+              `import it under its environment first: pulumi import ${type} '${urn.slice(urn.lastIndexOf("::") + 2)}' ${repository}:${env.name}:${policy?.id ?? "<id>"} --parent 'environment=${componentUrn}' --stack ${stack} --generate-code=false --yes`,
+          ),
       });
+    }
+    // One deployFrom does not list lets other refs deploy: imported unprotected and not declared, the next update deletes it.
+    listed.apply((policies) => {
+      for (const policy of policies.filter((p) => !env.policies.has(patternOf(p)))) {
+        const kind = policy.type === "tag" ? "tag" : "branch";
+        pulumi.log.warn(
+          `GitHub environment ${owner}/${repository}:${env.name} has the ${kind} policy ${policy.name} (id ${policy.id}), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import ${type} retired-policy-${policy.id} ${repository}:${env.name}:${policy.id} --protect=false --stack ${stack} --generate-code=false --yes`,
+          parent,
+        );
+      }
+    });
   }
 
   const environmentSecrets = new Set(repo.environments.flatMap((e) => e.secrets.map((s) => s.toUpperCase())));

@@ -19,6 +19,8 @@ export interface TakeOverProbe {
   exists: pulumi.Input<boolean>;
   /** The resource that manages it: once it is in the stack's state, the object is the stack's own. */
   resource: pulumi.CustomResource;
+  /** What to do instead of setting an adopt key, for objects no key adopts (a deployment policy's import). */
+  remedy?: pulumi.Input<string>;
 }
 
 /** The import steps every message points to, for this stack. */
@@ -50,15 +52,25 @@ function inState(resource: pulumi.CustomResource): pulumi.Output<boolean> {
 export function takeOverProblems(probes: readonly TakeOverProbe[], managedBefore: pulumi.Input<string[]>): pulumi.Output<string[]> {
   if (!pulumi.runtime.isDryRun() || probes.length === 0) return pulumi.output([]);
   return pulumi
-    .all([pulumi.output(managedBefore), pulumi.all(probes.map((p) => p.exists)), pulumi.all(probes.map((p) => inState(p.resource))), pulumi.all(probes.map((p) => p.adoptKey))])
-    .apply(([before, exists, states, adoptKeys]) => {
+    .all([
+      pulumi.output(managedBefore),
+      pulumi.all(probes.map((p) => p.exists)),
+      pulumi.all(probes.map((p) => inState(p.resource))),
+      pulumi.all(probes.map((p) => p.adoptKey)),
+      pulumi.all(probes.map((p) => p.remedy ?? "")),
+    ])
+    .apply(([before, exists, states, adoptKeys, remedies]) => {
       const own = new Set(before.map((k) => k.toLowerCase()));
-      return probes
-        .flatMap((p, i) => (exists[i] === true && !states[i] && !own.has(p.key.toLowerCase()) ? [{ ...p, adoptKey: adoptKeys[i] }] : []))
-        .map((p) =>
-          p.adopted
-            ? `${p.what} is adopted but not imported yet, so the update would create it again: import it first: ${importSteps()}`
-            : `${p.what} exists already and this stack does not manage it: set ${p.adoptKey} and import it (${importSteps()}), or rename it in the config`,
-        );
+      return probes.flatMap((p, i) => {
+        if (exists[i] !== true || states[i] || own.has(p.key.toLowerCase())) return [];
+        if (remedies[i]) return [`${p.what} exists already and this stack does not manage it: ${remedies[i]}`];
+        // A preview registers a replacement as a create, with no id, like an object never imported.
+        if (p.adopted) {
+          return [
+            `${p.what} is adopted but not in this stack's state, so the update would create it again: import it first (${importSteps()}); if it is imported, the config forces its replacement: pulumi preview --diff names the input`,
+          ];
+        }
+        return [`${p.what} exists already and this stack does not manage it: set ${adoptKeys[i]} and import it (${importSteps()}), or rename it in the config`];
+      });
     });
 }

@@ -346,7 +346,7 @@ test("in a preview, an existing namespace the config does not adopt is reported 
 test("an adopted namespace is reported until imported; one in the stack's state or its last managed output is not", async () => {
   const adopted = { ...namespace(), adopt: true };
   assert.deepEqual(await valueOf((await buildNamespace({ namespace: adopted, preview: true, takeOver: { exists: true } })).result.takeOverProblems), [
-    `Kubernetes namespace shop on cluster acme-prod-aks is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`,
+    `Kubernetes namespace shop on cluster acme-prod-aks is adopted but not in this stack's state, so the update would create it again: import it first (${IMPORT_STEPS}); if it is imported, the config forces its replacement: pulumi preview --diff names the input`,
   ]);
   assert.deepEqual(await valueOf((await buildNamespace({ namespace: adopted, preview: true, takeOver: { exists: true, inState: ["acme-prod-aks-shop-namespace"] } })).result.takeOverProblems), []);
   assert.deepEqual(await valueOf((await buildNamespace({ preview: true, takeOver: { exists: true, managedBefore: [NAMESPACE_KEY] } })).result.takeOverProblems), []);

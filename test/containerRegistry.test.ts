@@ -436,7 +436,7 @@ test("a registry that does not exist yet, or is in the stack's state, is not rep
 
 test("an adopted registry that is not imported yet is reported with the import steps", async () => {
   assert.deepEqual(await takeOver(args({ registry: registryConfig({ adopt: true }) }), armWith(true)), [
-    `container registry acmeprodacr is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`,
+    `container registry acmeprodacr is adopted but not in this stack's state, so the update would create it again: import it first (${IMPORT_STEPS}); if it is imported, the config forces its replacement: pulumi preview --diff names the input`,
   ]);
 });
 

@@ -580,7 +580,7 @@ const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
  * Import id formats, from each resource's "Import" section: the Pulumi Registry pages of
  * azure-native (Registry, RoleAssignment: `/{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`),
  * the @pulumi/github .d.ts files (`myrepo:myenv`, `myrepo:myenv:myvariable`, `myrepo:myvariable`,
- * ruleset `example:12345`), google_storage_bucket (`{{project_id}}/{{bucket}}`) and a cluster-scoped
+ * ruleset `example:12345`), google_storage_bucket (`{{bucket}}`, the id its read sets) and a cluster-scoped
  * Kubernetes object (its name).
  */
 const ID_FORMATS: Record<string, RegExp> = {
@@ -591,7 +591,7 @@ const ID_FORMATS: Record<string, RegExp> = {
   "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable": /^[\w.-]+:[^:]+:[A-Za-z_][A-Za-z0-9_]*$/,
   "github:index/actionsVariable:ActionsVariable": /^[\w.-]+:[A-Za-z_][A-Za-z0-9_]*$/,
   "github:index/repositoryRuleset:RepositoryRuleset": /^[\w.-]+:\d+$/,
-  "gcp:storage/bucket:Bucket": /^[a-z0-9-]+\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/,
+  "gcp:storage/bucket:Bucket": /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/,
   "kubernetes:core/v1:Namespace": /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
 };
 
@@ -644,7 +644,7 @@ test("each example adopts what its team already has", async () => {
   ]);
   assert.deepEqual((await adopted("mystiraStaging")).sort(), ["Namespace mystira-dev", "Namespace mystira-staging", "RepositoryEnvironment Mystira.workspace:dev", "RepositoryEnvironment Mystira.workspace:staging"]);
   assert.deepEqual(await adopted("eventForge"), ["RepositoryEnvironment Event-Forge:pypi"]);
-  assert.deepEqual(await adopted("navi"), ["Bucket awell-navi-cdn/cdn-navi-com"]);
+  assert.deepEqual(await adopted("navi"), ["Bucket cdn-navi-com"]);
 });
 
 test("a namespace's import entry uses its cluster's explicit provider, created by the import from the kubeconfig context", async () => {
@@ -657,6 +657,17 @@ test("a namespace's import entry uses its cluster's explicit provider, created b
     clusterIdentifier: `/subscriptions/${SUBSCRIPTION}/resourcegroups/mys-prod-rg/providers/microsoft.containerservice/managedclusters/mys-prod`,
     version: written?.providerInputs?.[namespace.provider]?.version,
   });
+});
+
+test("the provider's kubeconfig context keeps the cluster's spelling (context names are case-sensitive), its identifier is lower case", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "context-"));
+  const file = path.join(dir, "Pulumi.prod.yaml");
+  fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, EXAMPLES.mystiraProd), "utf8").replaceAll("mys-prod", "Mys-Prod"));
+  const { code, stderr, written } = await runImportFile(file);
+  assert.equal(code, 0, stderr);
+  const [inputs] = Object.values(written?.providerInputs ?? {});
+  assert.equal(inputs?.context, "Mys-Prod");
+  assert.equal(inputs?.clusterIdentifier, `/subscriptions/${SUBSCRIPTION}/resourcegroups/mys-prod-rg/providers/microsoft.containerservice/managedclusters/mys-prod`);
 });
 
 test("--import-file without azure-native:subscriptionId exits 2 saying so, and writes nothing", async () => {

@@ -457,7 +457,7 @@ test("an adopted deploy stack's group is imported by its resource id, and is not
   const adopted = await groupTakeOver(["contoso-release-prod"], { adopt: "prod" });
   assert.deepEqual(adopted.adoptions, [`/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/contoso-release-prod`]);
   assert.deepEqual(adopted.problems, [
-    `Azure resource group contoso-release-prod (of stack prod) is adopted but not imported yet, so the update would create it again: import it first: ${PIPELINE_STEPS}`,
+    `Azure resource group contoso-release-prod (of stack prod) is adopted but not in this stack's state, so the update would create it again: import it first (${PIPELINE_STEPS}); if it is imported, the config forces its replacement: pulumi preview --diff names the input`,
   ]);
   assert.deepEqual((await groupTakeOver(["contoso-release-prod"], { adopt: "prod", inState: ["pipeline-rg-contoso-release-prod"] })).problems, []);
 });

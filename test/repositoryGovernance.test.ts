@@ -609,7 +609,7 @@ test("an existing environment the last update managed is not reported, as when i
 test("an adopted environment that is not imported yet is reported with the import steps, since the update would take it over", async () => {
   const repo = repository({ environments: [environment("production", { adopt: true }), environment("staging")] });
   const { problems } = await takeOver(repo, existing({ environments: ["production"] }));
-  assert.deepEqual(problems, [`GitHub environment acme/shop:production is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`]);
+  assert.deepEqual(problems, [`GitHub environment acme/shop:production is adopted but not in this stack's state, so the update would create it again: import it first (${IMPORT_STEPS}); if it is imported, the config forces its replacement: pulumi preview --diff names the input`]);
 });
 
 test("an existing trusted-publishing environment is reported with its trustedPublishing adopt key", async () => {
@@ -636,7 +636,7 @@ test("an existing ruleset of the same name is reported with the command that lis
 test("an adopted ruleset is found by its id, whatever it is called on GitHub", async () => {
   const repo = repository({ rulesets: [ruleset("protect-main", { branches: ["~DEFAULT_BRANCH"], adopt: 41 })] });
   const { problems } = await takeOver(repo, existing({ rulesets: [{ id: 41, name: "main branch (old)" }] }));
-  assert.deepEqual(problems, [`GitHub ruleset protect-main of acme/shop is adopted but not imported yet, so the update would create it again: import it first: ${IMPORT_STEPS}`]);
+  assert.deepEqual(problems, [`GitHub ruleset protect-main of acme/shop is adopted but not in this stack's state, so the update would create it again: import it first (${IMPORT_STEPS}); if it is imported, the config forces its replacement: pulumi preview --diff names the input`]);
 });
 
 test("a variable of an adopted environment that exists is reported unless adoptVariables lists it", async () => {
@@ -658,16 +658,29 @@ test("outside a preview nothing is checked: pulumi up previews first, and the up
   assert.deepEqual(await valueOf(result.takeOverProblems), []);
 });
 
-test("deployment policies of an adopted environment are reported: one deployFrom does not list with the import that lets the update delete it, one it lists with the import under its component", async () => {
+test("an adopted environment's policy that deployFrom does not list is a warning with the import that lets the update delete it", async () => {
   const repo = repository({ environments: [environment("production", { adopt: true, deployFrom: { branches: ["main"], tags: [] } })] });
-  const { warnings } = await takeOver(repo, existing({ environments: ["production"], policies: [{ id: 9, name: "*", type: "branch" }, { id: 10, name: "main", type: "branch" }] }), {
+  const { warnings } = await takeOver(repo, existing({ environments: ["production"], policies: [{ id: 9, name: "*", type: "branch" }] }), {
     inState: ["repo-shop-env-production-environment"],
   });
   assert.deepEqual(warnings.filter((w) => w.includes("policy")), [
-    "GitHub environment acme/shop:production has the branch policy * (id 9), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-9 shop:production:9 --protect=false --yes",
-    // Under mocks a URN carries only the parent's type; the engine's has the whole chain.
-    "GitHub environment acme/shop:production already has the branch policy main (id 10) that deployFrom lists: import it before the update creates it again: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy repo-shop-env-production-branch-main shop:production:10 --parent 'environment=urn:pulumi:prod::release-infra::release-infra:github:RepositoryGovernance$release-infra:github:Environment::repo-shop-env-production' --yes",
+    "GitHub environment acme/shop:production has the branch policy * (id 9), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-9 shop:production:9 --protect=false --stack prod --generate-code=false --yes",
   ]);
+});
+
+test("an adopted environment's policy that deployFrom lists fails the preview with its import under the environment (GitHub answers its create with 303)", async () => {
+  const repo = repository({ environments: [environment("production", { adopt: true, deployFrom: { branches: ["main"], tags: ["v*"] } })] });
+  const live = existing({ environments: ["production"], policies: [{ id: 10, name: "main", type: "branch" }, { id: 11, name: "v*", type: "tag" }] });
+  const { problems } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment"] });
+  // Under mocks a URN carries only the parent's type; the engine's has the whole chain.
+  const parent = "urn:pulumi:prod::release-infra::release-infra:github:RepositoryGovernance$release-infra:github:Environment::repo-shop-env-production";
+  const type = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
+  assert.deepEqual(problems, [
+    `the branch policy main of the adopted GitHub environment acme/shop:production exists already and this stack does not manage it: import it under its environment first: pulumi import ${type} 'repo-shop-env-production-branch-main' shop:production:10 --parent 'environment=${parent}' --stack prod --generate-code=false --yes`,
+    `the tag policy v* of the adopted GitHub environment acme/shop:production exists already and this stack does not manage it: import it under its environment first: pulumi import ${type} 'repo-shop-env-production-tag-v*' shop:production:11 --parent 'environment=${parent}' --stack prod --generate-code=false --yes`,
+  ]);
+  const imported = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment", "repo-shop-env-production-branch-main", "repo-shop-env-production-tag-v*"] });
+  assert.deepEqual(imported.problems, []);
 });
 
 test("a retired repository secret that still exists is reported with the gh secret delete command", async () => {

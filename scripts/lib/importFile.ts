@@ -113,7 +113,7 @@ export function importFileOf(plan: PlanDocument, subscriptionId: string | undefi
     const key = unique(provider.name);
     providers.set(provider.urn, key);
     nameTable[key] = engineUrn(provider, byUrn, plan.stack, project);
-    const inputs = kubernetesProviderInputs(provider, fill);
+    const inputs = kubernetesProviderInputs(provider, provider.parent ? byUrn.get(provider.parent) : undefined, fill);
     if (inputs) providerInputs[key] = inputs;
     return key;
   };
@@ -154,17 +154,18 @@ export function importFileOf(plan: PlanDocument, subscriptionId: string | undefi
 }
 
 /**
- * A cluster's Kubernetes provider as `pulumi import` creates it: the kubeconfig context the
- * cluster's name names (`az aks get-credentials`, then `kubelogin convert-kubeconfig`), and the
- * cluster identifier `pulumi up` keeps, so the update swaps the credentials without replacing
- * the provider or anything on it.
+ * A cluster's Kubernetes provider as `pulumi import` creates it: the kubeconfig context named
+ * after the cluster as `az aks get-credentials` writes it (then `kubelogin convert-kubeconfig`),
+ * and the cluster identifier `pulumi up` keeps, so the update swaps the credentials without
+ * replacing the provider or anything on it. The context comes from the cluster component's name,
+ * the cluster as configured: the identifier is lower case, and context names are case-sensitive.
  */
-function kubernetesProviderInputs(provider: PlannedResource, fill: (value: string) => string): Record<string, string> | undefined {
+function kubernetesProviderInputs(provider: PlannedResource, cluster: PlannedResource | undefined, fill: (value: string) => string): Record<string, string> | undefined {
   if (provider.type !== "pulumi:providers:kubernetes") return undefined;
   const identifier = provider.inputs.clusterIdentifier;
   if (typeof identifier !== "string") return undefined;
-  const cluster = identifier.split("/").pop() ?? "";
+  const context = cluster?.type === "release-infra:aks:Cluster" ? cluster.name : (identifier.split("/").pop() ?? "");
   const version = sdkVersion(provider.type);
   // Lower case, as the program sends it (components/aksCluster.ts).
-  return { context: cluster, clusterIdentifier: fill(identifier).toLowerCase(), ...(version ? { version } : {}) };
+  return { context, clusterIdentifier: fill(identifier).toLowerCase(), ...(version ? { version } : {}) };
 }
