@@ -239,7 +239,7 @@ test("the GCP APIs of every CDN project and of the pipeline's own project are en
 // ---------------------------------------------------------------------------------------------
 // The component under mocks
 
-async function built() {
+function buildPipeline() {
   return build(
     () =>
       new PipelineStack("pipeline", {
@@ -253,6 +253,10 @@ async function built() {
     { stack: "pipeline", repositories: { "release-infra": { id: pipeline.repository.id, teams: pipeline.reviewers.teams } } },
   );
 }
+
+/** The component, built once for the tests below: they only read what it registered and returned. */
+let pipelineBuild: ReturnType<typeof buildPipeline> | undefined;
+const built = () => (pipelineBuild ??= buildPipeline());
 
 const byType = (resources: Built[], type: string) => ofType(resources, type);
 
