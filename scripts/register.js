@@ -35,6 +35,7 @@ const vm = require("vm");
  *   _extensions: NodeJS.RequireExtensions,
  *   _resolveFilename: (request: string, parent: NodeJS.Module | null | undefined, isMain: boolean, options?: { paths?: string[] }) => string,
  *   _resolveLookupPaths: (request: string, parent: NodeJS.Module) => string[] | null,
+ *   _load: (request: string, parent: NodeJS.Module | null | undefined, isMain: boolean) => unknown,
  * }} CjsLoader  The CommonJS loader internals a require hook works with (as tsx and v8-compile-cache do).
  */
 const loader = /** @type {CjsLoader} */ (Module);
@@ -221,6 +222,57 @@ if (installed) {
     if (added) writeAtomically(file, JSON.stringify(resolved));
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deferred dependencies: @pulumi/pulumi loads its closure serializer (serializeFunction, for
+// dynamic providers and callbacks shipped as code) on start, and with it the TypeScript compiler
+// and npm's Arborist: a fifth of a small plan's time, for code neither the program nor the tests
+// call. Those two requires, from those two files only, get a stand-in that loads the real module
+// on first use.
+
+const PULUMI_CLOSURE = path.join(`${path.sep}node_modules`, "@pulumi", "pulumi", "runtime", "closure");
+/**
+ * @typedef {{ from: string, request: string, esModule: boolean }} Deferral
+ *   `esModule`: the stand-in answers `__esModule: true` itself, so TypeScript's `__importStar` in the
+ *   requiring file keeps the stand-in instead of copying (and so loading) every export.
+ */
+/** @type {Deferral[]} Each consumer uses the module only inside functions (checked against @pulumi/pulumi 3.x). */
+const DEFERRED = [
+  // ts.createSourceFile and friends, in parseFunction().
+  { from: path.join(PULUMI_CLOSURE, "parseFunction.js"), request: "../../typescript-shim", esModule: false },
+  // new arborist.Arborist(), in computeCodePaths().
+  { from: path.join(PULUMI_CLOSURE, "codePaths.js"), request: "@npmcli/arborist", esModule: true },
+];
+
+/** A module object that loads the module behind it on first use. */
+function deferredModule(/** @type {() => object} */ load, /** @type {boolean} */ esModule) {
+  /** @type {object | undefined} */
+  let real;
+  const target = () => (real ??= load());
+  return new Proxy(
+    {},
+    {
+      get: (_, key) => (esModule && key === "__esModule" ? true : Reflect.get(target(), key)),
+      has: (_, key) => Reflect.has(target(), key),
+      ownKeys: () => Reflect.ownKeys(target()),
+      getOwnPropertyDescriptor: (_, key) => {
+        const descriptor = Reflect.getOwnPropertyDescriptor(target(), key);
+        // A proxy may only report a non-configurable property its own target has.
+        return descriptor && { ...descriptor, configurable: true };
+      },
+    },
+  );
+}
+
+const nodeLoad = loader._load;
+/** @type {CjsLoader["_load"]} */
+const deferringLoad = (request, parent, isMain) => {
+  const from = parent?.filename;
+  const deferral = from && DEFERRED.find((d) => d.request === request && from.endsWith(d.from));
+  if (deferral) return deferredModule(() => /** @type {object} */ (nodeLoad.call(loader, request, parent, isMain)), deferral.esModule);
+  return nodeLoad.call(loader, request, parent, isMain);
+};
+loader._load = deferringLoad;
 
 /** The `require` a module's code receives, as Node's loader builds it. */
 function makeRequire(/** @type {NodeJS.Module} */ module) {

@@ -277,15 +277,22 @@ async function fakeCluster(statusOf: (path: string) => number) {
   );
   process.env.PATH = `${bin}${path.delimiter}${process.env.PATH ?? ""}`;
   const requests: { path: string; authorization?: string }[] = [];
+  let sent = false;
+  let onSent = () => {};
   const server = http.createServer((req, res) => {
     requests.push({ path: req.url ?? "", authorization: req.headers.authorization });
     res.statusCode = statusOf(req.url ?? "");
-    res.end("{}");
+    res.end("{}", () => {
+      sent = true;
+      onSent();
+    });
   });
+  /** Resolves once the server has answered a request: kubelogin and the read take a while on a busy machine. */
+  const answered = () => (sent ? Promise.resolve() : new Promise<void>((resolve) => (onSent = resolve)));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const credentials = () => ({ kubeconfigs: [{ name: "clusterUser", value: Buffer.from(AKS_EXEC_KUBECONFIG.replace("https://acme-prod-aks-dns.hcp.westeurope.azmk8s.io:443", `http://127.0.0.1:${port}`)).toString("base64") }] });
-  return { requests, credentials, close: () => server.close() };
+  return { requests, credentials, answered, close: () => server.close() };
 }
 
 test("in a preview, the configured namespaces that exist are read from the Kubernetes API with the kubeconfig's own kubelogin token", async (t) => {
@@ -304,7 +311,7 @@ test("a namespace read the API server refuses (403) fails the preview naming the
   const cluster1 = await fakeCluster(() => 403);
   t.after(cluster1.close);
   await assert.rejects(
-    buildCluster({ readsNamespaces: true }, { preview: true, calls: { "azure-native:containerservice:listManagedClusterUserCredentials": cluster1.credentials } }),
+    buildCluster({ readsNamespaces: true }, { preview: true, calls: { "azure-native:containerservice:listManagedClusterUserCredentials": cluster1.credentials }, settled: cluster1.answered }),
     /reading namespace shop on 127\.0\.0\.1:\d+ answered HTTP 403: the identity needs namespace read on the cluster \(Azure Kubernetes Service RBAC Reader\)/,
   );
 });

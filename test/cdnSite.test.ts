@@ -46,7 +46,20 @@ const T = {
   certificateMapEntry: "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry",
 };
 
-async function site(options: { cdn?: Partial<CdnConfig>; stage?: Stage; publishers?: CdnPublisher[] } = {}) {
+interface SiteOptions {
+  cdn?: Partial<CdnConfig>;
+  stage?: Stage;
+  publishers?: CdnPublisher[];
+}
+
+/** The site with the default options, built once: the tests only read what it registered and returned. */
+let defaultSite: ReturnType<typeof buildSite> | undefined;
+function site(options: SiteOptions = {}) {
+  if (Object.keys(options).length === 0) return (defaultSite ??= buildSite(options));
+  return buildSite(options);
+}
+
+async function buildSite(options: SiteOptions) {
   const stage = options.stage ?? "prod";
   return build(
     () =>

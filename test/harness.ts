@@ -22,6 +22,11 @@ export interface BuildOptions {
   inState?: MockOptions["inState"];
   /** Return errors (a failed preview) in `errors` instead of rejecting. */
   expectErrors?: boolean;
+  /**
+   * Also wait for this before collecting errors: work the runtime does not wait for, such as a
+   * component's read of an API server whose result only a stack output of the program awaits.
+   */
+  settled?: () => Promise<unknown>;
 }
 
 /**
@@ -55,6 +60,7 @@ export async function build<T>(
   try {
     result = create();
     await pulumi.runtime.disconnect();
+    await options.settled?.();
     // Rejections of outputs registered last (registerOutputs) arrive a few ticks later.
     await new Promise((resolve) => setTimeout(resolve, 50));
   } finally {

@@ -11,6 +11,7 @@ import { AZURE_ROLES, CUSTOM_ROLES, derivePipeline, roleAssignmentCondition, typ
 import { PipelineStack } from "../components/pipelineStack";
 import { SUBSCRIPTION_ID } from "../scripts/mocks";
 import { build, ofType, valueOf, type Built } from "./harness";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 /** This suite's stack files: contoso's dev, staging and prod, and their pipeline stack. */
 const FIXTURES = path.join(__dirname, "fixtures", "pipeline");
@@ -238,7 +239,7 @@ test("the GCP APIs of every CDN project and of the pipeline's own project are en
 // ---------------------------------------------------------------------------------------------
 // The component under mocks
 
-async function built() {
+function buildPipeline() {
   return build(
     () =>
       new PipelineStack("pipeline", {
@@ -252,6 +253,10 @@ async function built() {
     { stack: "pipeline", repositories: { "release-infra": { id: pipeline.repository.id, teams: pipeline.reviewers.teams } } },
   );
 }
+
+/** The component, built once for the tests below: they only read what it registered and returned. */
+let pipelineBuild: ReturnType<typeof buildPipeline> | undefined;
+const built = () => (pipelineBuild ??= buildPipeline());
 
 const byType = (resources: Built[], type: string) => ofType(resources, type);
 
@@ -397,7 +402,7 @@ test("a CDN stack without a pipeline GCP project, or pipeline settings for a sta
 });
 
 test("the pipeline stack plans for its folder's stacks, and passes the policy pack", () => {
-  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "..", "scripts", "plan.ts"), "--config", path.join(FIXTURES, "Pulumi.pipeline.yaml"), "--json", "--policy"], {
+  const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, path.join(__dirname, "..", "scripts", "plan.ts"), "--config", path.join(FIXTURES, "Pulumi.pipeline.yaml"), "--json", "--policy"], {
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
   });

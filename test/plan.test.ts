@@ -15,12 +15,21 @@ function plan(args: string[], cwd = ROOT) {
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
+/** Runs of `plan` for tests that only read the output: each command (arguments and folder) runs once per file. */
+const sharedRuns = new Map<string, ReturnType<typeof plan>>();
+function sharedPlan(args: string[], cwd = ROOT) {
+  const key = JSON.stringify([cwd, ...args]);
+  const run = sharedRuns.get(key) ?? plan(args, cwd);
+  sharedRuns.set(key, run);
+  return run;
+}
+
 const fixture = (...parts: string[]) => path.join(ROOT, "test", "fixtures", ...parts);
 /** The tests' own organisation (three stacks), so a fork with other stack files stays green. */
 const ORG = fixture("org");
 
 test("plan --json prints one document with the contract's fields for every resource", () => {
-  const run = plan(["--stack", "prod", "--json"], ORG);
+  const run = sharedPlan(["--stack", "prod", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
   assert.deepEqual(Object.keys(doc).sort(), ["githubApiCalls", "invokes", "outputs", "placeholders", "project", "resources", "stack", "warnings"]);
@@ -55,7 +64,8 @@ test("plan --json prints one document with the contract's fields for every resou
 });
 
 test("the plan is deterministic: the same input gives byte-identical JSON", () => {
-  const first = plan(["--stack", "prod", "--json"], ORG);
+  // Two processes: the shared run and one of its own.
+  const first = sharedPlan(["--stack", "prod", "--json"], ORG);
   const second = plan(["--stack", "prod", "--json"], ORG);
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, second.stdout);
@@ -177,7 +187,7 @@ test("the committed JSON Schema is generated from the current zod schema", () =>
 });
 
 test("secret values are masked as [secret] and appear nowhere in the plan", () => {
-  const run = plan(["--config", fixture("stacks", "Pulumi.masking.yaml"), "--json"]);
+  const run = sharedPlan(["--config", fixture("stacks", "Pulumi.masking.yaml"), "--json"]);
   assert.equal(run.code, 0, run.stderr);
   assert.doesNotMatch(run.stdout, /CIPHERTEXT/);
   const doc = JSON.parse(run.stdout);
@@ -187,7 +197,7 @@ test("secret values are masked as [secret] and appear nowhere in the plan", () =
 });
 
 test("values known only after apply are shown as [unknown]", () => {
-  const doc = JSON.parse(plan(["--config", fixture("stacks", "Pulumi.masking.yaml"), "--json"]).stdout);
+  const doc = JSON.parse(sharedPlan(["--config", fixture("stacks", "Pulumi.masking.yaml"), "--json"]).stdout);
   const clientId = doc.resources.find((r: { name: string }) => r.name === "repo-shop-env-staging-var-azure_client_id");
   assert.equal(clientId.inputs.value, "[unknown]");
   assert.equal(clientId.inputs.variableName, "AZURE_CLIENT_ID");
@@ -209,7 +219,7 @@ test("--all --policy finds no mandatory violation in a compliant organisation", 
 });
 
 test("each environment with access gets the wiring table's variables, with their sources in the outputs", () => {
-  const doc = JSON.parse(plan(["--stack", "prod", "--json"], ORG).stdout);
+  const doc = JSON.parse(sharedPlan(["--stack", "prod", "--json"], ORG).stdout);
   const wired = (repo: string, env: string) =>
     doc.resources
       .filter((r: { name: string }) => r.name.startsWith(`repo-${repo}-env-${env}-var-`))
@@ -234,7 +244,7 @@ test("each environment with access gets the wiring table's variables, with their
 });
 
 test("with owner and repository ids configured, an identity trusts both GitHub subject forms of its environment", () => {
-  const doc = JSON.parse(plan(["--stack", "prod", "--json"], ORG).stdout);
+  const doc = JSON.parse(sharedPlan(["--stack", "prod", "--json"], ORG).stdout);
   const subjects = doc.resources
     .filter((r: { type: string; parent: string }) => r.type === "azure-native:managedidentity:FederatedIdentityCredential" && r.parent.endsWith("::ci-shop-production"))
     .map((r: { inputs: { subject: string } }) => r.inputs.subject)

@@ -43,6 +43,9 @@ function savedPlan(name: string, config: string): string {
   return file;
 }
 const basePlan = () => savedPlan("base", BASE);
+/** `plan --from <base plan>` in text, run once per file: the tests only read it. */
+let baseText: ReturnType<typeof plan> | undefined;
+const baseTextRun = () => (baseText ??= plan(["--from", basePlan()]));
 const headPlan = () => savedPlan("head", HEAD);
 /** A variant of a saved plan, changed by `edit`. */
 function variant(name: string, from: string, edit: (doc: { resources: Record<string, unknown>[] } & Record<string, unknown>) => void): string {
@@ -179,14 +182,14 @@ test("placeholders name what they stand for in JSON, text and markdown, numbers 
   const environment = doc.resources.find((r: { name: string }) => r.name === "repo-web-env-production-environment");
   assert.deepEqual(environment.inputs.reviewers[0].teams, ["<id of team release-managers>", "<id of team qa-leads>"]);
   assert.equal(doc.placeholders[String(placeholderNumber("team", "qa-leads"))], "<id of team qa-leads>");
-  const text = plan(["--from", basePlan()]).stdout;
+  const text = baseTextRun().stdout;
   const markdown = plan(["--from", basePlan(), "--format", "markdown"]).stdout;
   for (const output of [text, markdown]) assert.ok(output.includes("<id of repository orbit/assets>"));
   for (const n of NUMBERS) for (const output of [json.replace(/"placeholders": \{[^}]*\}/, ""), text, markdown]) assert.ok(!output.includes(n), n);
 });
 
 test("role ids carry their names and bypass actors say repository admin, in the tree", () => {
-  const run = plan(["--from", basePlan()]);
+  const run = baseTextRun();
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /roleDefinitions\/8311e382-0749-4cb8-b61a-304f252e45ec \(AcrPush\)$/m);
   assert.match(run.stdout, /bypassActors\[0\]\.actorId: 5 \(repository admin\)$/m);
@@ -208,7 +211,7 @@ test("the tree folds labels and dependsOn chains, and --full prints every input 
 });
 
 test("the access map gives each environment its refs, reviewers, identity and the identity's rights", () => {
-  const run = plan(["--from", basePlan()]);
+  const run = baseTextRun();
   assert.equal(run.code, 0, run.stderr);
   const [access] = sections(run.stdout, [/^Access · stack prod$/, /^Resources /]);
   assert.ok(

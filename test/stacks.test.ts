@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { readStackSet } from "../config/stackSet";
 import { policies } from "../policy/policies";
 import { dueInHour, policyConfig, scheduledHour } from "../scripts/stacks";
+import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
 
 const FIXTURES = path.join(__dirname, "fixtures", "pipeline");
 const STACKS = path.join(__dirname, "..", "scripts", "stacks.ts");
@@ -72,7 +73,7 @@ test("--policy-config reads the stage from the stack file, not from the stack na
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "named-"));
   for (const f of fs.readdirSync(FIXTURES)) fs.copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
   fs.renameSync(path.join(dir, "Pulumi.dev.yaml"), path.join(dir, "Pulumi.dev-eu.yaml"));
-  const run = (stack: string) => spawnSync(process.execPath, ["--import", "tsx", STACKS, "--dir", dir, "--policy-config", stack], { encoding: "utf8" });
+  const run = (stack: string) => spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, STACKS, "--dir", dir, "--policy-config", stack], { encoding: "utf8" });
   const devEu = run("dev-eu");
   assert.equal(devEu.status, 0, devEu.stderr);
   assert.equal(JSON.parse(devEu.stdout)["prod-stateful-resources-protected"].stage, "dev");
@@ -86,7 +87,7 @@ test("invalid stack files stop the setup with one line per problem and exit 2", 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "invalid-"));
   fs.copyFileSync(path.join(FIXTURES, "Pulumi.dev.yaml"), path.join(dir, "Pulumi.dev.yaml"));
   fs.writeFileSync(path.join(dir, "Pulumi.qa.yaml"), "config:\n  release-infra:stage: qa\n");
-  const run = spawnSync(process.execPath, ["--import", "tsx", STACKS, "--dir", dir, "--json"], { encoding: "utf8" });
+  const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, STACKS, "--dir", dir, "--json"], { encoding: "utf8" });
   assert.equal(run.status, 2);
   assert.match(run.stderr, /^Pulumi\.qa\.yaml: release-infra:stage: must be one of "dev", "staging", "prod", got string "qa"/m);
 });

@@ -474,7 +474,7 @@ test("drift: any other exit code fails the job and claims no drift", () => {
 test("drift: the report step writes the report of a drifted preview and fails on one it cannot read", () => {
   const step = stepNamed(workflow("drift.yml").jobs.detect, "Write the drift report");
   // `npm run --silent drift-report -- ARGS` runs the real script.
-  const npm = `shift 4\ncd "${ROOT}" && exec node --import tsx scripts/drift-report.ts "$@"`;
+  const npm = `shift 4\ncd "${ROOT}" && exec node ${FAST_TS_NODE_ARGS.map((a) => `"${a}"`).join(" ")} scripts/drift-report.ts "$@"`;
   const withInput = (preview: string) => `cp "${path.join(__dirname, "fixtures", preview)}" preview.json\n${step.run}`;
   const drifted = runStep(withInput("preview-drift.json"), { npm }, {});
   assert.equal(drifted.status, 0);
