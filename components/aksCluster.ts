@@ -4,7 +4,7 @@ import * as containerservice from "@pulumi/azure-native/containerservice";
 import { Provider } from "@pulumi/kubernetes/provider";
 import type { ClusterConfig } from "../config/load";
 import { deterministicGuid, grantRole } from "./roleAssignment";
-import { kubeAccessOf, namespaceExists } from "./kubeApi";
+import { namespaceExists, type KubeAccess } from "./kubeApi";
 
 /**
  * Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes
@@ -125,9 +125,10 @@ function scalar(kubeconfig: string, key: string, clusterName: string): string {
  * login mode with kubelogin's environment variables (AAD_LOGIN_METHOD=workloadidentity with
  * AZURE_CLIENT_ID, AZURE_TENANT_ID and a refreshed AZURE_FEDERATED_TOKEN_FILE), which take precedence
  * over these arguments (Azure/kubelogin docs/book/src/concepts/login-modes). Built as JSON (valid
- * YAML) from the server, CA and Entra server app id, so no YAML library is needed at run time.
+ * YAML) from the server, CA and Entra server app id, so no YAML library is needed at run time; the
+ * same server, CA and login reach the cluster's API for the take-over check (components/kubeApi.ts).
  */
-function azureCliKubeconfig(aksKubeconfig: string, clusterName: string): string {
+function azureCliKubeconfig(aksKubeconfig: string, clusterName: string): { kubeconfig: string; access: KubeAccess } {
   const server = scalar(aksKubeconfig, "server", clusterName);
   const ca = scalar(aksKubeconfig, "certificate-authority-data", clusterName);
   const serverId = /--server-id(?:\s*\n\s*-\s*|\s*,\s*|\s+)["']?([0-9a-fA-F-]{36})/.exec(aksKubeconfig)?.[1];
@@ -135,7 +136,8 @@ function azureCliKubeconfig(aksKubeconfig: string, clusterName: string): string 
     throw new Error(`the user kubeconfig AKS returned for cluster ${clusterName} has no kubelogin --server-id: the cluster must use Entra ID with Azure RBAC`);
   }
   const user = `clusterUser_${clusterName}`;
-  return JSON.stringify({
+  const login = { command: "kubelogin", args: ["get-token", "--login", "azurecli", "--server-id", serverId] };
+  const kubeconfig = JSON.stringify({
     apiVersion: "v1",
     kind: "Config",
     clusters: [{ name: clusterName, cluster: { server, "certificate-authority-data": ca } }],
@@ -147,14 +149,14 @@ function azureCliKubeconfig(aksKubeconfig: string, clusterName: string): string 
         user: {
           exec: {
             apiVersion: "client.authentication.k8s.io/v1beta1",
-            command: "kubelogin",
-            args: ["get-token", "--login", "azurecli", "--server-id", serverId],
+            ...login,
             interactiveMode: "Never",
           },
         },
       },
     ],
   });
+  return { kubeconfig, access: { server, ca: Buffer.from(ca, "base64").toString("utf8"), exec: login } };
 }
 
 export interface AksClusterArgs {
@@ -223,7 +225,7 @@ export class AksCluster extends pulumi.ComponentResource {
     this.resourceGroupName = cluster.resourceGroup;
     this.kubeletObjectId = managed.apply((c) => c.identityProfile?.["kubeletidentity"]?.objectId);
 
-    const kubeconfig = containerservice.listManagedClusterUserCredentialsOutput({ ...ref, format: "exec" }, { parent: this }).apply((result) => {
+    const login = containerservice.listManagedClusterUserCredentialsOutput({ ...ref, format: "exec" }, { parent: this }).apply((result) => {
       const encoded = result.kubeconfigs[0]?.value;
       if (!encoded) throw new Error(`AKS returned no user kubeconfig for cluster ${cluster.name} in ${cluster.resourceGroup}`);
       return azureCliKubeconfig(Buffer.from(encoded, "base64").toString("utf8"), cluster.name);
@@ -231,8 +233,7 @@ export class AksCluster extends pulumi.ComponentResource {
     // With the provider's own kubeconfig and login, so the read needs no right the provider lacks.
     this.existingNamespaces =
       args.readsNamespaces && pulumi.runtime.isDryRun() && cluster.namespaces.length > 0
-        ? kubeconfig.apply(async (config) => {
-            const access = kubeAccessOf(config);
+        ? login.apply(async ({ access }) => {
             const found = await Promise.all(cluster.namespaces.map((ns) => namespaceExists(access, ns.name)));
             return cluster.namespaces.filter((_, i) => found[i]).map((ns) => ns.name);
           })
@@ -240,7 +241,7 @@ export class AksCluster extends pulumi.ComponentResource {
     this.provider = new Provider(
       `${name}-k8s`,
       {
-        kubeconfig: pulumi.secret(kubeconfig),
+        kubeconfig: pulumi.secret(login.apply((l) => l.kubeconfig)),
         // Credentials rotate; only a different cluster should replace the provider and everything on it.
         // Lower case: ARM sometimes returns `resourcegroups`, and a changed identifier replaces everything on the provider.
         clusterIdentifier: this.clusterId.apply((id) => id.toLowerCase()),

@@ -12,32 +12,16 @@ import * as https from "https";
 export interface KubeAccess {
   server: string;
   /** PEM of the server's CA (certificate-authority-data, decoded). */
-  ca?: string;
-  exec: { command: string; args: string[]; env: Record<string, string> };
-}
-
-/** The server, CA and exec user of the current context of a kubeconfig in JSON (as AksCluster builds it). */
-export function kubeAccessOf(kubeconfig: string): KubeAccess {
-  const config: unknown = JSON.parse(kubeconfig);
-  const record = (value: unknown): Record<string, unknown> => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
-  const named = (list: unknown, name: unknown) => record((Array.isArray(list) ? list : []).find((item) => record(item).name === name));
-  const root = record(config);
-  const context = record(named(root.contexts, root["current-context"]).context);
-  const cluster = record(named(root.clusters, context.cluster).cluster);
-  const exec = record(record(named(root.users, context.user).user).exec);
-  if (typeof cluster.server !== "string" || typeof exec.command !== "string") throw new Error("the kubeconfig has no server or no exec user in its current context");
-  const env = Object.fromEntries(
-    (Array.isArray(exec.env) ? exec.env : []).map((e) => [String(record(e).name), String(record(e).value)]),
-  );
-  const ca = typeof cluster["certificate-authority-data"] === "string" ? Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8") : undefined;
-  return { server: cluster.server, ca, exec: { command: exec.command, args: Array.isArray(exec.args) ? exec.args.map(String) : [], env } };
+  ca: string;
+  /** The exec plugin the kubeconfig's user runs (kubelogin get-token ...). */
+  exec: { command: string; args: string[] };
 }
 
 /** The bearer token of the exec plugin's ExecCredential (client.authentication.k8s.io). */
 function execToken(access: KubeAccess): Promise<string> {
   return new Promise((resolve, reject) => {
-    // The process environment is passed on: kubelogin's AAD_LOGIN_METHOD and AZURE_* overrides apply as for the provider.
-    execFile(access.exec.command, access.exec.args, { env: { ...process.env, ...access.exec.env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    // The process environment is inherited: kubelogin's AAD_LOGIN_METHOD and AZURE_* overrides apply as for the provider.
+    execFile(access.exec.command, access.exec.args, { timeout: 60_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${access.exec.command} ${access.exec.args[0] ?? ""} failed: ${stderr.trim() || err.message}`));
       try {
         const credential: unknown = JSON.parse(stdout);
@@ -56,7 +40,7 @@ function get(access: KubeAccess, path: string, token: string): Promise<number> {
   const url = new URL(path, access.server);
   const request = url.protocol === "http:" ? http.request : https.request;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "GET", headers: { Authorization: `Bearer ${token}`, Accept: "application/json" }, ...(access.ca ? { ca: access.ca } : {}), timeout: 30_000 }, (res) => {
+    const req = request(url, { method: "GET", headers: { Authorization: `Bearer ${token}`, Accept: "application/json" }, ca: access.ca, timeout: 30_000 }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
     });
