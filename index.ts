@@ -5,7 +5,7 @@ import { isOfflinePlan, loadStackConfig, type AccessConfig, type EnvironmentConf
 import { ownedObjects, ownershipKey } from "./config/ownership";
 import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
 import { adoptedObjects, type Adoption } from "./components/adoption";
-import { armGet, PUBLIC_ARM_ENDPOINT, RESOURCE_GROUP_API_VERSION } from "./components/arm";
+import { resourceGroupExists } from "./components/arm";
 import { AksCluster, type Deployer } from "./components/aksCluster";
 import { AzureCiIdentity } from "./components/azureCiIdentity";
 import { CdnSite } from "./components/cdnSite";
@@ -122,10 +122,7 @@ if (config.azure) {
           what: `Azure resource group ${azure.resourceGroup}`,
           adoptKey: "release-infra:azure.adoptResourceGroup: true",
           adopted: azure.adoptResourceGroup,
-          exists: pulumi
-            .all([groupId, authorization.getClientTokenOutput().token])
-            .apply(([id, token]) => armGet(PUBLIC_ARM_ENDPOINT, id, RESOURCE_GROUP_API_VERSION, token))
-            .apply((found) => found !== undefined),
+          exists: pulumi.all([groupId, authorization.getClientTokenOutput().token]).apply(([id, token]) => resourceGroupExists(id, token)),
           resource: group,
         },
       ],

@@ -5,7 +5,7 @@
 
 export const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
 /** Resource Groups - Get (https://learn.microsoft.com/rest/api/resources/resource-groups/get). */
-export const RESOURCE_GROUP_API_VERSION = "2021-04-01";
+const RESOURCE_GROUP_API_VERSION = "2021-04-01";
 
 /** GET `url`: the JSON object ARM answers, or undefined for 404. Throws on any other error, with ARM's error. */
 async function armRequest(url: string, path: string, token: string): Promise<Record<string, unknown> | undefined> {
@@ -37,4 +37,9 @@ export async function armList(endpoint: string, path: string, apiVersion: string
     url = typeof body?.nextLink === "string" ? body.nextLink : undefined;
   }
   return items;
+}
+
+/** Whether the resource group with this id exists (azure-native refuses to create one that does). */
+export async function resourceGroupExists(groupId: string, token: string): Promise<boolean> {
+  return (await armGet(PUBLIC_ARM_ENDPOINT, groupId, RESOURCE_GROUP_API_VERSION, token)) !== undefined;
 }

@@ -7,7 +7,7 @@ import type { PipelineSection } from "../config/load";
 import { ownershipKey } from "../config/ownership";
 import type { DeployStack } from "../config/stackSet";
 import type { Adoption } from "./adoption";
-import { armGet, PUBLIC_ARM_ENDPOINT, RESOURCE_GROUP_API_VERSION } from "./arm";
+import { resourceGroupExists } from "./arm";
 import { AzureCiIdentity } from "./azureCiIdentity";
 import { GcpCiIdentity } from "./gcpCiIdentity";
 import { GcpWorkloadIdentityPool } from "./gcpWorkloadIdentityPool";
@@ -120,7 +120,7 @@ export class PipelineStack extends pulumi.ComponentResource {
         what: `Azure resource group ${rg.name} (of stack ${rg.stack})`,
         adoptKey: `release-infra:pipeline.stacks.${rg.stack}.adoptResourceGroup: true`,
         adopted,
-        exists: pulumi.all([id, token]).apply(async ([groupId, bearer]) => (await armGet(PUBLIC_ARM_ENDPOINT, groupId, RESOURCE_GROUP_API_VERSION, bearer)) !== undefined),
+        exists: pulumi.all([id, token]).apply(([groupId, bearer]) => resourceGroupExists(groupId, bearer)),
         resource,
       });
     }
