@@ -17,7 +17,7 @@ import { GithubLookups } from "./components/githubLookups";
 import { environmentSubjects } from "./components/githubOidc";
 import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
 import { PipelineStack, pipelineStackOutputs } from "./components/pipelineStack";
-import { takeOverProblems } from "./components/takeOver";
+import { checksTakeOver, takeOverProblems } from "./components/takeOver";
 import { loadStackSet } from "./config/stackSet";
 
 // Config in, components out, outputs of one component wired into inputs of another.
@@ -114,21 +114,23 @@ if (config.azure) {
     { protect: prod },
   );
   // azure-native refuses to create a group that exists ("cannot create already existing resource").
-  takeOvers.push(
-    takeOverProblems(
-      [
-        {
-          key: ownershipKey.resourceGroup(azure.resourceGroup),
-          what: `Azure resource group ${azure.resourceGroup}`,
-          adoptKey: "release-infra:azure.adoptResourceGroup: true",
-          adopted: azure.adoptResourceGroup,
-          exists: pulumi.all([groupId, authorization.getClientTokenOutput().token]).apply(([id, token]) => resourceGroupExists(id, token)),
-          resource: group,
-        },
-      ],
-      managedBefore,
-    ),
-  );
+  if (checksTakeOver(managedBefore)) {
+    takeOvers.push(
+      takeOverProblems(
+        [
+          {
+            key: ownershipKey.resourceGroup(azure.resourceGroup),
+            what: `Azure resource group ${azure.resourceGroup}`,
+            adoptKey: "release-infra:azure.adoptResourceGroup: true",
+            adopted: azure.adoptResourceGroup,
+            exists: pulumi.all([groupId, authorization.getClientTokenOutput().token]).apply(([id, token]) => resourceGroupExists(id, token)),
+            resource: group,
+          },
+        ],
+        managedBefore,
+      ),
+    );
+  }
   if (azure.adoptResourceGroup) adoptions.push({ resource: group, importId: groupId });
   // Known in a preview (so scopes and names are readable), and still ordered after the group.
   const resourceGroupName = group.urn.apply(() => azure.resourceGroup);

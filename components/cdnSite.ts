@@ -8,7 +8,7 @@ import { ownershipKey } from "../config/ownership";
 import type { Adoption } from "./adoption";
 import { CdnCertificates, type DnsRecord } from "./cdnCertificates";
 import { gcpName } from "./names";
-import { takeOverProblems } from "./takeOver";
+import { checksTakeOver, takeOverProblems } from "./takeOver";
 
 /**
  * What `gcloud compute url-maps invalidate-cdn-cache URL_MAP --path=... --async` needs: it calls
@@ -159,25 +159,24 @@ export class CdnSite extends pulumi.ComponentResource {
     // project's bucket; the data source fails on both with the API's error text ("googleapi: Error
     // 404: …, notFound": terraform-provider-google data_source_google_storage_bucket.go returns
     // Buckets.Get's error as it is).
-    this.takeOverProblems =
-      args.managedBefore === undefined
-        ? pulumi.output([])
-        : takeOverProblems(
-            [
-              {
-                key: ownershipKey.bucket(cdn.bucket),
-                what: `Cloud Storage bucket ${cdn.bucket} (bucket names are global: it may be another project's)`,
-                adoptKey: "release-infra:cdn.adopt: true",
-                adopted: cdn.adopt,
-                exists: storage.getBucket({ name: cdn.bucket }, { parent: this }).then(
-                  () => true,
-                  (err: unknown) => !/\b404\b|notFound|not found/i.test(String(err)),
-                ),
-                resource: bucket,
-              },
-            ],
-            args.managedBefore,
-          );
+    this.takeOverProblems = checksTakeOver(args.managedBefore)
+      ? takeOverProblems(
+          [
+            {
+              key: ownershipKey.bucket(cdn.bucket),
+              what: `Cloud Storage bucket ${cdn.bucket} (bucket names are global: it may be another project's)`,
+              adoptKey: "release-infra:cdn.adopt: true",
+              adopted: cdn.adopt,
+              exists: storage.getBucket({ name: cdn.bucket }, { parent: this }).then(
+                () => true,
+                (err: unknown) => !/\b404\b|notFound|not found/i.test(String(err)),
+              ),
+              resource: bucket,
+            },
+          ],
+          args.managedBefore,
+        )
+      : pulumi.output([]);
 
     // Private bucket access: Cloud CDN fills its cache as the project's Cloud CDN service agent
     // (https://cloud.google.com/cdn/docs/configure-private-bucket-access), which may only get

@@ -6,7 +6,7 @@ import { ownershipKey } from "../config/ownership";
 import type { Adoption } from "./adoption";
 import { armGet, armList, PUBLIC_ARM_ENDPOINT } from "./arm";
 import { grantRole, roleAssignmentName, type RoleGrant } from "./roleAssignment";
-import { takeOverProblems, type TakeOverProbe } from "./takeOver";
+import { checksTakeOver, takeOverProblems, type TakeOverProbe } from "./takeOver";
 
 /**
  * Built-in role definition ids: AVM `builtInRoleNames` (Azure/bicep-registry-modules,
@@ -235,7 +235,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       const checked = pulumi.runtime.isDryRun() ? targetScope : pulumi.all([targetScope, registry.id]).apply(([scope]) => scope);
       target = { scope: inLegacyMode(checked, cfg.name, rgName, true), dependsOn: [registry] };
       // azure-native refuses to create a registry that exists ("cannot create already existing resource").
-      if (args.managedBefore !== undefined) {
+      if (checksTakeOver(args.managedBefore)) {
         probes.push({
           key: ownershipKey.registry(cfg.name),
           what: `container registry ${cfg.name}`,
@@ -290,7 +290,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       const { assignment, assignmentName } = assign(`${name}-kubelet-${kubelet.name}-acrpull`, kubelet, `kubelet:${kubelet.name}`, "acrpull", target.scope, targetScope, target.dependsOn);
       this.kubeletAssignmentIds[kubelet.name] = [assignment.id];
       // `az aks update --attach-acr` made an AcrPull under a random name: ours would get 409 RoleAssignmentExists.
-      if (args.managedBefore !== undefined && kubelet.takeOver) {
+      if (checksTakeOver(args.managedBefore) && kubelet.takeOver) {
         const adopted = kubelet.adoptAssignment;
         const existing = pulumi
           .all([targetScope, kubelet.principalId, token])

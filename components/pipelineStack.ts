@@ -18,7 +18,7 @@ import { PipelineEnvironment } from "./pipelineEnvironment";
 import { rulesetArgs } from "./repositoryGovernance";
 import { AZURE_ROLES, CUSTOM_ROLES, derivePipeline, environmentOf, githubAppPermissions, type Access, type AzureGrant, type CustomRoleKey, type GcpGrant } from "./pipelineGrants";
 import { deterministicGuid, grantRole } from "./roleAssignment";
-import { takeOverProblems, type TakeOverProbe } from "./takeOver";
+import { checksTakeOver, takeOverProblems, type TakeOverProbe } from "./takeOver";
 
 export interface PipelineStackArgs {
   /** The owner of this repository (github:owner). */
@@ -115,6 +115,7 @@ export class PipelineStack extends pulumi.ComponentResource {
       const adopted = pipeline.stacks[rg.stack]?.adoptResourceGroup ?? false;
       const id = absolute(`/resourceGroups/${rg.name}`);
       if (adopted) this.adoptions.push({ resource, importId: id });
+      if (!checksTakeOver(args.managedBefore)) continue;
       probes.push({
         key: ownershipKey.resourceGroup(rg.name),
         what: `Azure resource group ${rg.name} (of stack ${rg.stack})`,
@@ -124,7 +125,7 @@ export class PipelineStack extends pulumi.ComponentResource {
         resource,
       });
     }
-    this.takeOverProblems = args.managedBefore === undefined ? pulumi.output([]) : takeOverProblems(probes, args.managedBefore);
+    this.takeOverProblems = checksTakeOver(args.managedBefore) ? takeOverProblems(probes, args.managedBefore) : pulumi.output([]);
 
     const customRoles = new Map(
       plan.customRoles.map(({ key, assignableScopes }) => {

@@ -6,6 +6,7 @@ import type { Adoption } from "./adoption";
 import { ENVIRONMENT_TYPES, GithubEnvironment } from "./githubEnvironment";
 import type { GithubLookups } from "./githubLookups";
 import { githubTakeOver, type EnvironmentToCheck, type VariableToCheck } from "./githubTakeOver";
+import { checksTakeOver } from "./takeOver";
 import { aliasesFrom, childOf, sameLocation, type Location } from "./locations";
 import { sharedEntry, TrustedPublishing, type TrustedPublisher } from "./trustedPublishing";
 
@@ -285,19 +286,18 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
 
     // Environments are created with PUT (an existing one is taken over silently), variables and
     // rulesets with POST (409 when one exists): a preview reports each that exists and is not the stack's.
-    this.takeOverProblems =
-      args.managedBefore === undefined
-        ? pulumi.output([])
-        : githubTakeOver({
-            owner: args.owner,
-            repository: repo,
-            environments: environmentsToCheck,
-            variables: variablesToCheck,
-            adoptedEnvironmentVariables,
-            rulesets: rulesetsByName,
-            managedBefore: args.managedBefore,
-            parent: this,
-          });
+    this.takeOverProblems = checksTakeOver(args.managedBefore)
+      ? githubTakeOver({
+          owner: args.owner,
+          repository: repo,
+          environments: environmentsToCheck,
+          variables: variablesToCheck,
+          adoptedEnvironmentVariables,
+          rulesets: rulesetsByName,
+          managedBefore: args.managedBefore,
+          parent: this,
+        })
+      : pulumi.output([]);
     this.repository = `${args.owner}/${repository}`;
     this.environments = pulumi.all([...environmentOutputs.values()]);
     this.rulesets = pulumi.all(rulesets.map((r) => r.name));

@@ -44,6 +44,15 @@ function inState(resource: pulumi.CustomResource): pulumi.Output<boolean> {
 }
 
 /**
+ * Whether a component runs its take-over lookups: only in a preview, and only when it was given the
+ * stack's previous `managed` output. `pulumi up` previews first, and by the update the check has
+ * passed, so the update makes none of these reads.
+ */
+export function checksTakeOver(managedBefore: pulumi.Input<string[]> | undefined): managedBefore is pulumi.Input<string[]> {
+  return managedBefore !== undefined && pulumi.runtime.isDryRun();
+}
+
+/**
  * One line per object a preview would create although it exists: not in the stack's state and
  * not listed in the stack's last `managed` output (which covers a replacement that keeps the
  * name). Empty outside a preview: `pulumi up` previews first, and by the update the check has

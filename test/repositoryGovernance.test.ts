@@ -649,13 +649,14 @@ test("a variable of an adopted environment that exists is reported unless adoptV
   ]);
 });
 
-test("outside a preview nothing is checked: pulumi up previews first, and the update runs only if that passed", async () => {
-  const { result } = await build(() => new RepositoryGovernance("repo-shop", args({ managedBefore: [] })), {
+test("outside a preview nothing is checked or read: pulumi up previews first, and the update runs only if that passed", async () => {
+  const { result, invokes } = await build(() => new RepositoryGovernance("repo-shop", args({ managedBefore: [] })), {
     stack: "prod",
     repositories: teamsOf(repository()),
     calls: existing({ environments: ["production"], variables: ["NODE_VERSION"] }),
   });
   assert.deepEqual(await valueOf(result.takeOverProblems), []);
+  assert.deepEqual(invokes.map((i) => i.token).filter((t) => [GET_ENVIRONMENTS, GET_VARIABLES, GET_SECRETS, GET_REST_API].includes(t)), []);
 });
 
 test("an adopted environment's policy that deployFrom does not list is a warning with the import that lets the update delete it", async () => {
