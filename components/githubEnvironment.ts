@@ -129,13 +129,9 @@ export class GithubEnvironment extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [environment], ignoreChanges: ["repository", "environment"], ...was(ENVIRONMENT_TYPES.policy, `-${kind}-${pattern}`) },
       );
-    const policies = [
-      ...args.deployFrom.branches.map((p) => policy("branch", p)),
-      ...args.deployFrom.tags.map((p) => policy("tag", p)),
-    ];
-    for (const [i, pattern] of [...args.deployFrom.branches.map((p) => `branch:${p}`), ...args.deployFrom.tags.map((p) => `tag:${p}`)].entries()) {
-      this.deploymentPolicies.set(pattern, policies[i]);
-    }
+    for (const p of args.deployFrom.branches) this.deploymentPolicies.set(`branch:${p}`, policy("branch", p));
+    for (const p of args.deployFrom.tags) this.deploymentPolicies.set(`tag:${p}`, policy("tag", p));
+    const policies = [...this.deploymentPolicies.values()];
 
     this.environment = pulumi.all([environmentName, ...policies.map((p) => p.environment)]).apply(([env]) => env);
     this.registerOutputs({ environment: this.environment });

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as github from "@pulumi/github";
 import type { RepositoryConfig } from "../config/load";
 import { ownershipKey } from "../config/ownership";
+import { ENVIRONMENT_TYPES } from "./githubEnvironment";
 import { takeOverProblems, type TakeOverProbe } from "./takeOver";
 
 /** An environment of the repository as the take-over check sees it. */
@@ -134,7 +135,7 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
 
   // Deployment policies of adopted environments: ids are known only here, so the import is printed.
   const stack = pulumi.getStack();
-  const type = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
+  const type = ENVIRONMENT_TYPES.policy;
   for (const env of args.environments.filter((e) => e.adopt)) {
     const listed = github
       .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies?per_page=100` }, opts)
@@ -146,7 +147,7 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
       const found = listed.apply((policies) => policies.find((policy) => patternOf(policy) === pattern));
       const [kind, name] = [pattern.slice(0, pattern.indexOf(":")), pattern.slice(pattern.indexOf(":") + 1)];
       probes.push({
-        key: `GitHub deployment policy ${`${owner}/${repository}`.toLowerCase()}:${env.name.toLowerCase()}:${pattern}`,
+        key: ownershipKey.githubDeploymentPolicy(owner, repository, env.name, pattern),
         what: `the ${kind} policy ${name} of the adopted GitHub environment ${owner}/${repository}:${env.name}`,
         adoptKey: "",
         adopted: false,

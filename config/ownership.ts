@@ -16,6 +16,8 @@ export const ownershipKey = {
   githubEnvironment: (owner: string, repository: string, environment: string) => `GitHub environment ${`${owner}/${repository}`.toLowerCase()}:${environment.toLowerCase()}`,
   githubRuleset: (owner: string, repository: string, ruleset: string) => `GitHub ruleset ${`${owner}/${repository}`.toLowerCase()}:${ruleset.toLowerCase()}`,
   githubVariable: (owner: string, repository: string, variable: string) => `GitHub repository variable ${`${owner}/${repository}`.toLowerCase()}:${variable.toUpperCase()}`,
+  githubDeploymentPolicy: (owner: string, repository: string, environment: string, pattern: string) =>
+    `GitHub deployment policy ${`${owner}/${repository}`.toLowerCase()}:${environment.toLowerCase()}:${pattern}`,
   githubEnvironmentVariable: (owner: string, repository: string, environment: string, variable: string) =>
     `GitHub environment variable ${`${owner}/${repository}`.toLowerCase()}:${environment.toLowerCase()}:${variable.toUpperCase()}`,
 };
