@@ -18,7 +18,7 @@ import { environmentSubjects } from "./components/githubOidc";
 import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
 import { PipelineStack, pipelineStackOutputs } from "./components/pipelineStack";
 import { checksTakeOver, takeOverProblems } from "./components/takeOver";
-import { loadStackSet } from "./config/stackSet";
+import { loadStackSet, pipelineStackBeside } from "./config/stackSet";
 
 // Config in, components out, outputs of one component wired into inputs of another.
 const config = loadStackConfig();
@@ -159,10 +159,12 @@ if (config.azure) {
         return identity ? [{ name: e.key, principalId: identity.principalId }] : [];
       });
 
+  // With a pipeline stack beside it, that stack defines the namespace deployer roles (components/pipelineStack.ts).
+  const pipelineBeside = pipelineStackBeside();
   const clusters = new Map<string, AksCluster>();
   const clusterNamespaces = new Map<string, ClusterNamespace>();
   for (const cluster of azure.clusters) {
-    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name), ownerResourceGroup: azure.resourceGroup, readsNamespaces: !isOfflinePlan() });
+    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name), ownerResourceGroup: azure.resourceGroup, readsNamespaces: !isOfflinePlan(), definesDeployerRole: !pipelineBeside });
     clusters.set(cluster.name, aks);
     for (const namespace of cluster.namespaces) {
       const clusterNamespace = new ClusterNamespace(`${cluster.name}-${namespace.name}`, {

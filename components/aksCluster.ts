@@ -87,6 +87,25 @@ export function namespaceDeployerRoleId(cluster: Pick<ClusterConfig, "name" | "r
   return deterministicGuid(`${cluster.resourceGroup}/${cluster.name}`.toLowerCase(), ownerResourceGroup.toLowerCase(), "release-infra namespace deployer");
 }
 
+/**
+ * The namespace-deployer role definition for `cluster`, owned by the stack whose resource group is
+ * `ownerResourceGroup`, as the `RoleDefinition` inputs (`groupScope`: the cluster's resource group,
+ * the narrowest scope a custom role can be defined at). The pipeline stack defines it when there is
+ * one, so a deploy stack's pipeline identity never holds roleDefinitions/write: it could rewrite the
+ * role its conditioned role-assignment right allows, and grant itself anything on the cluster.
+ */
+export function namespaceDeployerRoleArgs(cluster: Pick<ClusterConfig, "name" | "resourceGroup">, ownerResourceGroup: string, groupScope: pulumi.Input<string>): authorization.RoleDefinitionArgs {
+  return {
+    roleDefinitionId: namespaceDeployerRoleId(cluster, ownerResourceGroup),
+    scope: groupScope,
+    assignableScopes: [groupScope],
+    roleName: `release-infra namespace deployer (${cluster.resourceGroup}/${cluster.name} for ${ownerResourceGroup})`,
+    description: "Azure Kubernetes Service RBAC Writer without write access to NetworkPolicies: deploys workloads, cannot remove the namespace's isolation.",
+    roleType: "CustomRole",
+    permissions: [{ actions: NAMESPACE_DEPLOYER_PERMISSIONS.actions, dataActions: NAMESPACE_DEPLOYER_PERMISSIONS.dataActions }],
+  };
+}
+
 /** A CI identity that deploys to namespaces of a cluster. */
 export interface Deployer {
   /** Stable key of the identity (e.g. `shop-production`); names its role assignments. */
@@ -177,6 +196,11 @@ export interface AksClusterArgs {
    * exist (for the take-over check); false where no cluster answers (the offline plan).
    */
   readsNamespaces?: boolean;
+  /**
+   * Define the namespace-deployer role here (default); false when the pipeline stack defines it
+   * (a Pulumi.pipeline.yaml beside this stack), so the deploy identity needs no role-definition right.
+   */
+  definesDeployerRole?: boolean;
 }
 
 /**
@@ -200,7 +224,7 @@ export class AksCluster extends pulumi.ComponentResource {
    * The custom role namespaces grant their deployers (RBAC Writer without NetworkPolicy writes),
    * defined on the cluster's resource group and assignable only there; undefined without deployers.
    */
-  public readonly deployerRole: { roleId: string; definition: authorization.RoleDefinition } | undefined;
+  public readonly deployerRole: { roleId: string; definition?: authorization.RoleDefinition } | undefined;
   /** The configured namespaces that exist already, read in a preview when readsNamespaces is set; empty otherwise. */
   public readonly existingNamespaces: pulumi.Output<string[]>;
 
@@ -268,24 +292,12 @@ export class AksCluster extends pulumi.ComponentResource {
     const deployers = [...new Map(args.deployers.map((d) => [d.name, d])).values()];
 
     if (deployers.length > 0) {
-      // Custom roles are defined at a subscription, management group or resource group: the
-      // cluster's resource group is the narrowest, and the assignments stay scoped to namespaces.
-      const groupScope = pulumi.interpolate`/subscriptions/${subscriptionId}/resourceGroups/${cluster.resourceGroup}`;
       const roleId = namespaceDeployerRoleId(cluster, args.ownerResourceGroup);
-      const definition = new authorization.RoleDefinition(
-        `${name}-namespace-deployer-role`,
-        {
-          roleDefinitionId: roleId,
-          scope: groupScope,
-          assignableScopes: [groupScope],
-          roleName: `release-infra namespace deployer (${cluster.resourceGroup}/${cluster.name} for ${args.ownerResourceGroup})`,
-          description: "Azure Kubernetes Service RBAC Writer without write access to NetworkPolicies: deploys workloads, cannot remove the namespace's isolation.",
-          roleType: "CustomRole",
-          permissions: [{ actions: NAMESPACE_DEPLOYER_PERMISSIONS.actions, dataActions: NAMESPACE_DEPLOYER_PERMISSIONS.dataActions }],
-        },
-        { parent: this },
-      );
-      this.deployerRole = { roleId, definition };
+      const groupScope = pulumi.interpolate`/subscriptions/${subscriptionId}/resourceGroups/${cluster.resourceGroup}`;
+      this.deployerRole =
+        args.definesDeployerRole === false
+          ? { roleId }
+          : { roleId, definition: new authorization.RoleDefinition(`${name}-namespace-deployer-role`, namespaceDeployerRoleArgs(cluster, args.ownerResourceGroup, groupScope), { parent: this }) };
     }
     this.clusterUserAssignmentIds = Object.fromEntries(
       deployers.map((deployer) => [

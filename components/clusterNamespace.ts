@@ -15,8 +15,8 @@ export interface ClusterNamespaceArgs {
   provider: Provider;
   /** Azure resource id of the cluster (AksCluster.clusterId); deploy rights are scoped to `<clusterId>/namespaces/<name>`. */
   clusterId: pulumi.Input<string>;
-  /** The cluster's namespace deployer role (AksCluster.deployerRole); required when there are deployers. */
-  deployerRole?: { roleId: string; definition: pulumi.Resource };
+  /** The cluster's namespace deployer role (AksCluster.deployerRole; no definition when the pipeline stack defines it); required when there are deployers. */
+  deployerRole?: { roleId: string; definition?: pulumi.Resource };
   /** Stage of the stack: in prod the namespace is protected and retained on delete. */
   stage: Stage;
   /** Name of the stack that owns the namespace, recorded in its labels. */
@@ -206,7 +206,7 @@ export class ClusterNamespace extends pulumi.ComponentResource {
             [
               deployer.name,
               grantDeployerRole(`${name}-deployer-${deployer.name}`, { deployer, role: role.roleId, scope, subscriptionId }, this, {
-                dependsOn: [role.definition],
+                dependsOn: role.definition ? [role.definition] : [],
                 // Formerly the built-in RBAC Writer under this name; the new role replaces the assignment.
                 aliases: [{ name: `${name}-rbac-writer-${deployer.name}` }],
               }),

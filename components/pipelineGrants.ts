@@ -42,12 +42,6 @@ export type AzureRoleName = keyof typeof AZURE_ROLES;
  * (data actions: https://learn.microsoft.com/azure/role-based-access-control/permissions/containers).
  */
 export const CUSTOM_ROLES = {
-  "role-definer": {
-    title: "role definer",
-    description: "Create, read and delete custom role definitions (the deploy stack's namespace deployer role) in the clusters' resource groups; no assignments.",
-    actions: ["Microsoft.Authorization/roleDefinitions/read", "Microsoft.Authorization/roleDefinitions/write", "Microsoft.Authorization/roleDefinitions/delete"],
-    dataActions: [],
-  },
   "namespace-creator": {
     title: "AKS namespace creator",
     description: "Create and read Kubernetes namespaces (Azure RBAC for Kubernetes); nothing inside them.",
@@ -110,6 +104,8 @@ export interface PipelinePlan {
   customRoles: { key: CustomRoleKey; assignableScopes: string[] }[];
   /** GCP APIs to enable, per project: the deploy stacks' projects and the pipeline's own. */
   gcpServices: { project: string; service: string }[];
+  /** Per deploy stack and cluster it deploys to: the namespace deployer role the pipeline stack defines for it. */
+  namespaceDeployerRoles: { stack: string; cluster: { name: string; resourceGroup: string }; ownerResourceGroup: string }[];
 }
 
 export const environmentOf = (stack: string, access: Access) => (access === "write" ? `pulumi-${stack}` : `pulumi-${stack}-read`);
@@ -236,11 +232,13 @@ function azureGrants(stack: DeployStack, pipeline: PipelineSection, pipelineGrou
       }
     }
     if (deployers.length > 0) {
-      // The deploy stack defines its namespace deployer role (RBAC Writer without NetworkPolicy writes) in the cluster's group.
-      add("write", "role-definer", rgScope(cluster.resourceGroup), `defines the stack's namespace deployer role for ${cluster.name} in its resource group`);
-      assigner(scope, ["Azure Kubernetes Service Cluster User Role"], `assigns its deployers Cluster User on ${cluster.name} and its namespace deployer role on their namespaces`, [
-        namespaceDeployerRoleId(cluster, azure.resourceGroup),
-      ]);
+      // The pipeline stack defines the namespace deployer role (namespaceDeployerRoles), and the right to
+      // assign it holds on each deployed namespace only: at the cluster it would cover every namespace.
+      assigner(scope, ["Azure Kubernetes Service Cluster User Role"], `assigns its deployers Cluster User on ${cluster.name}`);
+      const deployed = new Set(deployers.flatMap((e) => (e.access?.namespaces ?? []).filter((n) => n.cluster === cluster.name).map((n) => n.namespace)));
+      for (const namespace of [...deployed].sort()) {
+        assigner(`${scope}/namespaces/${namespace}`, [], `assigns its deployers the namespace deployer role on ${namespace}`, [namespaceDeployerRoleId(cluster, azure.resourceGroup)]);
+      }
     }
   }
 
@@ -303,6 +301,11 @@ export function derivePipeline(stacks: readonly DeployStack[], pipeline: Pipelin
     resourceGroups: stacks.flatMap((s) => (s.config.azure ? [{ stack: s.stack, name: s.config.azure.resourceGroup, location: s.config.azure.location, tags: s.config.tags }] : [])),
     customRoles,
     gcpServices,
+    namespaceDeployerRoles: stacks.flatMap((s) => {
+      const azure = s.config.azure;
+      const deployedClusters = new Set((s.config.github?.repositories ?? []).flatMap((r) => r.environments.flatMap((e) => (e.access?.namespaces ?? []).map((n) => n.cluster))));
+      return azure ? azure.clusters.filter((c) => deployedClusters.has(c.name)).map((c) => ({ stack: s.stack, cluster: { name: c.name, resourceGroup: c.resourceGroup }, ownerResourceGroup: azure.resourceGroup })) : [];
+    }),
   };
 }
 

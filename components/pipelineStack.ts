@@ -8,6 +8,7 @@ import { ownershipKey } from "../config/ownership";
 import type { DeployStack } from "../config/stackSet";
 import type { Adoption } from "./adoption";
 import { resourceGroupExists } from "./arm";
+import { namespaceDeployerRoleArgs } from "./aksCluster";
 import { AzureCiIdentity } from "./azureCiIdentity";
 import { GcpCiIdentity } from "./gcpCiIdentity";
 import { GcpWorkloadIdentityPool } from "./gcpWorkloadIdentityPool";
@@ -126,6 +127,16 @@ export class PipelineStack extends pulumi.ComponentResource {
       });
     }
     this.takeOverProblems = checksTakeOver(args.managedBefore) ? takeOverProblems(probes, args.managedBefore) : pulumi.output([]);
+
+    // Each deploy stack's namespace deployer role, defined here so no deploy identity may write role
+    // definitions (it could widen the role its role-assignment right is conditioned to).
+    for (const role of plan.namespaceDeployerRoles) {
+      new authorization.RoleDefinition(
+        `${name}-deployer-role-${role.stack}-${role.cluster.name.toLowerCase()}`,
+        namespaceDeployerRoleArgs(role.cluster, role.ownerResourceGroup, absolute(`/resourceGroups/${role.cluster.resourceGroup}`)),
+        { parent: this },
+      );
+    }
 
     const customRoles = new Map(
       plan.customRoles.map(({ key, assignableScopes }) => {

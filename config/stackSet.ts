@@ -124,13 +124,32 @@ export function readStackSet(dir: string): StackSet {
   return { pipeline, stacks };
 }
 
+/** The folder of the running stack's file: the project folder for the CLI, the stack file's folder for the offline plan. */
+function stackFolder(): string {
+  return isOfflinePlan() && process.env.RELEASE_INFRA_CONFIG_DIR ? process.env.RELEASE_INFRA_CONFIG_DIR : process.cwd();
+}
+
+/**
+ * Whether a pipeline stack file (one with release-infra:pipeline) is beside the running stack's:
+ * then the pipeline stack defines what a deploy identity must not (its namespace deployer roles).
+ * Only that key is read; the pipeline stack validates the set.
+ */
+export function pipelineStackBeside(): boolean {
+  try {
+    return [...stackFiles(stackFolder())].some(([, file]) => PIPELINE_KEY in readStackFile(file, path.basename(file)));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new pulumi.RunError(`invalid stack files beside this stack:\n${err.problems.join("\n")}`);
+    throw err;
+  }
+}
+
 /**
  * The stack set of the running pipeline stack: the stack files beside its own (the project
  * folder for the CLI, the stack file's folder for the offline plan). An invalid set stops the
  * program with one line per problem, like an invalid stack config.
  */
 export function loadStackSet(): StackSet {
-  const dir = isOfflinePlan() && process.env.RELEASE_INFRA_CONFIG_DIR ? process.env.RELEASE_INFRA_CONFIG_DIR : process.cwd();
+  const dir = stackFolder();
   try {
     return readStackSet(dir);
   } catch (err) {

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
-import { AKS_ROLES, AksCluster, type AksClusterArgs, type Deployer } from "../components/aksCluster";
+import { AKS_ROLES, AksCluster, namespaceDeployerRoleId, type AksClusterArgs, type Deployer } from "../components/aksCluster";
 import type { ClusterConfig, NamespaceConfig } from "../config/load";
 import type { WireValue } from "../scripts/mocks";
 import { build, named, ofType, valueOf, type Built } from "./harness";
@@ -323,4 +323,10 @@ test("outside a preview, or without readsNamespaces (the offline plan), the clus
   assert.deepEqual(await valueOf((await buildCluster({ readsNamespaces: true }, { preview: false, calls })).result.existingNamespaces), []);
   assert.deepEqual(await valueOf((await buildCluster({}, { preview: true, calls })).result.existingNamespaces), []);
   assert.deepEqual(cluster1.requests, []);
+});
+
+test("with the pipeline stack defining the deployer role, the cluster defines none and its namespaces still get that role's id", async () => {
+  const { resources, result } = await buildCluster({ deployers: [deployer("shop-production")], definesDeployerRole: false });
+  assert.deepEqual(ofType(resources, "azure-native:authorization:RoleDefinition"), []);
+  assert.deepEqual(result.deployerRole, { roleId: namespaceDeployerRoleId(cluster(), "acme-release-prod") });
 });

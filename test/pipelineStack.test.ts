@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSet } from "../config/stackSet";
-import { namespaceDeployerRoleId } from "../components/aksCluster";
+import { NAMESPACE_DEPLOYER_PERMISSIONS, namespaceDeployerRoleId } from "../components/aksCluster";
 import { AZURE_ROLES, CUSTOM_ROLES, derivePipeline, roleAssignmentCondition, type AzureGrant, type Grant } from "../components/pipelineGrants";
 import { PipelineStack } from "../components/pipelineStack";
 import { SUBSCRIPTION_ID } from "../scripts/mocks";
@@ -66,8 +66,8 @@ test("dev: its group, its registry roles, its cluster and namespace, its GCP pro
     [
       `pulumi-dev Azure Kubernetes Service Cluster User Role ${CLUSTER_NONPROD}`,
       "pulumi-dev Contributor /resourceGroups/contoso-release-dev",
-      `pulumi-dev Role Based Access Control Administrator ${CLUSTER_NONPROD} only Azure Kubernetes Service Cluster User Role+dev's namespace deployer`,
-      "pulumi-dev role-definer /resourceGroups/contoso-aks-nonprod",
+      `pulumi-dev Role Based Access Control Administrator ${CLUSTER_NONPROD} only Azure Kubernetes Service Cluster User Role`,
+      `pulumi-dev Role Based Access Control Administrator ${CLUSTER_NONPROD}/namespaces/shop-dev only dev's namespace deployer`,
       "pulumi-dev Role Based Access Control Administrator /resourceGroups/contoso-release-dev only AcrPull+AcrPush",
       `pulumi-dev namespace-creator ${CLUSTER_NONPROD}`,
       `pulumi-dev namespace-manager ${CLUSTER_NONPROD}/namespaces/shop-dev`,
@@ -88,8 +88,8 @@ test("staging: no GCP project, so no GCP roles", () => {
     [
       `pulumi-staging Azure Kubernetes Service Cluster User Role ${CLUSTER_NONPROD}`,
       "pulumi-staging Contributor /resourceGroups/contoso-release-staging",
-      `pulumi-staging Role Based Access Control Administrator ${CLUSTER_NONPROD} only Azure Kubernetes Service Cluster User Role+staging's namespace deployer`,
-      "pulumi-staging role-definer /resourceGroups/contoso-aks-nonprod",
+      `pulumi-staging Role Based Access Control Administrator ${CLUSTER_NONPROD} only Azure Kubernetes Service Cluster User Role`,
+      `pulumi-staging Role Based Access Control Administrator ${CLUSTER_NONPROD}/namespaces/shop-staging only staging's namespace deployer`,
       "pulumi-staging Role Based Access Control Administrator /resourceGroups/contoso-release-staging only AcrPull+AcrPush",
       `pulumi-staging namespace-creator ${CLUSTER_NONPROD}`,
       `pulumi-staging namespace-manager ${CLUSTER_NONPROD}/namespaces/shop-staging`,
@@ -109,8 +109,8 @@ test("prod: promotion from staging's registry assigns only Reader there (the imp
       `pulumi-prod Azure Kubernetes Service Cluster User Role ${CLUSTER_PROD}`,
       "pulumi-prod Contributor /resourceGroups/contoso-release-prod",
       "pulumi-prod Reader /resourceGroups/contoso-release-staging",
-      `pulumi-prod Role Based Access Control Administrator ${CLUSTER_PROD} only Azure Kubernetes Service Cluster User Role+prod's namespace deployer`,
-      "pulumi-prod role-definer /resourceGroups/contoso-aks-prod",
+      `pulumi-prod Role Based Access Control Administrator ${CLUSTER_PROD} only Azure Kubernetes Service Cluster User Role`,
+      `pulumi-prod Role Based Access Control Administrator ${CLUSTER_PROD}/namespaces/shop only prod's namespace deployer`,
       "pulumi-prod Role Based Access Control Administrator /resourceGroups/contoso-release-prod only AcrPull+Container Registry Data Importer and Data Reader",
       "pulumi-prod Role Based Access Control Administrator /resourceGroups/contoso-release-staging only Reader",
       `pulumi-prod namespace-creator ${CLUSTER_PROD}`,
@@ -148,10 +148,8 @@ function managedScopes(stack: string): string[] {
 test("no identity gets a role on a scope its stack's config does not name, and none on a subscription", () => {
   for (const stack of set.stacks) {
     const allowed = new Set(managedScopes(stack.stack));
-    // The namespace deployer role is defined where custom roles can be: the resource group of a cluster with deployers.
-    const clusterGroups = new Set((stack.config.azure?.clusters ?? []).map((c) => `/resourceGroups/${c.resourceGroup}`));
     for (const g of plan.grants.filter((g): g is AzureGrant => g.cloud === "azure" && g.stack === stack.stack)) {
-      assert.ok(g.role === "role-definer" ? clusterGroups.has(g.scope) : allowed.has(g.scope), `${g.environment}: ${g.role} on ${g.scope}`);
+      assert.ok(allowed.has(g.scope), `${g.environment}: ${g.role} on ${g.scope}`);
       assert.match(g.scope, /^\/resourceGroups\/[^/]+/);
     }
     for (const g of plan.grants.filter((g) => g.cloud === "gcp" && g.stack === stack.stack)) {
@@ -210,16 +208,12 @@ test("a registry outside the pipeline's resource groups is granted on the regist
   );
 });
 
-test("the custom roles hold only namespace, quota, limit range and network policy data actions, and role-definition rights", () => {
+test("the custom roles hold only namespace, quota, limit range and network policy data actions, and no role-definition right", () => {
   const actions = Object.values(CUSTOM_ROLES).flatMap((r) => r.dataActions);
-  assert.deepEqual(
-    Object.values(CUSTOM_ROLES).flatMap((r) => r.actions),
-    ["Microsoft.Authorization/roleDefinitions/read", "Microsoft.Authorization/roleDefinitions/write", "Microsoft.Authorization/roleDefinitions/delete"],
-  );
+  assert.deepEqual(Object.values(CUSTOM_ROLES).flatMap((r) => r.actions), []);
   for (const action of actions) assert.match(action, /^Microsoft\.ContainerService\/managedClusters\/(namespaces|resourcequotas|limitranges|networking\.k8s\.io\/networkpolicies)\/(read|write|delete)$/);
   assert.ok(!CUSTOM_ROLES["namespace-creator"].dataActions.some((a) => a.endsWith("/delete")), "deleting any namespace of a shared cluster is not granted cluster-wide");
   assert.deepEqual(plan.customRoles, [
-    { key: "role-definer", assignableScopes: ["/resourceGroups/contoso-aks-nonprod", "/resourceGroups/contoso-aks-prod"] },
     { key: "namespace-creator", assignableScopes: ["/resourceGroups/contoso-aks-nonprod", "/resourceGroups/contoso-aks-prod"] },
     { key: "namespace-manager", assignableScopes: ["/resourceGroups/contoso-aks-nonprod", "/resourceGroups/contoso-aks-prod"] },
   ]);
@@ -465,4 +459,21 @@ test("an adopted deploy stack's group is imported by its resource id, and is not
     `Azure resource group contoso-release-prod (of stack prod) is adopted but not in this stack's state, so the update would create it again: import it first (${PIPELINE_STEPS}); if it is imported, the config forces its replacement: pulumi preview --diff names the input`,
   ]);
   assert.deepEqual((await groupTakeOver(["contoso-release-prod"], { adopt: "prod", inState: ["pipeline-rg-contoso-release-prod"] })).problems, []);
+});
+
+test("the pipeline stack defines each deploy stack's namespace deployer role, with the id its conditioned assignment right names", async () => {
+  const { resources } = await built();
+  const roles = ofType(resources, "azure-native:authorization:RoleDefinition").filter((r) => r.name.startsWith("pipeline-deployer-role-"));
+  assert.deepEqual(
+    roles.map((r) => [r.name, r.plain.roleDefinitionId, r.plain.scope, r.plain.assignableScopes]),
+    set.stacks.flatMap((s) =>
+      (s.config.azure?.clusters ?? []).map((c) => [
+        `pipeline-deployer-role-${s.stack}-${c.name}`,
+        namespaceDeployerRoleId(c, s.config.azure?.resourceGroup ?? ""),
+        `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${c.resourceGroup}`,
+        [`/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${c.resourceGroup}`],
+      ]),
+    ),
+  );
+  for (const role of roles) assert.deepEqual(role.plain.permissions, [{ actions: NAMESPACE_DEPLOYER_PERMISSIONS.actions, dataActions: NAMESPACE_DEPLOYER_PERMISSIONS.dataActions }]);
 });
