@@ -5,6 +5,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as projects from "@pulumi/gcp/projects";
 import type { PipelineSection } from "../config/load";
 import { ownershipKey } from "../config/ownership";
+import { trustedSubjectForms } from "../config/schema";
 import type { DeployStack } from "../config/stackSet";
 import type { Adoption } from "./adoption";
 import { resourceGroupExists } from "./arm";
@@ -79,7 +80,7 @@ export class PipelineStack extends pulumi.ComponentResource {
     const trustAfter = [lookups.repository(repository.name, repository.id), lookups.defaultSubjectTemplate(repository.name)];
     // Both forms when the ids are known (a repository may send either), else the name-only one.
     const subjects = (environment: string) =>
-      environmentSubjects(pipeline.ownerId !== undefined && repository.id !== undefined ? ["name-only", "immutable"] : ["name-only"], {
+      environmentSubjects(trustedSubjectForms(repository, pipeline.ownerId), {
         owner,
         repository: repository.name,
         environment,
@@ -179,7 +180,7 @@ export class PipelineStack extends pulumi.ComponentResource {
               repositories: [
                 {
                   name: repository.name,
-                  id: repository.id !== undefined ? String(repository.id) : github.getRepositoryOutput({ fullName: `${owner}/${repository.name}` }, { parent: this }).repoId.apply(String),
+                  id: repository.id !== undefined ? String(repository.id) : lookups.repository(repository.name).id.apply(String),
                 },
               ],
             },
