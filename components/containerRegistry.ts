@@ -207,9 +207,16 @@ export class ContainerRegistry extends pulumi.ComponentResource {
     // Every grant's scope resolves only after ARM confirmed the registry's role-assignment mode.
     const token = authorization.getClientTokenOutput({}, { parent: this }).token;
     const armEndpoint = args.armEndpoint ?? PUBLIC_ARM_ENDPOINT;
+    // One read per registry id: a preview's take-over check and mode check ask about the same registry.
+    const modes = new Map<string, Promise<RegistryMode>>();
+    const modeOf = (id: string, bearer: string) => {
+      const known = modes.get(id) ?? readRegistryMode(armEndpoint, id, bearer);
+      modes.set(id, known);
+      return known;
+    };
     const inLegacyMode = (scope: pulumi.Input<string>, registryName: string, resourceGroup: pulumi.Input<string>, mayBeAbsent: boolean) =>
       pulumi.all([scope, resourceGroup, token]).apply(([id, group, bearer]) =>
-        pulumi.output(readRegistryMode(armEndpoint, id, bearer)).apply((state) => {
+        pulumi.output(modeOf(id, bearer)).apply((state) => {
           if (!state.found && !mayBeAbsent) throw new Error(`registry ${registryName} (resource group ${group}) does not exist`);
           if (state.found && state.mode === "AbacRepositoryPermissions") throw new Error(abacModeMessage(registryName, group));
           return id;
@@ -241,7 +248,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
           what: `container registry ${cfg.name}`,
           adoptKey: "release-infra:azure.registry.adopt: true",
           adopted: cfg.adopt,
-          exists: pulumi.all([targetScope, token]).apply(([id, bearer]) => readRegistryMode(armEndpoint, id, bearer)).apply((state) => state.found),
+          exists: pulumi.all([targetScope, token]).apply(async ([id, bearer]) => (await modeOf(id, bearer)).found),
           resource: registry,
         });
       }
