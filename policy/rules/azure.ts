@@ -1,6 +1,6 @@
 /** Azure: registries, role assignments, federated credentials. */
-import type { PolicyResource, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { field, inPipelineStack, onTypes, oneOf, stageConfigSchema, stageOf, strings, T, GITHUB_ISSUER, type Stage, type StageConfig } from "./common";
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { field, globToRegExp, inPipelineStack, onTypes, oneOf, stageConfigSchema, stageOfArgs, strings, T, GITHUB_ISSUER } from "./common";
 
 export const registryNoSharedCredentials: ResourceValidationPolicy = {
   name: "acr-no-admin-user-or-anonymous-pull",
@@ -121,17 +121,13 @@ function createdRegistries(resources: readonly PolicyResource[]): Set<string> {
   return new Set(resources.filter((r) => r.type === T.registry).map((r) => `${String(r.props.resourceGroupName)}/${String(r.props.registryName)}`.toLowerCase()));
 }
 
-function stackStage(args: StackValidationArgs): Stage {
-  return stageOf(args.getConfig<StageConfig>());
-}
-
 export const prodPullsOnlyOwnRegistry: StackValidationPolicy = {
   name: "acr-prod-pulls-only-own-registry",
   description: "In prod, images are pulled (AcrPull, Repository Reader) only from registries the prod stack itself creates, so no non-prod stack can write to them.",
   enforcementLevel: "mandatory",
   configSchema: stageConfigSchema,
   validateStack: (args, reportViolation) => {
-    if (stackStage(args) !== "prod") return;
+    if (stageOfArgs(args) !== "prod") return;
     const own = createdRegistries(args.resources);
     for (const grant of registryGrants(args.resources)) {
       const role = PULL_ROLES[grant.roleId];
@@ -151,7 +147,7 @@ export const nonProdWritesOnlyOwnRegistry: StackValidationPolicy = {
   enforcementLevel: "mandatory",
   configSchema: stageConfigSchema,
   validateStack: (args, reportViolation) => {
-    const stage = stackStage(args);
+    const stage = stageOfArgs(args);
     if (stage === "prod") return;
     const own = createdRegistries(args.resources);
     for (const grant of registryGrants(args.resources)) {
@@ -173,12 +169,6 @@ export const nonProdWritesOnlyOwnRegistry: StackValidationPolicy = {
 const PROMOTION_SOURCE_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 const PUSH_ROLE = "8311e382-0749-4cb8-b61a-304f252e45ec";
 
-/** Whether a GitHub fnmatch pattern (`*` within a path segment, `**` across) matches a branch name. */
-function fnmatch(pattern: string, name: string): boolean {
-  const regex = pattern.split("**").map((part) => part.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*")).join(".*");
-  return new RegExp(`^${regex}$`).test(name);
-}
-
 /** Whether an active branch ruleset with a pull-request rule (at least one approval) covers every branch `deployPattern` admits. */
 function protectedBy(rulesets: readonly PolicyResource[], repository: string, deployPattern: string): boolean {
   return rulesets.some((r) => {
@@ -189,7 +179,7 @@ function protectedBy(rulesets: readonly PolicyResource[], repository: string, de
     const excludes = strings(field(r.props, "conditions", "refName", "excludes"));
     if (excludes.length > 0) return false;
     // A deploy pattern with wildcards is covered only by ~ALL or by the same pattern.
-    return includes.some((i) => i === "~ALL" || i === `refs/heads/${deployPattern}` || (!deployPattern.includes("*") && i.startsWith("refs/heads/") && fnmatch(i.slice("refs/heads/".length), deployPattern)));
+    return includes.some((i) => i === "~ALL" || i === `refs/heads/${deployPattern}` || (!deployPattern.includes("*") && i.startsWith("refs/heads/") && globToRegExp(i.slice("refs/heads/".length)).test(deployPattern)));
   });
 }
 

@@ -8,6 +8,7 @@ import type {
   ReportViolation,
   ResourceValidation,
   ResourceValidationArgs,
+  StackValidationArgs,
 } from "@pulumi/policy";
 
 /** The issuer of GitHub Actions OIDC tokens, the only one CI identities may trust. */
@@ -56,7 +57,7 @@ export function stageOf(config: StageConfig): Stage {
   return isStage(config.stage) ? config.stage : "prod";
 }
 
-export function stageOfArgs(args: ResourceValidationArgs): Stage {
+export function stageOfArgs(args: Pick<ResourceValidationArgs, "getConfig"> | Pick<StackValidationArgs, "getConfig">): Stage {
   return stageOf(args.getConfig<StageConfig>());
 }
 
@@ -113,3 +114,20 @@ export const T = {
   deploymentPolicy: "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
 } as const;
 
+/**
+ * A ref name pattern as GitHub's rulesets match it (fnmatch with File::FNM_PATHNAME: `*` and `?`
+ * stay within one path segment, `**` crosses them), as a regular expression.
+ */
+export function globToRegExp(glob: string): RegExp {
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*" && glob[i + 1] === "*") {
+      source += ".*";
+      i++;
+    } else if (c === "*") source += "[^/]*";
+    else if (c === "?") source += "[^/]";
+    else source += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`);
+}

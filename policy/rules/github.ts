@@ -1,6 +1,6 @@
 /** GitHub: environments, secrets, rulesets. */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { inPipelineStack, stageConfigSchema, stageOf, stageOfArgs, field, isRecord, strings, onTypes, oneOf, T, type Stage, type StageConfig } from "./common";
+import { globToRegExp, inPipelineStack, stageConfigSchema, stageOfArgs, field, isRecord, strings, onTypes, oneOf, T, type Stage } from "./common";
 
 const DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy";
 
@@ -82,24 +82,6 @@ function rulesetPolicy(name: string, enforcementLevel: "mandatory" | "advisory",
 
 export const prodDefaultBranchRuleset = rulesetPolicy("github-default-branch-ruleset", "mandatory", (stage) => stage === "prod");
 export const nonProdDefaultBranchRuleset = rulesetPolicy("github-default-branch-ruleset-advisory", "advisory", (stage) => stage !== "prod");
-
-/**
- * A ref name pattern as GitHub's rulesets match it (fnmatch with File::FNM_PATHNAME: `*` and `?`
- * stay within one path segment, `**` crosses them), as a regular expression.
- */
-function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*" && glob[i + 1] === "*") {
-      source += ".*";
-      i++;
-    } else if (c === "*") source += "[^/]*";
-    else if (c === "?") source += "[^/]";
-    else source += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${source}$`);
-}
 
 /** Bypass actors that can do no more than they already can: they may edit the ruleset itself. */
 function onlyAdminsBypass(props: Record<string, unknown>): boolean {
@@ -189,7 +171,7 @@ function deployRefsPolicy(name: string, enforcementLevel: "mandatory" | "advisor
     enforcementLevel,
     configSchema: stageConfigSchema,
     validateStack: (args, reportViolation) => {
-      if (!appliesIn(stageOf(args.getConfig<StageConfig>()))) return;
+      if (!appliesIn(stageOfArgs(args))) return;
       for (const [urn, message] of uncoveredDeployRefs(args.resources)) reportViolation(message, urn);
     },
   };
