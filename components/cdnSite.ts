@@ -7,7 +7,7 @@ import type { CdnConfig, Stage } from "../config/load";
 import { ownershipKey } from "../config/ownership";
 import type { Adoption } from "./adoption";
 import { CdnCertificates, type DnsRecord } from "./cdnCertificates";
-import { gcpName } from "./names";
+import { cdnRoleId, gcpName } from "./names";
 import { checksTakeOver, takeOverProblems } from "./takeOver";
 
 /**
@@ -123,9 +123,7 @@ export class CdnSite extends pulumi.ComponentResource {
     const prod = args.stage === "prod";
     // Compute names derive from the bucket name: globally unique, so sites never collide in a project.
     const resourceName = (suffix: string) => gcpName(`${cdn.bucket}-${suffix}`, 63);
-    // Role ids: 3-64 of [a-zA-Z0-9_.]; deterministic, since a deleted role's id stays reserved for 37 days
-    // (https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role).
-    const roleId = (prefix: string) => `${prefix}_${cdn.bucket.replace(/-/g, "_")}`.slice(0, 64);
+    const roleId = (prefix: string) => cdnRoleId(prefix, cdn.bucket);
 
     const bucket = new storage.Bucket(
       `${name}-bucket`,

@@ -34,3 +34,12 @@ export function gcpName(text: string, max: number): string {
     .replace(/-+$/, "");
   return `${cleaned || "x"}-${hash}`;
 }
+
+/**
+ * The id of a CDN site's custom GCP role (`cdnFill`, `cdnInvalidator`, ...) for a bucket: 3-64 of
+ * [a-zA-Z0-9_.], deterministic, since a deleted role's id stays reserved for 37 days
+ * (https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role).
+ */
+export function cdnRoleId(prefix: string, bucket: string): string {
+  return `${prefix}_${bucket.replace(/-/g, "_")}`.slice(0, 64);
+}

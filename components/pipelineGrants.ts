@@ -14,6 +14,7 @@ import type { PipelineSection } from "../config/load";
 import type { DeployStack } from "../config/stackSet";
 import { AKS_ROLES, namespaceDeployerRoleId } from "./aksCluster";
 import { REGISTRY_ROLES } from "./containerRegistry";
+import { cdnRoleId } from "./names";
 
 /**
  * Built-in roles, ids from https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
@@ -141,9 +142,9 @@ export function grantableRolesCondition(roles: readonly string[]): string {
   return `api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${roles.map((r) => `'${r}'`).join(", ")}])`;
 }
 
-/** The invalidation role components/cdnSite.ts defines for a bucket (same id rule). */
+/** The invalidation role components/cdnSite.ts defines for a bucket. */
 export function invalidatorRole(project: string, bucket: string): string {
-  return `projects/${project}/roles/${`cdnInvalidator_${bucket.replace(/-/g, "_")}`.slice(0, 64)}`;
+  return `projects/${project}/roles/${cdnRoleId("cdnInvalidator", bucket)}`;
 }
 
 /** APIs a CDN stack calls: the bucket, load balancer, IAM, workload identity federation and project lookups. */
