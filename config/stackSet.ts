@@ -132,15 +132,18 @@ function stackFolder(): string {
 /**
  * Whether a pipeline stack file (one with release-infra:pipeline) is beside the running stack's:
  * then the pipeline stack defines what a deploy identity must not (its namespace deployer roles).
- * Only that key is read; the pipeline stack validates the set.
+ * Only that key is read, and a file that cannot be read is not one: the pipeline stack's own
+ * preview validates the set, and other stacks' files are not this stack's concern.
  */
 export function pipelineStackBeside(): boolean {
-  try {
-    return [...stackFiles(stackFolder())].some(([, file]) => PIPELINE_KEY in readStackFile(file, path.basename(file)));
-  } catch (err) {
-    if (err instanceof ConfigError) throw new pulumi.RunError(`invalid stack files beside this stack:\n${err.problems.join("\n")}`);
-    throw err;
-  }
+  return [...stackFiles(stackFolder())].some(([, file]) => {
+    try {
+      return PIPELINE_KEY in readStackFile(file, path.basename(file));
+    } catch (err) {
+      if (err instanceof ConfigError) return false;
+      throw err;
+    }
+  });
 }
 
 /**

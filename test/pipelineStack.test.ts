@@ -407,6 +407,18 @@ test("the pipeline stack plans for its folder's stacks, and passes the policy pa
   assert.equal(doc.outputs.pipeline.rights.length, plan.grants.length);
 });
 
+test("a deploy stack with a pipeline stack beside it defines no namespace deployer role; without one it does", () => {
+  const roleDefinitions = (file: string) => {
+    const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, path.join(__dirname, "..", "scripts", "plan.ts"), "--config", file, "--json"], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    assert.equal(run.status, 0, run.stderr);
+    return (JSON.parse(run.stdout) as { resources: { type: string }[] }).resources.filter((r) => r.type === "azure-native:authorization:RoleDefinition").length;
+  };
+  assert.equal(roleDefinitions(path.join(FIXTURES, "Pulumi.dev.yaml")), 0);
+  const alone = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "alone-")), "Pulumi.dev.yaml");
+  fs.copyFileSync(path.join(FIXTURES, "Pulumi.dev.yaml"), alone);
+  assert.equal(roleDefinitions(alone), 1);
+});
+
 test("the pipeline section stands alone: with a deploy section in the same file it is a config error", () => {
   const dir = folderWith({ "Pulumi.pipeline.yaml": (t) => `${t}  release-infra:github:\n    repositories: []\n` });
   assert.throws(() => readStackSet(dir), (err: Error) => {
