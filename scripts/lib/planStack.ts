@@ -11,6 +11,8 @@ import { installMocks, plainValue, type RecordedResource, type WireValue } from 
 import { githubApiCalls, type GithubApiCalls } from "./githubApiCalls";
 import { readStackSet } from "../../config/stackSet";
 import { validateStackFile } from "./stackFile";
+import { duplicateUrnProblems } from "./duplicateUrns";
+import { ConfigError } from "../../config/errors";
 
 /** A resource of the plan: what the engine would receive, inputs as plain JSON. */
 export type PlannedResource = Omit<RecordedResource, "provider"> & {
@@ -146,6 +148,9 @@ export async function planStack(file: string, stack: string, display: string, po
     Error.stackTraceLimit = stackTraceLimit;
     console.warn = warn;
   }
+
+  const duplicates = duplicateUrnProblems(session.resources, values, display);
+  if (duplicates.length > 0) throw new ConfigError(duplicates);
 
   const monitor = pulumi.runtime.getMonitor();
   const stackUrn = session.resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
