@@ -521,7 +521,7 @@ test("consolidated: the staging registry purges staged images older than three d
   assert.equal(task.registryName, "lumenstagingacr");
   assert.deepEqual(task.trigger, { timerTriggers: [{ name: "purge-schedule", schedule: "0 4 * * *", status: "Enabled" }] });
   const step = task.step as { encodedTaskContent: string };
-  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "acr purge --filter '\.\*:\.\*' --ago 3d --keep 3 --untagged"/);
+  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "mcr\.microsoft\.com\/acr\/acr-cli:0\.18 purge --registry \{\{\.Run\.Registry\}\} --filter '\.\*:\.\*' --ago 3d --keep 3 --untagged"/);
 });
 
 test("consolidated: the staging identity pushes to the staging registry only", async () => {
