@@ -680,7 +680,7 @@ test("a registry adopted where it lives, in a resource group of its own, needs n
 
 test("publicNetworkAccess Disabled on a registry below Premium is rejected", () => {
   const v = base();
-  v["release-infra:azure"].registry = { ...v["release-infra:azure"].registry, sku: "Standard", publicNetworkAccess: "Disabled" } as never;
+  v["release-infra:azure"].registry = { name: "acmeprodacr", sku: "Standard", publicNetworkAccess: "Disabled" } as never;
   assert.deepEqual(problems(v), [
     `Pulumi.prod.yaml: release-infra:azure.registry.publicNetworkAccess: "Disabled" requires sku Premium (this registry is Standard): private endpoints and network rules are Premium features`,
   ]);
