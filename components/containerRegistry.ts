@@ -19,7 +19,8 @@ export const REGISTRY_ROLES = {
   /**
    * "Container Registry Data Importer and Data Reader": triggers `az acr import` into the registry it is
    * granted on. Its importImage/action accepts any source (another ACR, Docker Hub, any registry with
-   * credentials), so it is granted on the promotion target only, never on a source.
+   * credentials) and `--force` alike, so it may overwrite any unlocked tag: granted on the promotion
+   * target only, never on a source.
    */
   importer: "577a9874-89fd-4f24-9dbd-b5034d0ad23a",
   /**
@@ -99,7 +100,10 @@ export interface PromotionCommand {
   target: string;
   /** `az acr import` of `<repository>@sha256:<digest>` (the digest E2E verified), as the promoting identity. */
   importCommand: string;
-  /** `az acr repository update --write-enabled false`: makes the promoted tag immutable (needs a registry owner). */
+  /**
+   * `az acr repository update --write-enabled false`: makes the promoted tag immutable. Not the
+   * promoting identity's right: the metadata write that locks a tag also unlocks it (docs/deploying.md#promotion-what-is-guaranteed).
+   */
   lockCommand: string;
 }
 
@@ -108,7 +112,9 @@ export function promotionCommand(target: string, source: { name: string; id: str
   return {
     source: source.name,
     target,
-    // No --force: an existing target tag makes the import fail instead of being overwritten.
+    // No --force, so an existing target tag fails this command. Azure does not enforce that:
+    // importImage/action is one right with or without force (the request's `mode`), so the
+    // importer role may overwrite any unlocked tag; only the lock protects a promoted tag.
     importCommand: `az acr import --name ${target} --registry ${source.id} --source <repository>@sha256:<digest> --image <repository>:<version>`,
     lockCommand: `az acr repository update --name ${target} --image <repository>:<version> --write-enabled false --delete-enabled false`,
   };
@@ -379,6 +385,8 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       encryption: undefined,
       identity: undefined,
       zoneRedundancy,
+      // Azure replaces tags as a whole: without release-infra:tags the registry keeps its own.
+      tags: Object.keys(args.tags).length > 0 ? args.tags : undefined,
       ...(retentionPolicy
         ? Object.fromEntries(["exportPolicy", "quarantinePolicy", "softDeletePolicy", "trustPolicy", "azureADAuthenticationAsArmPolicy"].map((policy) => [`policies.${policy}`, undefined]))
         : { policies: undefined }),

@@ -110,9 +110,9 @@ test("a created registry is public with trusted services passing its network rul
   assert.deepEqual(registry.ignoreChanges, []);
 });
 
-test("an adopted registry keeps its network exposure, zone redundancy, region, encryption and policies until the stack file sets them", async () => {
+test("an adopted registry keeps its network exposure, zone redundancy, region, encryption, policies and tags until the stack file sets them", async () => {
   const cfg = registryConfig({ sku: "Premium", adopt: true });
-  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
+  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg, tags: {} })));
   assert.deepEqual(named(resources, REGISTRY, "acr-registry").ignoreChanges.sort(), [
     "dataEndpointEnabled",
     "encryption",
@@ -122,11 +122,12 @@ test("an adopted registry keeps its network exposure, zone redundancy, region, e
     "networkRuleSet",
     "policies",
     "publicNetworkAccess",
+    "tags",
     "zoneRedundancy",
   ]);
 });
 
-test("an adopted registry gets the network settings, zone redundancy and retention its stack file sets, and keeps its other policies", async () => {
+test("an adopted registry gets the network settings, zone redundancy, retention and tags its stack file sets, and keeps its other policies", async () => {
   const cfg = registryConfig({ sku: "Premium", adopt: true, publicNetworkAccess: "Disabled", networkRuleBypassOptions: "None", zoneRedundant: true, untaggedRetentionDays: 7 });
   const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
   const registry = named(resources, REGISTRY, "acr-registry");
