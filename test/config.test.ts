@@ -678,6 +678,14 @@ test("a registry adopted where it lives, in a resource group of its own, needs n
   assert.deepEqual(problems(v), []);
 });
 
+test("a purge task on a registry without public network access is rejected: ACR Tasks would not reach it", () => {
+  const v = base();
+  v["release-infra:azure"].registry = { name: "acmeprodacr", sku: "Premium", publicNetworkAccess: "Disabled", purge: { schedule: "0 3 * * *", olderThanDays: 7 } } as never;
+  assert.deepEqual(problems(v), [
+    "Pulumi.prod.yaml: release-infra:azure.registry.purge: cannot run on a registry with publicNetworkAccess Disabled: ACR Tasks reach such a registry only from a dedicated agent pool in its network, which this program does not create",
+  ]);
+});
+
 test("publicNetworkAccess Disabled on a registry below Premium is rejected", () => {
   const v = base();
   v["release-infra:azure"].registry = { name: "acmeprodacr", sku: "Standard", publicNetworkAccess: "Disabled" } as never;

@@ -165,6 +165,15 @@ export const registry = strict({
     }
     return;
   }
+  // ACR Tasks are not a trusted service: without public access only a dedicated agent pool in the
+  // registry's network reaches it (https://learn.microsoft.com/azure/container-registry/tasks-agent-pools).
+  if (r.purge && r.publicNetworkAccess === "Disabled") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["purge"],
+      message: "cannot run on a registry with publicNetworkAccess Disabled: ACR Tasks reach such a registry only from a dedicated agent pool in its network, which this program does not create",
+    });
+  }
   if (r.resourceGroup !== undefined && !r.adopt) {
     ctx.addIssue({ code: "custom", path: ["resourceGroup"], message: "is only for an existing or adopted registry; a registry this stack creates lives in release-infra:azure.resourceGroup" });
   }
