@@ -4,7 +4,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import { isOfflinePlan, loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
 import { ownedObjects, ownershipKey } from "./config/ownership";
 import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
-import { adoptedObjects, type Adoption } from "./components/adoption";
+import { adoptedObjects, keptWhenAdopted, type Adoption } from "./components/adoption";
 import { resourceGroupExists } from "./components/arm";
 import { AksCluster, type Deployer } from "./components/aksCluster";
 import { AzureCiIdentity } from "./components/azureCiIdentity";
@@ -110,8 +110,9 @@ if (config.azure) {
   const group = new resources.ResourceGroup(
     "resource-group",
     { resourceGroupName: azure.resourceGroup, location: azure.location, tags },
-    // Deleting the group deletes the registry and every identity in it.
-    { protect: prod },
+    // Deleting the group deletes the registry and every identity in it. An adopted group keeps
+    // its tags without release-infra:tags (Azure replaces them as a whole) and its managedBy.
+    { protect: prod, ignoreChanges: keptWhenAdopted(azure.adoptResourceGroup, { tags: Object.keys(tags).length > 0 ? tags : undefined, managedBy: undefined }) },
   );
   // azure-native refuses to create a group that exists ("cannot create already existing resource").
   if (checksTakeOver(managedBefore)) {

@@ -22,3 +22,13 @@ export interface AdoptedObject {
 export function adoptedObjects(adoptions: readonly Adoption[]): pulumi.Output<AdoptedObject[]> {
   return pulumi.all(adoptions.map((a) => pulumi.all([a.resource.urn, a.importId]).apply(([urn, importId]) => ({ urn, importId }))));
 }
+
+/**
+ * What an adopted object keeps as it is: each of `inputs` (provider input paths, mapped to the
+ * config's value, undefined where the stack file does not set it) that the config leaves unset.
+ * Pulumi then sends the value `pulumi import` read (`ignoreChanges`) instead of a default, until
+ * the stack file sets it. A created object gets the defaults: nothing is ignored.
+ */
+export function keptWhenAdopted(adopted: boolean, inputs: Record<string, unknown>): string[] {
+  return adopted ? Object.keys(inputs).filter((path) => inputs[path] === undefined) : [];
+}

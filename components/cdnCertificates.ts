@@ -22,6 +22,8 @@ export interface CdnCertificatesArgs {
   namePrefix: string;
   /** GCP labels on every resource that takes them. */
   labels: Record<string, string>;
+  /** Protect the DNS authorizations (prod): a new one has another CNAME, and until DNS carries it no certificate renews. */
+  protect: boolean;
   /** Name of the CdnSite whose children the managed certificates were before this component existed (`<site>-certificate-<domain>`). */
   formerSiteName: string;
 }
@@ -71,7 +73,7 @@ export class CdnCertificates extends pulumi.ComponentResource {
           new certificatemanager.DnsAuthorization(
             `${name}-dns-authorization-${domain}`,
             { name: resourceName(`dnsauth-${shortHash(domain)}`), project, domain, labels, description: `Authorizes certificates for ${domain}` },
-            { parent: this },
+            { parent: this, protect: args.protect },
           ),
       );
       const map = new certificatemanager.CertificateMap(

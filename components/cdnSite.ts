@@ -1,3 +1,4 @@
+import { randomBytes } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as compute from "@pulumi/gcp/compute";
 import * as organizations from "@pulumi/gcp/organizations";
@@ -5,7 +6,7 @@ import * as projects from "@pulumi/gcp/projects";
 import * as storage from "@pulumi/gcp/storage";
 import type { CdnConfig, Stage } from "../config/load";
 import { ownershipKey } from "../config/ownership";
-import type { Adoption } from "./adoption";
+import { keptWhenAdopted, type Adoption } from "./adoption";
 import { CdnCertificates, type DnsRecord } from "./cdnCertificates";
 import { cdnRoleId, gcpName } from "./names";
 import { checksTakeOver, takeOverProblems } from "./takeOver";
@@ -49,7 +50,7 @@ export interface CdnSiteArgs {
   cdn: CdnConfig;
   /** GCP project of the bucket, load balancer and invalidation role (`gcp:project`). */
   project: string;
-  /** `prod` protects the bucket and never lets Pulumi delete its objects. */
+  /** `prod` protects the bucket, the address and DNS authorizations, and never lets Pulumi delete the bucket's objects. */
   stage: Stage;
   /** GCP labels on every resource that takes them. */
   labels: Record<string, string>;
@@ -125,31 +126,100 @@ export class CdnSite extends pulumi.ComponentResource {
     const resourceName = (suffix: string) => gcpName(`${cdn.bucket}-${suffix}`, 63);
     const roleId = (prefix: string) => cdnRoleId(prefix, cdn.bucket);
 
-    const bucket = new storage.Bucket(
-      `${name}-bucket`,
+    // Private bucket access: Cloud CDN fills its cache as the project's Cloud CDN service agent
+    // (https://cloud.google.com/cdn/docs/configure-private-bucket-access), which may only get
+    // objects. Public access prevention does not apply to it; domain-restricted sharing does
+    // (docs/deploying.md says what to do).
+    const projectNumber = organizations.getProjectOutput({ projectId: project }, { parent: this }).number;
+    const fillRole = new projects.IAMCustomRole(
+      `${name}-fill-role`,
       {
-        name: cdn.bucket,
         project,
-        location: cdn.location,
-        storageClass: "STANDARD",
-        labels,
-        // IAM only, which IAM conditions on object names also require.
-        uniformBucketLevelAccess: true,
-        // No allUsers or allAuthenticatedUsers grant can take effect: objects are readable only
-        // through Cloud CDN, never at storage.googleapis.com (https://cloud.google.com/storage/docs/public-access-prevention).
-        publicAccessPrevention: "enforced",
-        versioning: { enabled: true },
-        // Age alone: a deleted object has no newer version, so a numNewerVersions condition would keep it forever.
-        lifecycleRules: [{ action: { type: "Delete" }, condition: { withState: "ARCHIVED", daysSinceNoncurrentTime: NONCURRENT_RETENTION_DAYS } }],
-        // Buckets have no CORS by default; a plain <script src> needs none.
-        cors: cdn.corsOrigins.length > 0
-          ? [{ origins: cdn.corsOrigins, methods: ["GET", "HEAD"], responseHeaders: ["Content-Type"], maxAgeSeconds: 3600 }]
-          : undefined,
-        // Outside prod `pulumi destroy` may delete a versioned bucket with its objects.
-        forceDestroy: !prod,
+        roleId: roleId("cdnFill"),
+        title: `Cloud CDN cache fill (${cdn.bucket})`.slice(0, 100),
+        description: "Read objects, never list them: what Cloud CDN's cache fill needs",
+        permissions: FILL_PERMISSIONS,
+        stage: "GA",
       },
-      { parent: this, protect: prod },
+      { parent: this },
     );
+    // An adopted bucket exists before the update: its fill grant is made first, by name, and the
+    // bucket turns private only after it, so the CDN never loses read access. A new bucket comes first.
+    const createBucket = (dependsOn: pulumi.Resource[]) =>
+      new storage.Bucket(
+        `${name}-bucket`,
+        {
+          name: cdn.bucket,
+          project,
+          location: cdn.location,
+          storageClass: "STANDARD",
+          labels,
+          // IAM only, which IAM conditions on object names also require.
+          uniformBucketLevelAccess: true,
+          // No allUsers or allAuthenticatedUsers grant can take effect: objects are readable only
+          // through Cloud CDN, never at storage.googleapis.com (https://cloud.google.com/storage/docs/public-access-prevention).
+          publicAccessPrevention: "enforced",
+          versioning: { enabled: true },
+          // Age alone: a deleted object has no newer version, so a numNewerVersions condition would keep it forever.
+          lifecycleRules: [{ action: { type: "Delete" }, condition: { withState: "ARCHIVED", daysSinceNoncurrentTime: NONCURRENT_RETENTION_DAYS } }],
+          // Buckets have no CORS by default; a plain <script src> needs none.
+          cors: cdn.corsOrigins?.length
+            ? [{ origins: cdn.corsOrigins, methods: ["GET", "HEAD"], responseHeaders: ["Content-Type"], maxAgeSeconds: 3600 }]
+            : undefined,
+          // Outside prod `pulumi destroy` may delete a versioned bucket with its objects.
+          forceDestroy: !prod,
+        },
+        {
+          parent: this,
+          protect: prod,
+          dependsOn,
+          // An adopted bucket keeps what the stack file does not set: its storage class and CORS
+          // (config keys without a value), and what the program never sets, which the bridged
+          // provider would otherwise remove (website, logging, retention policy, ...) or try to
+          // change (placement, hierarchical namespace and object retention are fixed at creation).
+          ignoreChanges: keptWhenAdopted(cdn.adopt, {
+            storageClass: undefined,
+            cors: cdn.corsOrigins,
+            ...Object.fromEntries(
+              ["autoclass", "customPlacementConfig", "defaultEventBasedHold", "enableObjectRetention", "encryption", "hierarchicalNamespace", "ipFilter", "logging", "requesterPays", "retentionPolicy", "rpo", "softDeletePolicy", "website"].map(
+                (input) => [input, undefined],
+              ),
+            ),
+          }),
+        },
+      );
+    const created = cdn.adopt ? undefined : createBucket([]);
+    const bucketRef = created ? created.name : cdn.bucket;
+
+    // The fill agent exists only once Cloud CDN has created it, at a time Google does not document.
+    // A signed URL key on a backend bucket creates it: Google's signed-URL setup adds the key before
+    // granting the agent (https://cloud.google.com/cdn/docs/using-signed-urls), and public Terraform
+    // configurations make the agent's grant wait for google_compute_backend_bucket_signed_url_key.
+    // The key sits on a backend bucket of its own that no URL map serves, so no request to the site
+    // is signed or needs a signature; its value is never used, hence random once and then kept.
+    const agentBackend = new compute.BackendBucket(
+      `${name}-fill-agent`,
+      {
+        name: resourceName("fill-agent"),
+        project,
+        description: `${cdn.bucket}: creates Cloud CDN's fill service agent (a signed URL key); serves no traffic`,
+        bucketName: bucketRef,
+        enableCdn: true,
+      },
+      { parent: this },
+    );
+    const agentKey = new compute.BackendBucketSignedUrlKey(
+      `${name}-fill-agent-key`,
+      { name: "fill-agent", project, backendBucket: agentBackend.name, keyValue: pulumi.secret(randomBytes(16).toString("base64url")) },
+      { parent: this, ignoreChanges: ["keyValue"] },
+    );
+    const fillRead = new storage.BucketIAMMember(
+      `${name}-fill-read`,
+      { bucket: bucketRef, role: fillRole.name, member: pulumi.interpolate`serviceAccount:service-${projectNumber}@cloud-cdn-fill.iam.gserviceaccount.com` },
+      { parent: this, dependsOn: [agentKey] },
+    );
+    const bucket = created ?? createBucket([fillRead]);
+
     // The bare name, as the provider stores the id after a read (resource_storage_bucket.go
     // d.SetId(res.Id)): `pulumi import` skips an entry already in state only when the ids are equal.
     if (cdn.adopt) this.adoptions.push({ resource: bucket, importId: cdn.bucket });
@@ -175,29 +245,6 @@ export class CdnSite extends pulumi.ComponentResource {
           args.managedBefore,
         )
       : pulumi.output([]);
-
-    // Private bucket access: Cloud CDN fills its cache as the project's Cloud CDN service agent
-    // (https://cloud.google.com/cdn/docs/configure-private-bucket-access), which may only get
-    // objects. Public access prevention does not apply to it; domain-restricted sharing does
-    // (docs/deploying.md says what to do).
-    const projectNumber = organizations.getProjectOutput({ projectId: project }, { parent: this }).number;
-    const fillRole = new projects.IAMCustomRole(
-      `${name}-fill-role`,
-      {
-        project,
-        roleId: roleId("cdnFill"),
-        title: `Cloud CDN cache fill (${cdn.bucket})`.slice(0, 100),
-        description: "Read objects, never list them: what Cloud CDN's cache fill needs",
-        permissions: FILL_PERMISSIONS,
-        stage: "GA",
-      },
-      { parent: this },
-    );
-    const fillRead = new storage.BucketIAMMember(
-      `${name}-fill-read`,
-      { bucket: bucket.name, role: fillRole.name, member: pulumi.interpolate`serviceAccount:service-${projectNumber}@cloud-cdn-fill.iam.gserviceaccount.com` },
-      { parent: this },
-    );
 
     // Cache policy per path class. CACHE_ALL_STATIC, because it keeps the uploaded Cache-Control
     // (FORCE_CACHE_ALL would replace it, `immutable` included) and clamps it
@@ -285,7 +332,7 @@ export class CdnSite extends pulumi.ComponentResource {
 
     const certificates = new CdnCertificates(
       `${name}-certificates`,
-      { domains: cdn.domains, authorization: cdn.certificateAuthorization, project, namePrefix: cdn.bucket, labels, formerSiteName: name },
+      { domains: cdn.domains, authorization: cdn.certificateAuthorization, project, namePrefix: cdn.bucket, labels, protect: prod, formerSiteName: name },
       { parent: this },
     );
     // TLS 1.2 and later with MODERN's ciphers (COMPATIBLE, the default, allows TLS 1.0;
@@ -310,7 +357,8 @@ export class CdnSite extends pulumi.ComponentResource {
     const address = new compute.GlobalAddress(
       `${name}-address`,
       { name: resourceName("address"), project, ipVersion: "IPV4", labels },
-      { parent: this },
+      // The domains' A records point at it: a new address is a new IP, and the site is offline until DNS follows.
+      { parent: this, protect: prod },
     );
     // EXTERNAL_MANAGED: the global external Application Load Balancer (terraform-google-lb-http's default).
     const forwardingRule = (kind: string, port: string, target: pulumi.Input<string>) =>

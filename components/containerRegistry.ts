@@ -3,7 +3,7 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import type { AccessConfig, RegistryConfig, Stage } from "../config/load";
 import { ownershipKey } from "../config/ownership";
-import type { Adoption } from "./adoption";
+import { keptWhenAdopted, type Adoption } from "./adoption";
 import { armGet, armList, PUBLIC_ARM_ENDPOINT } from "./arm";
 import { grantRole, roleAssignmentName, type RoleGrant } from "./roleAssignment";
 import { checksTakeOver, takeOverProblems, type TakeOverProbe } from "./takeOver";
@@ -19,7 +19,8 @@ export const REGISTRY_ROLES = {
   /**
    * "Container Registry Data Importer and Data Reader": triggers `az acr import` into the registry it is
    * granted on. Its importImage/action accepts any source (another ACR, Docker Hub, any registry with
-   * credentials), so it is granted on the promotion target only, never on a source.
+   * credentials) and `--force` alike, so it may overwrite any unlocked tag: granted on the promotion
+   * target only, never on a source.
    */
   importer: "577a9874-89fd-4f24-9dbd-b5034d0ad23a",
   /**
@@ -99,7 +100,10 @@ export interface PromotionCommand {
   target: string;
   /** `az acr import` of `<repository>@sha256:<digest>` (the digest E2E verified), as the promoting identity. */
   importCommand: string;
-  /** `az acr repository update --write-enabled false`: makes the promoted tag immutable (needs a registry owner). */
+  /**
+   * `az acr repository update --write-enabled false`: makes the promoted tag immutable. Not the
+   * promoting identity's right: the metadata write that locks a tag also unlocks it (docs/deploying.md#promotion-what-is-guaranteed).
+   */
   lockCommand: string;
 }
 
@@ -108,7 +112,9 @@ export function promotionCommand(target: string, source: { name: string; id: str
   return {
     source: source.name,
     target,
-    // No --force: an existing target tag makes the import fail instead of being overwritten.
+    // No --force, so an existing target tag fails this command. Azure does not enforce that:
+    // importImage/action is one right with or without force (the request's `mode`), so the
+    // importer role may overwrite any unlocked tag; only the lock protects a promoted tag.
     importCommand: `az acr import --name ${target} --registry ${source.id} --source <repository>@sha256:<digest> --image <repository>:<version>`,
     lockCommand: `az acr repository update --name ${target} --image <repository>:<version> --write-enabled false --delete-enabled false`,
   };
@@ -135,9 +141,9 @@ export interface CiRegistryPrincipal extends RegistryPrincipal {
 export interface ContainerRegistryArgs {
   /** The stack's registry: created here, or (`existing: true`) owned by another stack and only granted on. */
   registry: RegistryConfig;
-  /** Resource group the registry is created in, and of an existing registry without its own `resourceGroup`. */
+  /** Resource group the registry is created in, and of an existing or adopted registry without its own `resourceGroup`. */
   resourceGroupName: pulumi.Input<string>;
-  /** Azure region of the created registry and its purge task. */
+  /** Azure region of a created registry (its purge task runs in the registry's region). */
   location: pulumi.Input<string>;
   /** prod protects the registry from deletion. */
   stage: Stage;
@@ -158,13 +164,23 @@ export interface ContainerRegistryArgs {
 }
 
 /**
- * The `acr purge` command of the scheduled task (Azure/acr-cli cmd/acr/purge.go: `--untagged` and
- * `--untagged-only` are exclusive; `--keep` keeps the latest N of the tags that would be deleted, per
- * repository, so it only applies when tags are deleted).
+ * The acr-cli image the purge task runs, pinned. ACR Tasks' `acr` alias runs whatever version the
+ * service's builder maps it to (Azure/acr-builder graph/global-defaults-linux.go: 0.17 until
+ * 2026-02-20, then 0.18, 0.19 since 2026-04-05), and no document says which builder a region runs;
+ * `--untagged-only` exists from acr-cli v0.18 (Azure/acr-cli tag v0.18, 2026-02-18; v0.17's
+ * cmd/acr/purge.go has no such flag). `0.18` is the tag that defaults file published.
+ */
+export const ACR_CLI_IMAGE = "mcr.microsoft.com/acr/acr-cli:0.18";
+
+/**
+ * The purge step's command (Azure/acr-cli cmd/acr/purge.go: `--untagged` and `--untagged-only` are
+ * exclusive; `--keep` keeps the latest N of the tags that would be deleted, per repository, so it
+ * only applies when tags are deleted). The image takes the registry from `--registry` and its
+ * credentials from the task (Azure/acr-cli README, "Integration with ACR Tasks").
  */
 export function purgeCommand(purge: NonNullable<RegistryConfig["purge"]>): string {
-  if (purge.untaggedOnly) return `acr purge --filter '${purge.filter}' --ago ${purge.olderThanDays}d --untagged-only`;
-  return `acr purge --filter '${purge.filter}' --ago ${purge.olderThanDays}d --keep ${purge.keep} --untagged`;
+  const purgeOf = `${ACR_CLI_IMAGE} purge --registry {{.Run.Registry}} --filter '${purge.filter}' --ago ${purge.olderThanDays}d`;
+  return purge.untaggedOnly ? `${purgeOf} --untagged-only` : `${purgeOf} --keep ${purge.keep} --untagged`;
 }
 
 /**
@@ -198,7 +214,8 @@ export class ContainerRegistry extends pulumi.ComponentResource {
     super("release-infra:azure:ContainerRegistry", name, args, opts);
     const cfg = args.registry;
     const subscriptionId = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
-    const rgName = cfg.existing && cfg.resourceGroup ? cfg.resourceGroup : args.resourceGroupName;
+    // An existing or adopted registry lives where it is; one this stack creates, in the stack's group.
+    const rgName = cfg.resourceGroup ?? args.resourceGroupName;
     // Built from names known in a preview (unlike a new registry's id), so the plan shows each grant's target.
     const scopeOf = (resourceGroup: pulumi.Input<string>, registryName: string) =>
       pulumi.interpolate`/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${registryName}`;
@@ -232,7 +249,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       this.registryName = existing.name;
       target = { scope: inLegacyMode(existing.id, cfg.name, rgName, false), dependsOn: [] };
     } else {
-      const registry = this.createRegistry(name, args);
+      const registry = this.createRegistry(name, args, rgName);
       if (cfg.adopt) this.adoptions.push({ resource: registry, importId: targetScope });
       this.registryId = registry.id;
       this.loginServer = registry.loginServer;
@@ -252,7 +269,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
           resource: registry,
         });
       }
-      if (cfg.purge) this.createPurgeTask(name, args, cfg.purge, registry, target.scope);
+      if (cfg.purge) this.createPurgeTask(name, args, rgName, cfg.purge, registry, target.scope);
     }
     this.resourceGroupName = pulumi.output(rgName);
 
@@ -344,38 +361,64 @@ export class ContainerRegistry extends pulumi.ComponentResource {
     });
   }
 
-  private createRegistry(name: string, args: ContainerRegistryArgs): containerregistry.Registry {
+  private createRegistry(name: string, args: ContainerRegistryArgs, resourceGroupName: pulumi.Input<string>): containerregistry.Registry {
     const cfg = args.registry;
     if (!cfg.sku) throw new Error(`registry ${cfg.name}: sku is required for a registry this stack creates`);
     const premium = cfg.sku === "Premium";
+    // Premium-only settings; no trustPolicy: content trust is deprecated and Azure rejects enabling it.
+    const zoneRedundancy = premium && cfg.zoneRedundant !== undefined ? (cfg.zoneRedundant ? "Enabled" : "Disabled") : undefined;
+    const retentionPolicy = premium && cfg.untaggedRetentionDays !== undefined ? { status: "enabled", days: cfg.untaggedRetentionDays } : undefined;
+    // An adopted registry keeps what its stack file does not set. azure-native 3.28.0 fills in
+    // `publicNetworkAccess ?? "Enabled"`, `networkRuleBypassOptions ?? "AzureServices"` and
+    // `zoneRedundancy ?? "Disabled"` (containerregistry/registry.js), which would open a registry
+    // reachable only through a private endpoint, or try to change zone redundancy, which is fixed at
+    // creation; the inputs the program never sets (network rules, data endpoints, customer-managed
+    // encryption and its identity, the other policies) would be dropped from the PUT. Nested paths
+    // only under `policies` when the config sends it: ignoreChanges cannot set a path whose parent is missing.
+    const ignoreChanges = keptWhenAdopted(cfg.adopt, {
+      // Fixed at creation (another region is another registry), and need not be the stack's region.
+      location: undefined,
+      publicNetworkAccess: cfg.publicNetworkAccess,
+      networkRuleBypassOptions: cfg.networkRuleBypassOptions,
+      networkRuleSet: undefined,
+      dataEndpointEnabled: undefined,
+      encryption: undefined,
+      identity: undefined,
+      zoneRedundancy,
+      // Azure replaces tags as a whole: without release-infra:tags the registry keeps its own.
+      tags: Object.keys(args.tags).length > 0 ? args.tags : undefined,
+      ...(retentionPolicy
+        ? Object.fromEntries(["exportPolicy", "quarantinePolicy", "softDeletePolicy", "trustPolicy", "azureADAuthenticationAsArmPolicy"].map((policy) => [`policies.${policy}`, undefined]))
+        : { policies: undefined }),
+    });
     return new containerregistry.Registry(
       `${name}-registry`,
       {
         registryName: cfg.name,
-        resourceGroupName: args.resourceGroupName,
+        resourceGroupName,
         location: args.location,
         sku: { name: cfg.sku },
         adminUserEnabled: false,
         anonymousPullEnabled: false,
+        // Public, as azure-native's default: CI on GitHub-hosted runners and AKS without a private
+        // endpoint reach the registry there.
+        publicNetworkAccess: cfg.publicNetworkAccess ?? "Enabled",
         // Trusted services: `az acr import` keeps working if networking is restricted later (ACR is on
         // the trusted-services list of https://learn.microsoft.com/azure/container-registry/allow-access-trusted-services;
         // ACR Tasks are not, so the purge task needs the registry reachable from its agents).
-        networkRuleBypassOptions: "AzureServices",
-        // Premium-only settings; no trustPolicy: content trust is deprecated and Azure rejects enabling it.
-        zoneRedundancy: premium && cfg.zoneRedundant !== undefined ? (cfg.zoneRedundant ? "Enabled" : "Disabled") : undefined,
-        policies:
-          premium && cfg.untaggedRetentionDays !== undefined
-            ? { retentionPolicy: { status: "enabled", days: cfg.untaggedRetentionDays } }
-            : undefined,
+        networkRuleBypassOptions: cfg.networkRuleBypassOptions ?? "AzureServices",
+        zoneRedundancy,
+        policies: retentionPolicy ? { retentionPolicy } : undefined,
         tags: args.tags,
       },
-      { parent: this, protect: args.stage === "prod" },
+      { parent: this, protect: args.stage === "prod", ignoreChanges },
     );
   }
 
   private createPurgeTask(
     name: string,
     args: ContainerRegistryArgs,
+    resourceGroupName: pulumi.Input<string>,
     purge: NonNullable<RegistryConfig["purge"]>,
     registry: containerregistry.Registry,
     checkedScope: pulumi.Output<string>,
@@ -396,8 +439,9 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       {
         taskName: "acr-purge",
         registryName: checkedScope.apply(() => args.registry.name),
-        resourceGroupName: args.resourceGroupName,
-        location: args.location,
+        resourceGroupName,
+        // The registry's own region: an adopted one keeps its region (createRegistry).
+        location: registry.location,
         platform: { os: "Linux" },
         status: "Enabled",
         step: { type: "EncodedTask", encodedTaskContent: Buffer.from(taskYaml).toString("base64") },

@@ -35,11 +35,19 @@ export function gcpName(text: string, max: number): string {
   return `${cleaned || "x"}-${hash}`;
 }
 
+/** Custom role ids: 3-64 of [a-zA-Z0-9_.] (https://cloud.google.com/iam/docs/creating-custom-roles#naming-custom-roles). */
+const ROLE_ID_MAX = 64;
+
 /**
- * The id of a CDN site's custom GCP role (`cdnFill`, `cdnInvalidator`, ...) for a bucket: 3-64 of
- * [a-zA-Z0-9_.], deterministic, since a deleted role's id stays reserved for 37 days
- * (https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role).
+ * The id of a CDN site's custom GCP role (`cdnFill`, `cdnInvalidator`, ...) for a bucket,
+ * deterministic, since a deleted role's id stays reserved for 37 days
+ * (https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role). An id that fits
+ * is kept as it always was; a longer one is cut and suffixed with a hash of the whole id, so two
+ * long bucket names with a common start get distinct roles in one project.
  */
 export function cdnRoleId(prefix: string, bucket: string): string {
-  return `${prefix}_${bucket.replace(/-/g, "_")}`.slice(0, 64);
+  const id = `${prefix}_${bucket.replace(/-/g, "_")}`;
+  if (id.length <= ROLE_ID_MAX) return id;
+  const hash = shortHash(id);
+  return `${id.slice(0, ROLE_ID_MAX - hash.length - 1)}_${hash}`;
 }

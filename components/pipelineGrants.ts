@@ -199,7 +199,16 @@ function azureGrants(stack: DeployStack, pipeline: PipelineSection, pipelineGrou
   add("write", "Contributor", own, "creates the stack's registry, purge task and CI identities in its resource group");
   add("read", "Reader", own, "reads the stack's resource group for previews and drift checks");
   const registry = azure.registry;
-  if (registry && !registry.existing) assigner(own, registryRoles, `assigns the registry roles of its kubelets and CI identities on ${registry.name}`);
+  if (registry && !registry.existing) {
+    // An adopted registry in a group of its own: rights on that registry, never on its group.
+    const elsewhere = registry.resourceGroup !== undefined && registry.resourceGroup.toLowerCase() !== azure.resourceGroup.toLowerCase();
+    const at = elsewhere && registry.resourceGroup ? registryScope(registry.resourceGroup, registry.name) : own;
+    if (at !== own) {
+      add("write", "Contributor", at, `manages registry ${registry.name} and its purge task where it lives`);
+      add("read", "Reader", at, `reads registry ${registry.name} for previews and drift checks`);
+    }
+    assigner(at, registryRoles, `assigns the registry roles of its kubelets and CI identities on ${registry.name}`);
+  }
 
   // Registries it does not create: an existing one it grants on, and the ones it promotes from.
   const external = [

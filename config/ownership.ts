@@ -76,7 +76,8 @@ export function registryReferenceProblems(stacks: { file: string; config: StackC
   const created = new Map<string, { file: string; resourceGroup: string }>();
   for (const { file, config } of stacks) {
     const registry = config.azure?.registry;
-    if (config.azure && registry && !registry.existing) created.set(registry.name, { file, resourceGroup: config.azure.resourceGroup });
+    // An adopted registry may live in a group of its own (registry.resourceGroup).
+    if (config.azure && registry && !registry.existing) created.set(registry.name, { file, resourceGroup: registry.resourceGroup ?? config.azure.resourceGroup });
   }
   const problems: string[] = [];
   const check = (file: string, key: string, name: string, resourceGroup: string) => {

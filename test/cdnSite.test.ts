@@ -39,6 +39,7 @@ const T = {
   address: "gcp:compute/globalAddress:GlobalAddress",
   rule: "gcp:compute/globalForwardingRule:GlobalForwardingRule",
   customRole: "gcp:projects/iAMCustomRole:IAMCustomRole",
+  signedUrlKey: "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey",
   projectMember: "gcp:projects/iAMMember:IAMMember",
   dnsAuthorization: "gcp:certificatemanager/dnsAuthorization:DnsAuthorization",
   cmCertificate: "gcp:certificatemanager/certificate:Certificate",
@@ -86,6 +87,8 @@ const list = (value: unknown): unknown[] => {
 const selfLink = (collection: string, name: string) => `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/${collection}/${name}`;
 const bucketOf = (resources: Built[]) => named(resources, T.bucket, "cdn-bucket");
 const backendOf = (resources: Built[], kind: "immutable" | "latest") => named(resources, T.backend, `cdn-${kind}`);
+/** The backend buckets a URL map serves: not the one that only carries the key that creates the fill agent. */
+const servedBackends = (resources: Built[]) => ofType(resources, T.backend).filter((r) => r.name !== "cdn-fill-agent");
 const policyOf = (resources: Built[], kind: "immutable" | "latest") => obj(backendOf(resources, kind).plain.cdnPolicy);
 const routeRules = (resources: Built[]) => list(obj(list(named(resources, T.urlMap, "cdn-url-map").plain.pathMatchers)[0]).routeRules).map(obj);
 const roleOf = (resources: Built[], member: Built) => {
@@ -138,6 +141,68 @@ test("outside prod the bucket is neither protected nor kept from destroy", async
   const bucket = bucketOf((await site({ stage: "dev" })).resources);
   assert.equal(bucket.protect, false);
   assert.equal(bucket.plain.forceDestroy, true);
+});
+
+test("a new bucket has no CORS when corsOrigins is unset, and ignores no setting", async () => {
+  const bucket = bucketOf((await site({ cdn: { corsOrigins: undefined } })).resources);
+  assert.equal(bucket.plain.cors, undefined);
+  assert.equal(bucket.plain.storageClass, "STANDARD");
+  assert.deepEqual(bucket.ignoreChanges, []);
+});
+
+test("an adopted bucket keeps its storage class, CORS and every setting the program never sends until the stack file sets them", async () => {
+  const unset = bucketOf((await site({ cdn: { adopt: true, corsOrigins: undefined } })).resources);
+  assert.deepEqual(unset.ignoreChanges.sort(), [
+    "autoclass",
+    "cors",
+    "customPlacementConfig",
+    "defaultEventBasedHold",
+    "enableObjectRetention",
+    "encryption",
+    "hierarchicalNamespace",
+    "ipFilter",
+    "logging",
+    "requesterPays",
+    "retentionPolicy",
+    "rpo",
+    "softDeletePolicy",
+    "storageClass",
+    "website",
+  ]);
+  const withCors = bucketOf((await site({ cdn: { adopt: true } })).resources);
+  assert.ok(!withCors.ignoreChanges.includes("cors"));
+  assert.deepEqual(list(withCors.plain.cors).map((c) => obj(c).origins), [["https://app.navi.example"]]);
+});
+
+test("an adopted bucket turns private only once the fill agent may read it, and the agent's signed URL key comes first", async () => {
+  const { resources } = await site({ cdn: { adopt: true } });
+  const bucket = bucketOf(resources);
+  const fillRead = named(resources, T.bucketMember, "cdn-fill-read");
+  const key = named(resources, T.signedUrlKey, "cdn-fill-agent-key");
+  assert.equal(fillRead.plain.bucket, "cdn-navi-com");
+  assert.ok(bucket.dependsOn.includes(fillRead.urn), "the bucket waits for the fill grant");
+  assert.ok(fillRead.dependsOn.includes(key.urn), "the grant waits for the key that creates the agent");
+  assert.ok(!fillRead.dependsOn.includes(bucket.urn));
+});
+
+test("a new bucket exists before its fill grant, which still waits for the agent's signed URL key", async () => {
+  const { resources } = await site();
+  const fillRead = named(resources, T.bucketMember, "cdn-fill-read");
+  assert.ok(fillRead.dependsOn.includes(bucketOf(resources).urn));
+  assert.ok(fillRead.dependsOn.includes(named(resources, T.signedUrlKey, "cdn-fill-agent-key").urn));
+});
+
+test("the signed URL key that creates the fill agent sits on a CDN backend of the bucket that no URL map serves, with a secret value kept once made", async () => {
+  const { resources } = await site();
+  const agentBackend = named(resources, T.backend, "cdn-fill-agent");
+  assert.equal(agentBackend.plain.bucketName, "cdn-navi-com");
+  assert.equal(agentBackend.plain.enableCdn, true);
+  const key = named(resources, T.signedUrlKey, "cdn-fill-agent-key");
+  assert.equal(key.plain.backendBucket, agentBackend.plain.name);
+  assert.equal(key.plain.keyValue, "[secret]");
+  assert.deepEqual(key.ignoreChanges, ["keyValue"]);
+  const served = JSON.stringify(ofType(resources, T.urlMap).map((m) => m.plain));
+  assert.ok(!served.includes(`/backendBuckets/${String(agentBackend.plain.name)}`), "no URL map routes to the agent's backend");
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +268,7 @@ test("latest paths stay at the edge and in browsers at most latestMaxAgeSeconds,
 test("no backend adds a Cache-Control response header, which the load balancer would send with 404s too", async () => {
   // Custom response headers are "Headers that the Application Load Balancer should add to proxied
   // responses": every response, whatever its status.
-  for (const backend of ofType((await site()).resources, T.backend)) {
+  for (const backend of servedBackends((await site()).resources)) {
     assert.ok(!list(backend.plain.customResponseHeaders ?? []).some((h) => /^cache-control\s*:/i.test(String(h))), backend.name);
   }
 });
@@ -237,7 +302,7 @@ test("the cache policy follows the configured max ages", async () => {
 });
 
 test("no backend sends TTL fields the API rejects for its cache mode", async () => {
-  const backends = ofType((await site()).resources, T.backend);
+  const backends = servedBackends((await site()).resources);
   assert.equal(backends.length, 2);
   for (const backend of backends) {
     const policy = obj(backend.plain.cdnPolicy);
@@ -250,7 +315,7 @@ test("no backend sends TTL fields the API rejects for its cache mode", async () 
 });
 
 test("every backend compresses text responses, coalesces requests and serves stale content while revalidating", async () => {
-  for (const backend of ofType((await site()).resources, T.backend)) {
+  for (const backend of servedBackends((await site()).resources)) {
     assert.equal(backend.plain.compressionMode, "AUTOMATIC", backend.name);
     const policy = obj(backend.plain.cdnPolicy);
     assert.equal(policy.requestCoalescing, true, backend.name);
@@ -287,7 +352,7 @@ test("the URL map carries API-checked tests that each latest path reaches the sh
 
 test("without latest paths every path is served by the immutable backend", async () => {
   const { resources } = await site({ cdn: { latestPaths: [] } });
-  assert.deepEqual(ofType(resources, T.backend).map((r) => r.name), ["cdn-immutable"]);
+  assert.deepEqual(servedBackends(resources).map((r) => r.name), ["cdn-immutable"]);
   const map = named(resources, T.urlMap, "cdn-url-map").plain;
   assert.equal(map.defaultService, selfLink("backendBuckets", "cdn-navi-com-immutable"));
   assert.deepEqual(routeRules(resources).map((r) => r.service), [undefined], "only the generation redirect");
@@ -402,6 +467,28 @@ test("with DNS authorization each domain gets a DNS-authorized Certificate Manag
   for (const r of [...ofType(resources, T.dnsAuthorization), ...ofType(resources, T.cmCertificate), ...ofType(resources, T.certificateMapEntry)]) {
     assert.match(String(r.plain.name), /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
   }
+});
+
+test("in prod the address the domains point at and every DNS authorization are protected; outside prod they are not", async () => {
+  const protectedOf = (resources: Built[]) => [named(resources, T.address, "cdn-address"), ...ofType(resources, T.dnsAuthorization)].map((r) => r.protect);
+  assert.deepEqual(protectedOf((await site({ stage: "prod", cdn: { certificateAuthorization: "dns" } })).resources), [true, true, true]);
+  assert.deepEqual(protectedOf((await site({ stage: "dev", cdn: { certificateAuthorization: "dns" } })).resources), [false, false, false]);
+});
+
+test("two long bucket names with a common start get distinct custom role ids of at most 64 characters in one project", async () => {
+  const long = (suffix: string) => `assets-of-the-release-pipeline-for-the-acme-organisation-${suffix}`;
+  const { resources } = await build(() =>
+    ["first", "second"].map((suffix) => new CdnSite(`cdn-${suffix}`, { cdn: { ...CDN, bucket: long(suffix) }, project: PROJECT, stage: "dev", labels: {}, publishers: PUBLISHERS })),
+  );
+  const ids = ofType(resources, T.customRole).map((r) => String(r.plain.roleId));
+  assert.equal(ids.length, 4);
+  assert.equal(new Set(ids).size, 4);
+  for (const id of ids) assert.match(id, /^[a-zA-Z0-9_.]{3,64}$/);
+});
+
+test("a custom role id that fits keeps the id it always had", async () => {
+  const ids = ofType((await site()).resources, T.customRole).map((r) => r.plain.roleId).sort();
+  assert.deepEqual(ids, ["cdnFill_cdn_navi_com", "cdnInvalidator_cdn_navi_com"]);
 });
 
 test("with DNS authorization the proxy serves the certificate map, once every entry exists", async () => {

@@ -295,7 +295,7 @@ test("a resource group on a registry this stack creates is rejected", () => {
   const c = base();
   Object.assign(c["release-infra:azure"].registry, { resourceGroup: "elsewhere" });
   assert.deepEqual(problems(c), [
-    `Pulumi.prod.yaml: release-infra:azure.registry.resourceGroup: "elsewhere" is only for an existing registry; a registry this stack creates lives in release-infra:azure.resourceGroup`,
+    `Pulumi.prod.yaml: release-infra:azure.registry.resourceGroup: "elsewhere" is only for an existing or adopted registry; a registry this stack creates lives in release-infra:azure.resourceGroup`,
   ]);
 });
 
@@ -666,10 +666,32 @@ test("adopting the registry without its resource group is rejected: the group ex
   const v = base();
   v["release-infra:azure"].registry = { ...v["release-infra:azure"].registry, adopt: true } as never;
   assert.deepEqual(problems(v), [
-    "Pulumi.prod.yaml: release-infra:azure.adoptResourceGroup: must be true when registry.adopt is: registry acmeprodacr exists in resource group acme-release-prod, so the group exists too (set resourceGroup to the registry's group)",
+    "Pulumi.prod.yaml: release-infra:azure.adoptResourceGroup: must be true when registry.adopt is and the registry is in the stack's resource group: registry acmeprodacr exists in resource group acme-release-prod, so the group exists too (or set registry.resourceGroup to the group it lives in)",
   ]);
   Object.assign(v["release-infra:azure"], { adoptResourceGroup: true });
   assert.deepEqual(problems(v), []);
+});
+
+test("a registry adopted where it lives, in a resource group of its own, needs no adoption of the stack's group", () => {
+  const v = base();
+  v["release-infra:azure"].registry = { ...v["release-infra:azure"].registry, adopt: true, resourceGroup: "acme-shared-registries" } as never;
+  assert.deepEqual(problems(v), []);
+});
+
+test("a purge task on a registry without public network access is rejected: ACR Tasks would not reach it", () => {
+  const v = base();
+  v["release-infra:azure"].registry = { name: "acmeprodacr", sku: "Premium", publicNetworkAccess: "Disabled", purge: { schedule: "0 3 * * *", olderThanDays: 7 } } as never;
+  assert.deepEqual(problems(v), [
+    "Pulumi.prod.yaml: release-infra:azure.registry.purge: cannot run on a registry with publicNetworkAccess Disabled: ACR Tasks reach such a registry only from a dedicated agent pool in its network, which this program does not create",
+  ]);
+});
+
+test("publicNetworkAccess Disabled on a registry below Premium is rejected", () => {
+  const v = base();
+  v["release-infra:azure"].registry = { name: "acmeprodacr", sku: "Standard", publicNetworkAccess: "Disabled" } as never;
+  assert.deepEqual(problems(v), [
+    `Pulumi.prod.yaml: release-infra:azure.registry.publicNetworkAccess: "Disabled" requires sku Premium (this registry is Standard): private endpoints and network rules are Premium features`,
+  ]);
 });
 
 test("adoptAcrPull on a cluster that does not pull from the registry is rejected", () => {

@@ -102,6 +102,65 @@ test("the registry is protected in prod and not in dev", async () => {
   assert.equal(named(dev.resources, REGISTRY, "acr-registry").protect, false);
 });
 
+test("a created registry is public with trusted services passing its network rules, and ignores no setting", async () => {
+  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: registryConfig({ sku: "Premium" }) })));
+  const registry = named(resources, REGISTRY, "acr-registry");
+  assert.equal(registry.plain.publicNetworkAccess, "Enabled");
+  assert.equal(registry.plain.networkRuleBypassOptions, "AzureServices");
+  assert.deepEqual(registry.ignoreChanges, []);
+});
+
+test("an adopted registry keeps its network exposure, zone redundancy, region, encryption, policies and tags until the stack file sets them", async () => {
+  const cfg = registryConfig({ sku: "Premium", adopt: true });
+  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg, tags: {} })));
+  assert.deepEqual(named(resources, REGISTRY, "acr-registry").ignoreChanges.sort(), [
+    "dataEndpointEnabled",
+    "encryption",
+    "identity",
+    "location",
+    "networkRuleBypassOptions",
+    "networkRuleSet",
+    "policies",
+    "publicNetworkAccess",
+    "tags",
+    "zoneRedundancy",
+  ]);
+});
+
+test("an adopted registry gets the network settings, zone redundancy, retention and tags its stack file sets, and keeps its other policies", async () => {
+  const cfg = registryConfig({ sku: "Premium", adopt: true, publicNetworkAccess: "Disabled", networkRuleBypassOptions: "None", zoneRedundant: true, untaggedRetentionDays: 7 });
+  const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
+  const registry = named(resources, REGISTRY, "acr-registry");
+  assert.equal(registry.plain.publicNetworkAccess, "Disabled");
+  assert.equal(registry.plain.networkRuleBypassOptions, "None");
+  assert.equal(registry.plain.zoneRedundancy, "Enabled");
+  assert.deepEqual(registry.ignoreChanges.sort(), [
+    "dataEndpointEnabled",
+    "encryption",
+    "identity",
+    "location",
+    "networkRuleSet",
+    "policies.azureADAuthenticationAsArmPolicy",
+    "policies.exportPolicy",
+    "policies.quarantinePolicy",
+    "policies.softDeletePolicy",
+    "policies.trustPolicy",
+  ]);
+});
+
+test("a registry adopted in a resource group of its own is managed, granted on and purged where it lives", async () => {
+  const cfg = registryConfig({ adopt: true, resourceGroup: "acme-shared-registries", purge: { schedule: "0 3 * * *", olderThanDays: 7, keep: 3, untaggedOnly: false, filter: ".*:.*" } });
+  const { resources, result } = await build(() =>
+    new ContainerRegistry("acr", args({ registry: cfg, ciPrincipals: [{ name: "shop-production", principalId: "shop-principal", access: "push" }] })),
+  );
+  assert.equal(named(resources, REGISTRY, "acr-registry").plain.resourceGroupName, "acme-shared-registries");
+  assert.equal(named(resources, TASK, "acr-purge").plain.resourceGroupName, "acme-shared-registries");
+  assert.deepEqual(grants(resources, "shop-principal"), [`${roleDefinition(ACR_PUSH)} @ ${registryId("acme-shared-registries", "acmeprodacr")}`]);
+  assert.equal(result.adoptions.length, 1);
+  assert.equal(await valueOf(pulumi.output(result.adoptions[0].importId)), registryId("acme-shared-registries", "acmeprodacr"));
+  assert.equal(await valueOf(result.resourceGroupName), "acme-shared-registries");
+});
+
 test("an existing registry is read, not created, and still gets the grants", async () => {
   const cfg = registryConfig({ existing: true, sku: undefined, resourceGroup: "acme-release-shared" });
   const { resources, result } = await build(() =>
@@ -258,7 +317,7 @@ test("in a preview, grants on a new registry show their target and name and wait
   assert.ok(push.dependsOn.includes(registry.urn));
 });
 
-test("purge creates a scheduled ACR task on the registry that runs acr purge with the configured filter", async () => {
+test("purge creates a scheduled ACR task on the registry that runs the purge of a pinned acr-cli image with the configured filter", async () => {
   const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 7, keep: 3, untaggedOnly: false, filter: "shop:.*" } });
   const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
   const task = named(resources, TASK, "acr-purge");
@@ -271,14 +330,14 @@ test("purge creates a scheduled ACR task on the registry that runs acr purge wit
   const step = task.plain.step as { type: string; encodedTaskContent: string };
   assert.equal(step.type, "EncodedTask");
   const yaml = Buffer.from(step.encodedTaskContent, "base64").toString("utf8");
-  assert.match(yaml, /^version: v1\.1\.0\nsteps:\n  - cmd: "acr purge --filter 'shop:\.\*' --ago 7d --keep 3 --untagged"\n/);
+  assert.match(yaml, /^version: v1\.1\.0\nsteps:\n  - cmd: "mcr\.microsoft\.com\/acr\/acr-cli:0\.18 purge --registry \{\{\.Run\.Registry\}\} --filter 'shop:\.\*' --ago 7d --keep 3 --untagged"\n/);
 });
 
 test("purge keeps the configured number of latest tags per repository", async () => {
   const cfg = registryConfig({ purge: { schedule: "0 3 * * *", olderThanDays: 3, keep: 5, untaggedOnly: false, filter: ".*:.*" } });
   const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
   const step = named(resources, TASK, "acr-purge").plain.step as { encodedTaskContent: string };
-  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "acr purge --filter '\.\*:\.\*' --ago 3d --keep 5 --untagged"/);
+  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /--filter '\.\*:\.\*' --ago 3d --keep 5 --untagged"/);
 });
 
 test("purge with untaggedOnly deletes only untagged manifests, no tags", async () => {
@@ -286,7 +345,7 @@ test("purge with untaggedOnly deletes only untagged manifests, no tags", async (
   const { resources } = await build(() => new ContainerRegistry("acr", args({ registry: cfg })));
   const step = named(resources, TASK, "acr-purge").plain.step as { encodedTaskContent: string };
   const yaml = Buffer.from(step.encodedTaskContent, "base64").toString("utf8");
-  assert.match(yaml, /cmd: "acr purge --filter '\.\*:\.\*' --ago 1d --untagged-only"/);
+  assert.match(yaml, /--filter '\.\*:\.\*' --ago 1d --untagged-only"/);
 });
 
 test("no purge configured creates no task", async () => {

@@ -521,7 +521,7 @@ test("consolidated: the staging registry purges staged images older than three d
   assert.equal(task.registryName, "lumenstagingacr");
   assert.deepEqual(task.trigger, { timerTriggers: [{ name: "purge-schedule", schedule: "0 4 * * *", status: "Enabled" }] });
   const step = task.step as { encodedTaskContent: string };
-  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "acr purge --filter '\.\*:\.\*' --ago 3d --keep 3 --untagged"/);
+  assert.match(Buffer.from(step.encodedTaskContent, "base64").toString("utf8"), /cmd: "mcr\.microsoft\.com\/acr\/acr-cli:0\.18 purge --registry \{\{\.Run\.Registry\}\} --filter '\.\*:\.\*' --ago 3d --keep 3 --untagged"/);
 });
 
 test("consolidated: the staging identity pushes to the staging registry only", async () => {
@@ -701,5 +701,5 @@ test("the review lists the adopted objects, makes their import the first manual 
   const text = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, PLAN, "--from", saved], { cwd: ROOT, encoding: "utf8" }).stdout;
   assert.match(text, /^ {2}adopted \(imported, not created\): resource-group, mys-prod-mystira-namespace, registry-kubelet-mys-prod-acrpull, registry-registry, repo-mystira\.workspace-env-production-environment$/m);
   assert.match(text, /^ {2}1\. before the first update, import the 5 adopted objects \(a preview fails until then\): npm run plan -- --stack prod --import-file prod-import\.json /m);
-  assert.match(text, /azure-native:containerregistry:Registry {2}registry-registry {2}\[adopted: pulumi import reads \/subscriptions\/<subscription-id>\/resourceGroups\/mys-release-prod\/providers\/Microsoft\.ContainerRegistry\/registries\/mysprodacr, protect\]/);
+  assert.match(text, /azure-native:containerregistry:Registry {2}registry-registry {2}\[adopted: pulumi import reads \/subscriptions\/<subscription-id>\/resourceGroups\/mys-release-prod\/providers\/Microsoft\.ContainerRegistry\/registries\/mysprodacr, protect, ignoreChanges=dataEndpointEnabled,encryption,identity,location,networkRuleBypassOptions,networkRuleSet,policies,publicNetworkAccess,zoneRedundancy\]/);
 });

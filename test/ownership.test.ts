@@ -100,6 +100,17 @@ test("a stack referencing another stack's registry in the wrong resource group i
   );
 });
 
+test("a promotion source adopted in a resource group of its own is referred to where it lives", () => {
+  const azure = (registry: Record<string, unknown>, group: string) => ({ "azure-native:location": "westeurope", "release-infra:azure": { resourceGroup: group, registry } });
+  const staging = stack("Pulumi.staging.yaml", "staging", {}, azure({ name: "acmestagingacr", sku: "Standard", adopt: true, resourceGroup: "acme-shared-registries" }, "acme-release-staging"));
+  const prodFrom = (resourceGroup: string) =>
+    stack("Pulumi.prod.yaml", "prod", {}, azure({ name: "acmeprodacr", sku: "Premium", importFrom: [{ name: "acmestagingacr", resourceGroup }] }, "acme-release-prod"));
+  assert.deepEqual(crossStackProblems([staging, prodFrom("acme-shared-registries")]), []);
+  assert.deepEqual(crossStackProblems([staging, prodFrom("acme-release-staging")]), [
+    "Pulumi.prod.yaml: release-infra:azure.registry.importFrom[acmestagingacr].resourceGroup: registry acmestagingacr is created by Pulumi.staging.yaml in resource group acme-shared-registries, not acme-release-staging; set resourceGroup: acme-shared-registries",
+  ]);
+});
+
 test("a promotion source in the wrong resource group is rejected", () => {
   const azure = (registry: Record<string, unknown>, group: string) => ({ "azure-native:location": "westeurope", "release-infra:azure": { resourceGroup: group, registry } });
   assert.deepEqual(

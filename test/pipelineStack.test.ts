@@ -208,6 +208,18 @@ test("a registry outside the pipeline's resource groups is granted on the regist
   );
 });
 
+test("a registry adopted in a resource group of its own is managed and granted on the registry itself, never on its group", () => {
+  const dev = set.stacks.find((s) => s.stack === "dev");
+  assert.ok(dev?.config.azure?.registry);
+  const adopted = { ...dev, config: { ...dev.config, azure: { ...dev.config.azure, registry: { ...dev.config.azure.registry, adopt: true, resourceGroup: "platform-shared" } } } };
+  const grants = derivePipeline([adopted], pipeline).grants.filter((g): g is AzureGrant => g.cloud === "azure" && g.scope.includes("platform-shared"));
+  const registry = "/resourceGroups/platform-shared/providers/Microsoft.ContainerRegistry/registries/contosodevacr";
+  assert.deepEqual(
+    grants.map((g) => `${g.environment} ${g.role} ${g.scope}`).sort(),
+    [`pulumi-dev Contributor ${registry}`, `pulumi-dev Role Based Access Control Administrator ${registry}`, `pulumi-dev-read Reader ${registry}`],
+  );
+});
+
 test("the custom roles hold only namespace, quota, limit range and network policy data actions, and no role-definition right", () => {
   const actions = Object.values(CUSTOM_ROLES).flatMap((r) => r.dataActions);
   assert.deepEqual(Object.values(CUSTOM_ROLES).flatMap((r) => r.actions), []);

@@ -590,6 +590,11 @@ test("an unprotected prod bucket is a violation", () => {
   assert.match(found[0], /protect/);
 });
 
+test("an unprotected prod CDN address or DNS authorization is a violation: the live DNS names them", () => {
+  assert.equal(violations(p.prodStatefulProtected, "gcp:compute/globalAddress:GlobalAddress", { name: "cdn-address", ipVersion: "IPV4" }, { stack: "prod" }).length, 1);
+  assert.equal(violations(p.prodStatefulProtected, "gcp:certificatemanager/dnsAuthorization:DnsAuthorization", { name: "cdn-dnsauth", domain: "cdn.acme.example" }, { stack: "prod" }).length, 1);
+});
+
 test("an unprotected namespace passes outside prod", () => {
   assert.deepEqual(violations(p.prodStatefulProtected, NAMESPACE, namespace("shop"), { stage: "dev" }), []);
 });

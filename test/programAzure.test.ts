@@ -31,3 +31,24 @@ test("a preview whose resource group exists already fails naming adoptResourceGr
   ]);
   assert.deepEqual(await run(true, ["resource-group"]), []);
 });
+
+test("an adopted resource group keeps its managedBy, and its tags unless release-infra:tags sets them", async () => {
+  const ignored = async (tags: Record<string, string> | undefined) => {
+    delete require.cache[require.resolve(path.join(__dirname, "..", "index"))];
+    const { resources } = await build(
+      () => {
+        pulumi.runtime.setAllConfig({
+          "azure-native:location": "westeurope",
+          "release-infra:stage": "dev",
+          "release-infra:azure": JSON.stringify({ resourceGroup: "acme-release-dev", adoptResourceGroup: true }),
+          ...(tags ? { "release-infra:tags": JSON.stringify(tags) } : {}),
+        });
+        return require(path.join(__dirname, "..", "index"));
+      },
+      { stack: "dev" },
+    );
+    return resources.find((r) => r.type === "azure-native:resources:ResourceGroup")?.ignoreChanges.sort();
+  };
+  assert.deepEqual(await ignored(undefined), ["managedBy", "tags"]);
+  assert.deepEqual(await ignored({ team: "platform" }), ["managedBy"]);
+});

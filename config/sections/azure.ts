@@ -99,10 +99,24 @@ export const registry = strict({
   name: registryName.describe("Registry name: 5-50 lowercase letters or digits, globally unique (the login server is <name>.azurecr.io)."),
   existing: z.boolean().default(false).describe("true: another stack owns the registry; this stack only grants access to it."),
   adopt: z.boolean().default(false).describe("true: the registry exists already and this stack takes it over: import it (npm run plan -- --import-file) instead of creating it."),
-  resourceGroup: resourceGroupName.optional().describe("Resource group of an existing registry (default: release-infra:azure.resourceGroup)."),
+  resourceGroup: resourceGroupName
+    .optional()
+    .describe("Resource group of an existing or adopted registry, where it lives (default: release-infra:azure.resourceGroup); a registry this stack creates is created in release-infra:azure.resourceGroup."),
   sku: z.enum(["Basic", "Standard", "Premium"]).optional().describe("Registry SKU; required for a registry this stack creates."),
   untaggedRetentionDays: z.number().int().min(0).max(365).optional().describe("Days untagged manifests are kept before ACR deletes them (Premium only), 0-365."),
-  zoneRedundant: z.boolean().optional().describe("Zone redundancy (Premium only; set at creation)."),
+  zoneRedundant: z.boolean().optional().describe("Zone redundancy (Premium only; set at creation). Unset on an adopted registry: left as it is."),
+  publicNetworkAccess: z
+    .enum(["Enabled", "Disabled"])
+    .optional()
+    .describe(
+      "Whether the registry answers on its public endpoint. Default for a new registry: Enabled (GitHub-hosted runners and AKS reach it there; Disabled needs a private endpoint and runners inside the network, and is Premium only). Unset on an adopted registry: left as it is.",
+    ),
+  networkRuleBypassOptions: z
+    .enum(["AzureServices", "None"])
+    .optional()
+    .describe(
+      "Whether trusted Azure services (az acr import among them) pass the registry's network rules. Default for a new registry: AzureServices, so promotion keeps working once networking is restricted. Unset on an adopted registry: left as it is.",
+    ),
   importFrom: z
     .array(
       strict({
@@ -141,7 +155,7 @@ export const registry = strict({
     if (r.adopt) {
       ctx.addIssue({ code: "custom", path: ["adopt"], message: "cannot be set on an existing registry: another stack owns it (adopt it in that stack, or set existing: false to own it here)" });
     }
-    for (const key of ["sku", "untaggedRetentionDays", "zoneRedundant", "purge"] as const) {
+    for (const key of ["sku", "untaggedRetentionDays", "zoneRedundant", "publicNetworkAccess", "networkRuleBypassOptions", "purge"] as const) {
       if (r[key] !== undefined) {
         ctx.addIssue({ code: "custom", path: [key], message: `cannot be set on an existing registry (another stack owns it; set it there)` });
       }
@@ -151,8 +165,17 @@ export const registry = strict({
     }
     return;
   }
-  if (r.resourceGroup !== undefined) {
-    ctx.addIssue({ code: "custom", path: ["resourceGroup"], message: "is only for an existing registry; a registry this stack creates lives in release-infra:azure.resourceGroup" });
+  // ACR Tasks are not a trusted service: without public access only a dedicated agent pool in the
+  // registry's network reaches it (https://learn.microsoft.com/azure/container-registry/tasks-agent-pools).
+  if (r.purge && r.publicNetworkAccess === "Disabled") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["purge"],
+      message: "cannot run on a registry with publicNetworkAccess Disabled: ACR Tasks reach such a registry only from a dedicated agent pool in its network, which this program does not create",
+    });
+  }
+  if (r.resourceGroup !== undefined && !r.adopt) {
+    ctx.addIssue({ code: "custom", path: ["resourceGroup"], message: "is only for an existing or adopted registry; a registry this stack creates lives in release-infra:azure.resourceGroup" });
   }
   if (r.sku === undefined) {
     ctx.addIssue({ code: "custom", path: ["sku"], message: "is required for a registry this stack creates: Basic, Standard or Premium" });
@@ -162,6 +185,9 @@ export const registry = strict({
     }
     if (r.zoneRedundant !== undefined) {
       ctx.addIssue({ code: "custom", path: ["zoneRedundant"], message: `requires sku Premium (this registry is ${r.sku}): zone redundancy is set explicitly only on Premium` });
+    }
+    if (r.publicNetworkAccess === "Disabled") {
+      ctx.addIssue({ code: "custom", path: ["publicNetworkAccess"], message: `requires sku Premium (this registry is ${r.sku}): private endpoints and network rules are Premium features` });
     }
   }
   r.importFrom.forEach((source, i) => {
@@ -186,12 +212,13 @@ export const azure = strict({
       ctx.addIssue({ code: "custom", path: ["clusters", i, "pullFromRegistry"], message: "requires release-infra:azure.registry (there is no registry to pull from)" });
     }
   });
-  // The registry lives in the stack's resource group: one that exists already is in a group that does too.
-  if (a.registry?.adopt && !a.registry.existing && !a.adoptResourceGroup) {
+  // An adopted registry without a resource group of its own lives in the stack's: that group exists too.
+  const registryGroup = a.registry?.resourceGroup ?? a.resourceGroup;
+  if (a.registry?.adopt && !a.registry.existing && registryGroup.toLowerCase() === a.resourceGroup.toLowerCase() && !a.adoptResourceGroup) {
     ctx.addIssue({
       code: "custom",
       path: ["adoptResourceGroup"],
-      message: `must be true when registry.adopt is: registry ${a.registry.name} exists in resource group ${a.resourceGroup}, so the group exists too (set resourceGroup to the registry's group)`,
+      message: `must be true when registry.adopt is and the registry is in the stack's resource group: registry ${a.registry.name} exists in resource group ${a.resourceGroup}, so the group exists too (or set registry.resourceGroup to the group it lives in)`,
     });
   }
 });

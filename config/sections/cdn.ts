@@ -55,7 +55,10 @@ export const cdn = strict({
     .describe(
       "How Google proves control of the domains before issuing their certificates. load-balancer (default): a Google-managed certificate on the proxy, issued only once each domain's DNS points at this load balancer, so a domain served elsewhere has no HTTPS here until then: for new domains. dns: a Certificate Manager certificate per domain with DNS authorization (a CNAME you create, output as cdn.dnsRecords), ACTIVE before DNS moves: for moving an existing domain without an HTTPS outage.",
     ),
-  corsOrigins: z.array(httpsOrigin).default([]).describe("Origins allowed to fetch objects cross-origin (GET, HEAD); none by default."),
+  corsOrigins: z
+    .array(httpsOrigin)
+    .optional()
+    .describe("Origins allowed to fetch objects cross-origin (GET, HEAD). Unset: none on a new bucket; an adopted bucket keeps its CORS as it is."),
   latestPaths: z.array(urlPathPattern).default([]).describe("Latest-pointer paths, cached briefly (e.g. /v1/*); everything else is versioned and immutable."),
   immutableMaxAgeSeconds: maxAge
     .default(31536000)

@@ -107,6 +107,8 @@ export const T = {
   resourceQuota: "kubernetes:core/v1:ResourceQuota",
   limitRange: "kubernetes:core/v1:LimitRange",
   bucket: "gcp:storage/bucket:Bucket",
+  globalAddress: "gcp:compute/globalAddress:GlobalAddress",
+  dnsAuthorization: "gcp:certificatemanager/dnsAuthorization:DnsAuthorization",
   environment: "github:index/repositoryEnvironment:RepositoryEnvironment",
   actionsSecret: "github:index/actionsSecret:ActionsSecret",
   organizationSecret: "github:index/actionsOrganizationSecret:ActionsOrganizationSecret",

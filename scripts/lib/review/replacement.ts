@@ -85,6 +85,7 @@ export const REPLACEMENT_RULES: Readonly<Record<string, Rule[]>> = {
     "workloadIdentityPoolProviderId",
   ]),
   "gcp:compute/backendBucket:BackendBucket": google("compute/resource_compute_backend_bucket", ["name", "project", "params"]),
+  "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey": google("compute/resource_compute_backend_bucket_signed_url_key", ["name", "project", "backendBucket", "keyValue"]),
   "gcp:compute/sSLPolicy:SSLPolicy": google("compute/resource_compute_ssl_policy", ["name", "project", "description"]),
   "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": google("certificatemanager/resource_certificate_manager_dns_authorization", ["name", "project", "location", "domain", "type"]),
   "gcp:certificatemanager/certificate:Certificate": google("certificatemanager/resource_certificate_manager_certificate", ["name", "project", "location", "scope", "managed", "selfManaged"]),
