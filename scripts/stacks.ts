@@ -5,9 +5,9 @@
  */
 import { environmentOf } from "../components/pipelineGrants";
 import { ConfigError } from "../config/errors";
-import { readStackSet, type DeployStack } from "../config/stackSet";
+import { policyConfigOf, readStackSet, type DeployStack } from "../config/stackSet";
 import { STAGES } from "../config/schema";
-import { policies } from "../policy/policies";
+import { policies, type StageConfig } from "../policy/policies";
 
 /** The minute of the hour the drift workflow's schedule fires at (.github/workflows/drift.yml). */
 export const DRIFT_MINUTE = 23;
@@ -103,7 +103,7 @@ export function githubOutputs(stacks: StackEntry[], drift: { at?: Date; only?: s
 }
 
 /** The policy pack's config for a stack: the same `stage` (and pipeline flag) for every policy that declares it. */
-export function policyConfig(config: { stage: (typeof STAGES)[number]; pipelineStack: boolean }): Record<string, { stage: string; pipelineStack: boolean }> {
+export function policyConfig(config: Required<StageConfig>): Record<string, Required<StageConfig>> {
   return Object.fromEntries(policies.filter((p) => p.configSchema?.properties?.stage).map((p) => [p.name, { ...config }]));
 }
 
@@ -149,7 +149,7 @@ function main(argv: string[]): number {
   else {
     const found = stack === set.pipeline?.stack ? set.pipeline?.config : set.stacks.find((s) => s.stack === stack)?.config;
     if (!found) throw new UsageError(`--policy-config ${stack}: no stack file Pulumi.${stack}.yaml here`);
-    process.stdout.write(`${JSON.stringify(policyConfig({ stage: found.stage, pipelineStack: found.pipeline !== undefined }), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(policyConfig(policyConfigOf(found)), null, 2)}\n`);
   }
   return 0;
 }

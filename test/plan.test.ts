@@ -32,7 +32,7 @@ test("plan --json prints one document with the contract's fields for every resou
   const run = sharedPlan(["--stack", "prod", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
-  assert.deepEqual(Object.keys(doc).sort(), ["githubApiCalls", "invokes", "outputs", "placeholders", "project", "resources", "stack", "warnings"]);
+  assert.deepEqual(Object.keys(doc).sort(), ["githubApiCalls", "invokes", "outputs", "placeholders", "policyConfig", "project", "resources", "stack", "warnings"]);
   assert.equal(doc.project, "release-infra");
   assert.equal(doc.stack, "prod");
   assert.ok(doc.resources.length > 0);

@@ -279,3 +279,20 @@ test("--all orders the stacks so that a stack importing from another's registry 
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^Apply order: dev, then staging, then prod\n {2}prod after staging: prod uses registry acmestagingacr, which staging creates$/m);
 });
+
+test("a saved plan carries its policy config, and --from finds what the live plan found: the pipeline stack's findings", () => {
+  const live = plan(["--stack", "pipeline", "--policy"], fixture("pipeline"));
+  const saved = savedPlan("pipeline", fixture("pipeline", "Pulumi.pipeline.yaml"));
+  assert.deepEqual(JSON.parse(fs.readFileSync(saved, "utf8")).policyConfig, { stage: "prod", pipelineStack: true });
+  const rendered = plan(["--from", saved, "--policy"]);
+  const policyLine = (text: string) => text.split("\n").find((l) => l.startsWith("Policy: "));
+  assert.equal(live.code, 0, live.stderr);
+  assert.equal(rendered.code, 0, rendered.stderr);
+  assert.match(policyLine(live.stdout) ?? "", /^Policy: 0 mandatory, [1-9]\d* advisory/);
+  assert.equal(policyLine(rendered.stdout), policyLine(live.stdout));
+  // The same plan evaluated as an ordinary stack breaks the rules the pipeline stack is exempt from.
+  const asDeployStack = variant("pipeline-as-deploy", saved, (doc) => {
+    doc.policyConfig = { stage: "prod", pipelineStack: false };
+  });
+  assert.equal(plan(["--from", asDeployStack, "--policy"]).code, 5);
+});

@@ -5,7 +5,6 @@
  */
 import { githubApiCalls, type GithubApiCalls } from "../githubApiCalls";
 import { formatViolations, type Violation } from "../../../policy/check";
-import { STAGES, type Stage } from "../../../policy/policies";
 import type { PlanDocument } from "../planStack";
 import { field, list, ofType, shortType, str, strings, T } from "./inputs";
 
@@ -39,12 +38,6 @@ export interface Summary {
   dnsAuthorizedDomains: string[];
   /** GitHub API requests a real preview and a refresh make. */
   githubApiCalls: GithubApiCalls;
-}
-
-/** The stage the plan was made for (an output of the program); prod, the strictest, when missing. */
-export function stageOfPlan(plan: PlanDocument): Stage {
-  const stage = plan.outputs.stage;
-  return STAGES.find((s) => s === stage) ?? "prod";
 }
 
 export function summarize(plan: PlanDocument, policy: Violation[], policyEnforced: boolean): Summary {
