@@ -208,7 +208,7 @@ async function planAll(args: Args, cwd: string): Promise<number> {
     return mandatory;
   }
   const { order, reasons } = applyOrder(documents);
-  const orderLines = [`Apply order: ${order.join(", then ")}`, ...(reasons.length ? reasons.map((r) => `  ${r}`) : ["  no stack uses a registry another creates: any order"])];
+  const orderLines = [`Apply order: ${order.join(", then ")}`, ...(reasons.length ? reasons.map((r) => `  ${r}`) : ["  no stack needs anything another creates: any order"])];
   const ownership = `Ownership: ${configs.length} stack files, no object managed by two of them.`;
   if (args.format === "markdown") {
     const header = ["## release-infra offline plans", "", ...orderLines.map((l) => `- ${l.trim()}`), `- ${ownership}`].join("\n");

@@ -277,7 +277,16 @@ test("the review document fits GitHub's comment limit, cutting the tree with a n
 test("--all orders the stacks so that a stack importing from another's registry comes after it", () => {
   const run = plan(["--all"], ORG);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /^Apply order: dev, then staging, then prod\n {2}prod after staging: prod uses registry acmestagingacr, which staging creates$/m);
+  assert.match(run.stdout, /^Apply order: dev, then staging, then prod\n {2}prod after staging: prod needs registry acmestagingacr, which staging creates$/m);
+});
+
+test("--all applies the pipeline stack first: every deploy stack needs the environment, resource group and roles it creates", () => {
+  const run = plan(["--all"], fixture("pipeline"));
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^Apply order: pipeline, then dev, then staging, then prod\n/);
+  for (const stack of ["dev", "staging", "prod"]) {
+    assert.match(run.stdout, new RegExp(`^ {2}${stack} after pipeline: ${stack} needs resource group contoso-release-${stack}, role "release-infra namespace deployer \\(.*\\)", environment pulumi-${stack}, which pipeline creates$`, "m"));
+  }
 });
 
 test("a saved plan carries its policy config, and --from finds what the live plan found: the pipeline stack's findings", () => {
