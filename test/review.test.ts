@@ -305,3 +305,19 @@ test("a saved plan carries its policy config, and --from finds what the live pla
   });
   assert.equal(plan(["--from", asDeployStack, "--policy"]).code, 5);
 });
+
+test("--diff shows each created resource under its component with its inputs, folded as the tree folds them, and --full unfolded", () => {
+  const run = plan(["--config", HEAD, "--diff", basePlan()]);
+  assert.equal(run.code, 0, run.stderr);
+  const [, resources] = sections(run.stdout, [/^Changes against /, /^Resources:$/]);
+  const [, created] = sections(resources, [/^Resources:$/, /^ {2}\+ created \(\d+\), with their inputs \(repeated inputs folded; --full shows every input\):$/]);
+  // The granted right: its role by name and its scope, as a reviewer approving it needs them.
+  assert.match(created, /azure-native:authorization:RoleAssignment {2}registry-ci-web-staging-acrpull[^\n]*\n(?:.*\n)*?.* roleDefinitionId: \S+7f951dda-4ed3-4680-a7ca-43fe172d538d \(AcrPull\)\n(?:.*\n)*?.* scope: \S+\/registries\/orbitprodacr\n/);
+  assert.match(created, /├┄ each of the next 4 ActionsEnvironmentVariable: environment: staging, repository: web/);
+  const full = plan(["--config", HEAD, "--diff", basePlan(), "--full"]);
+  assert.equal(full.code, 0, full.stderr);
+  assert.doesNotMatch(full.stdout, /each of the next/);
+  assert.match(full.stdout, /^ {2}\+ created \(\d+\), with their inputs:$/m);
+  const markdown = plan(["--config", HEAD, "--diff", basePlan(), "--format", "markdown"]);
+  assert.match(markdown.stdout, /\*\*Created \(\d+\)\*\*, with their inputs \(repeated inputs folded\):\n\n```+text\n(?:.*\n)*?.* roleDefinitionId: \S+ \(AcrPull\)\n/);
+});
