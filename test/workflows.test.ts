@@ -556,7 +556,7 @@ test("drift: a broken run opens, then updates, the stack's drift-check-failing i
 test("drift: a failed setup job opens its own drift-check-failing issue with the stacks' script, and a setup that runs closes it", async () => {
   const setup = workflow("drift.yml").jobs.setup;
   const detect = workflow("drift.yml").jobs.detect;
-  assert.equal(setup.permissions?.issues, "write");
+  assert.deepEqual(setup.permissions, { contents: "read", issues: "write" });
   assert.deepEqual(setup.env, { LABEL: "drift-setup", SUBJECT: "any stack (the setup job, which picks the stacks due, failed)" });
   const failing = stepNamed(setup, 'Open or update the "drift check failing" issue');
   assert.equal(failing.if, "failure() || cancelled()");
