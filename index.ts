@@ -228,9 +228,12 @@ if (config.azure) {
   for (const e of accessEnvironments) {
     const identity = identities.get(e.key);
     if (!identity) continue;
-    const first = e.access.namespaces[0];
-    const aks = first && clusters.get(first.cluster);
-    const ns = first && clusterNamespaces.get(`${first.cluster}/${first.namespace}`);
+    // Every namespace the identity may deploy to, as a list; the single variables only when there is exactly one.
+    const targets = e.access.namespaces.flatMap((ref) => {
+      const aks = clusters.get(ref.cluster);
+      const ns = clusterNamespaces.get(`${ref.cluster}/${ref.namespace}`);
+      return aks && ns ? [{ ref, aks, ns }] : [];
+    });
     const grants = [
       ...(registry?.ciAssignmentIds[e.key] ?? []),
       ...e.access.namespaces.flatMap((ref) => [
@@ -242,10 +245,18 @@ if (config.azure) {
     wire(e.key, "AZURE_TENANT_ID", identity.tenantId, `tenantId of ci-${e.key}`);
     wire(e.key, "AZURE_SUBSCRIPTION_ID", identity.subscriptionId, `subscription of the deploying Azure client`);
     if (registry && e.access.registry) wire(e.key, "REGISTRY_LOGIN_SERVER", registry.loginServer, `loginServer of registry ${azure.registry?.name}`);
-    if (aks && ns) {
-      wire(e.key, "AKS_CLUSTER_NAME", aks.clusterName, `existing cluster ${first.cluster}`);
-      wire(e.key, "AKS_RESOURCE_GROUP", aks.resourceGroupName, `resource group of cluster ${first.cluster}`);
-      wire(e.key, "K8S_NAMESPACE", ns.namespaceName, `namespace ${first.namespace} on ${first.cluster}, after its quota, limits, policies and role assignments`);
+    if (targets.length > 0) {
+      const list = pulumi
+        .all(targets.map(({ aks, ns }) => pulumi.all([aks.clusterName, aks.resourceGroupName, ns.namespaceName])))
+        .apply((all) => JSON.stringify(all.map(([cluster, resourceGroup, namespace]) => ({ cluster, resourceGroup, namespace }))));
+      const names = targets.map(({ ref }) => `${ref.namespace} on ${ref.cluster}`).join(", ");
+      wire(e.key, "K8S_NAMESPACES", list, `JSON list of { cluster, resourceGroup, namespace }: ${names}, each after its quota, limits, policies and role assignments`);
+    }
+    if (targets.length === 1) {
+      const [{ ref, aks, ns }] = targets;
+      wire(e.key, "AKS_CLUSTER_NAME", aks.clusterName, `existing cluster ${ref.cluster}`);
+      wire(e.key, "AKS_RESOURCE_GROUP", aks.resourceGroupName, `resource group of cluster ${ref.cluster}`);
+      wire(e.key, "K8S_NAMESPACE", ns.namespaceName, `namespace ${ref.namespace} on ${ref.cluster}, after its quota, limits, policies and role assignments`);
     }
   }
 }

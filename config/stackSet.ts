@@ -11,6 +11,7 @@ import { isOfflinePlan, parseStackConfig, type PipelineSection, type Stage, type
 import { crossStackProblems } from "./ownership";
 import { protectionRulesAvailable, STAGES } from "./schema";
 import { readStackFile, stackFiles } from "./stackFile";
+import type { StageConfig } from "../policy/policies";
 
 export const PIPELINE_KEY = "release-infra:pipeline";
 
@@ -56,6 +57,15 @@ function deployOrder(stacks: { stack: string; config: StackConfig }[]): string[]
     }
   }
   return order;
+}
+
+/**
+ * The policy pack's config for a stack: its stage, and whether it is the pipeline stack (which may
+ * grant at resource-group scope). The CLI gets it from `npm run -s stacks -- --policy-config`, the
+ * offline plan from here, and a saved plan carries it.
+ */
+export function policyConfigOf(config: Pick<StackConfig, "stage" | "pipeline">): Required<StageConfig> {
+  return { stage: config.stage, pipelineStack: config.pipeline !== undefined };
 }
 
 /** What the pipeline section must provide for these deploy stacks. */

@@ -10,15 +10,14 @@ import * as path from "path";
 import { closest, ConfigError } from "../config/errors";
 import type { StackConfig } from "../config/load";
 import { crossStackProblems } from "../config/ownership";
-import { checkResources } from "../policy/check";
 import { FAST_TS_NODE_ARGS } from "./lib/fastTs";
 import { ImportFileError, importFileOf } from "./lib/importFile";
-import { mandatoryFindings, planStack, policyConfigOf, type PlanDocument } from "./lib/planStack";
+import { mandatoryFindings, planStack, policyFindings, type PlanDocument } from "./lib/planStack";
 import { diffPlans } from "./lib/review/diff";
 import { renderMarkdown } from "./lib/review/markdown";
 import { PlanFileError, readPlanFile } from "./lib/review/planFile";
 import { labelPlaceholders } from "./lib/review/placeholders";
-import { applyOrder, stageOfPlan } from "./lib/review/summary";
+import { applyOrder } from "./lib/review/summary";
 import { renderText, type Review } from "./lib/review/text";
 import { readStackFile, stackFiles, stackNameOf, validateStackFile } from "./lib/stackFile";
 
@@ -198,9 +197,8 @@ async function planAll(args: Args, cwd: string): Promise<number> {
   const planned = await planInChildren([...files], cwd);
   const documents: PlanDocument[] = [];
   const reviews: Review[] = [];
-  for (const { file, document } of planned) {
-    const config = configs.find((c) => c.file === path.basename(file))?.config;
-    const policy = checkResources(document.resources, config ? policyConfigOf(config) : { stage: "prod" });
+  for (const { document } of planned) {
+    const policy = policyFindings(document);
     documents.push(args.policy ? { ...document, policy } : document);
     reviews.push(review(document, policy, args));
   }
@@ -210,7 +208,7 @@ async function planAll(args: Args, cwd: string): Promise<number> {
     return mandatory;
   }
   const { order, reasons } = applyOrder(documents);
-  const orderLines = [`Apply order: ${order.join(", then ")}`, ...(reasons.length ? reasons.map((r) => `  ${r}`) : ["  no stack uses a registry another creates: any order"])];
+  const orderLines = [`Apply order: ${order.join(", then ")}`, ...(reasons.length ? reasons.map((r) => `  ${r}`) : ["  no stack needs anything another creates: any order"])];
   const ownership = `Ownership: ${configs.length} stack files, no object managed by two of them.`;
   if (args.format === "markdown") {
     const header = ["## release-infra offline plans", "", ...orderLines.map((l) => `- ${l.trim()}`), `- ${ownership}`].join("\n");
@@ -288,7 +286,7 @@ async function main(argv: string[]): Promise<number> {
     if (args.all) return await planAll(args, cwd);
     if (args.from) {
       const saved = labelPlaceholders(readPlanFile(path.resolve(cwd, args.from), shown(path.resolve(cwd, args.from), cwd)));
-      return output(saved, checkResources(saved.resources, stageOfPlan(saved)), args, readBase(args, cwd, saved.stack));
+      return output(saved, policyFindings(saved), args, readBase(args, cwd, saved.stack));
     }
     let file: string;
     if (args.config) {

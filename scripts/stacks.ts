@@ -5,9 +5,9 @@
  */
 import { environmentOf } from "../components/pipelineGrants";
 import { ConfigError } from "../config/errors";
-import { readStackSet, type DeployStack } from "../config/stackSet";
+import { DEFAULT_DRIFT, policyConfigOf, readStackSet, type DeployStack, type StackSet } from "../config/stackSet";
 import { STAGES } from "../config/schema";
-import { policies } from "../policy/policies";
+import { policies, type StageConfig } from "../policy/policies";
 
 /** The minute of the hour the drift workflow's schedule fires at (.github/workflows/drift.yml). */
 export const DRIFT_MINUTE = 23;
@@ -18,13 +18,14 @@ Usage:
   npm run -s stacks -- --json                     every deploy stack: name, stage, order, drift schedule, clouds
   npm run -s stacks -- --github-output [--drift-at TIME | --drift-only NAME|all]
                                                   key=value lines for $GITHUB_OUTPUT: stacks, dev, staging, prod, drift
+                                                  (drift includes the pipeline stack, checked with pulumi-<pipeline>-read)
   npm run -s stacks -- --policy-config STACK      the policy pack's config for STACK (--policy-pack-config)
 
 Options:
   --dir DIR         the folder of the stack files (default: the current one)
   --drift-at TIME   drift: the stacks whose schedule is due in the hour of TIME (ISO 8601), as the
                     scheduled workflow run that starts at minute ${DRIFT_MINUTE} of it sees it (default: now)
-  --drift-only X    drift: only stack X, or every stack with "all" (manual dispatch)
+  --drift-only X    drift: only stack X (the pipeline stack too), or every stack with "all" (manual dispatch)
 
 Exit codes: 0 printed; 2 invalid stack files or arguments (one line per problem on stderr).`;
 
@@ -87,14 +88,34 @@ export function scheduledHour(at: Date): Date {
   return hour;
 }
 
-/** The key=value lines the setup jobs append to $GITHUB_OUTPUT. */
-export function githubOutputs(stacks: StackEntry[], drift: { at?: Date; only?: string }): string[] {
+/**
+ * The pipeline stack as the drift matrix receives it: checked like a deploy stack, with its own
+ * read environment, which only the default branch may use (it holds this repository's own
+ * protect-main and the pulumi-* environments). It has no deploy environment: an administrator
+ * applies it.
+ */
+export type DriftEntry = Pick<StackEntry, "name" | "stage" | "drift" | "azure" | "gcp" | "readEnvironment">;
+
+export function pipelineEntryOf(p: NonNullable<StackSet["pipeline"]>): DriftEntry {
+  return {
+    name: p.stack,
+    stage: p.config.stage,
+    drift: DEFAULT_DRIFT[p.config.stage],
+    azure: true,
+    gcp: p.config.pipeline?.gcp !== undefined,
+    readEnvironment: environmentOf(p.stack, "read"),
+  };
+}
+
+/** The key=value lines the setup jobs append to $GITHUB_OUTPUT; `pipeline` joins the drift checks only. */
+export function githubOutputs(stacks: StackEntry[], drift: { at?: Date; only?: string }, pipeline?: DriftEntry): string[] {
+  const checked: DriftEntry[] = [...stacks, ...(pipeline ? [pipeline] : [])];
   const due =
     drift.only === "all"
-      ? stacks
+      ? checked
       : drift.only !== undefined
-        ? stacks.filter((s) => s.name === drift.only)
-        : stacks.filter((s) => dueInHour(s.drift, scheduledHour(drift.at ?? new Date())));
+        ? checked.filter((s) => s.name === drift.only)
+        : checked.filter((s) => dueInHour(s.drift, scheduledHour(drift.at ?? new Date())));
   return [
     `stacks=${JSON.stringify(stacks)}`,
     ...STAGES.map((stage) => `${stage}=${JSON.stringify(stacks.filter((s) => s.stage === stage))}`),
@@ -103,7 +124,7 @@ export function githubOutputs(stacks: StackEntry[], drift: { at?: Date; only?: s
 }
 
 /** The policy pack's config for a stack: the same `stage` (and pipeline flag) for every policy that declares it. */
-export function policyConfig(config: { stage: (typeof STAGES)[number]; pipelineStack: boolean }): Record<string, { stage: string; pipelineStack: boolean }> {
+export function policyConfig(config: Required<StageConfig>): Record<string, Required<StageConfig>> {
   return Object.fromEntries(policies.filter((p) => p.configSchema?.properties?.stage).map((p) => [p.name, { ...config }]));
 }
 
@@ -141,15 +162,17 @@ function main(argv: string[]): number {
 
   const set = readStackSet(dir);
   const stacks = set.stacks.map(entryOf);
-  if (drift.only !== undefined && drift.only !== "all" && !stacks.some((s) => s.name === drift.only)) {
-    throw new UsageError(`--drift-only ${drift.only}: no such deploy stack (stacks: ${stacks.map((s) => s.name).join(", ")})`);
+  const pipeline = set.pipeline && pipelineEntryOf(set.pipeline);
+  const checked = [...stacks.map((s) => s.name), ...(pipeline ? [pipeline.name] : [])];
+  if (drift.only !== undefined && drift.only !== "all" && !checked.includes(drift.only)) {
+    throw new UsageError(`--drift-only ${drift.only}: no such stack (stacks: ${checked.join(", ")})`);
   }
   if (mode === "json") process.stdout.write(`${JSON.stringify({ stacks, pipeline: set.pipeline?.stack ?? null }, null, 2)}\n`);
-  else if (mode === "github-output") process.stdout.write(`${githubOutputs(stacks, drift).join("\n")}\n`);
+  else if (mode === "github-output") process.stdout.write(`${githubOutputs(stacks, drift, pipeline).join("\n")}\n`);
   else {
     const found = stack === set.pipeline?.stack ? set.pipeline?.config : set.stacks.find((s) => s.stack === stack)?.config;
     if (!found) throw new UsageError(`--policy-config ${stack}: no stack file Pulumi.${stack}.yaml here`);
-    process.stdout.write(`${JSON.stringify(policyConfig({ stage: found.stage, pipelineStack: found.pipeline !== undefined }), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(policyConfig(policyConfigOf(found)), null, 2)}\n`);
   }
   return 0;
 }

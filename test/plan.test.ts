@@ -32,7 +32,7 @@ test("plan --json prints one document with the contract's fields for every resou
   const run = sharedPlan(["--stack", "prod", "--json"], ORG);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
-  assert.deepEqual(Object.keys(doc).sort(), ["githubApiCalls", "invokes", "outputs", "placeholders", "project", "resources", "stack", "warnings"]);
+  assert.deepEqual(Object.keys(doc).sort(), ["githubApiCalls", "invokes", "outputs", "placeholders", "policyConfig", "project", "resources", "stack", "warnings"]);
   assert.equal(doc.project, "release-infra");
   assert.equal(doc.stack, "prod");
   assert.ok(doc.resources.length > 0);
@@ -234,6 +234,7 @@ test("each environment with access gets the wiring table's variables, with their
     "AZURE_SUBSCRIPTION_ID",
     "AZURE_TENANT_ID",
     "K8S_NAMESPACE",
+    "K8S_NAMESPACES",
     "REGISTRY_LOGIN_SERVER",
   ]);
   assert.deepEqual(wired("loader", "cdn-production"), ["CDN_BASE_URL", "CDN_BUCKET", "CDN_URL_MAP", "GCP_SERVICE_ACCOUNT", "GCP_WORKLOAD_IDENTITY_PROVIDER"]);
@@ -241,6 +242,24 @@ test("each environment with access gets the wiring table's variables, with their
   assert.equal(sources.AZURE_CLIENT_ID.source, "clientId of ci-shop-production, after its federated credential and 4 role assignment(s)");
   assert.equal(sources.REGISTRY_LOGIN_SERVER.source, "loginServer of registry acmeprodacr");
   assert.equal(doc.outputs.wiredVariables["acme/loader:cdn-production"].CDN_BASE_URL.value, "https://cdn.acme.example");
+});
+
+test("an environment deploying to two namespaces gets both in K8S_NAMESPACES and no single namespace variables, never a silent first", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "namespaces-"));
+  const prod = fs
+    .readFileSync(path.join(ORG, "Pulumi.prod.yaml"), "utf8")
+    .replace(/(\n {10}- name: shop\n(?: {12}.*\n)+)/, "$1          - name: shop-jobs\n            quota: { cpu: \"2\", memory: 4Gi, pods: 10 }\n            containerDefaults: { cpu: 100m, memory: 128Mi }\n")
+    .replace("namespaces: [{ cluster: acme-prod-aks, namespace: shop }]", "namespaces: [{ cluster: acme-prod-aks, namespace: shop }, { cluster: acme-prod-aks, namespace: shop-jobs }]");
+  assert.match(prod, /namespace: shop-jobs \}\]/);
+  fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), prod);
+  const run = plan(["--stack", "prod", "--json"], dir);
+  assert.equal(run.code, 0, run.stderr);
+  const doc = JSON.parse(run.stdout);
+  const variables = doc.resources.filter((r: { name: string }) => r.name.startsWith("repo-shop-env-production-var-")).map((r: { inputs: { variableName: string } }) => r.inputs.variableName);
+  assert.ok(variables.includes("K8S_NAMESPACES"));
+  assert.deepEqual(variables.filter((v: string) => ["K8S_NAMESPACE", "AKS_CLUSTER_NAME", "AKS_RESOURCE_GROUP"].includes(v)), []);
+  const wired = doc.outputs.wiredVariables["acme/shop:production"].K8S_NAMESPACES;
+  assert.equal(wired.source, "JSON list of { cluster, resourceGroup, namespace }: shop on acme-prod-aks, shop-jobs on acme-prod-aks, each after its quota, limits, policies and role assignments");
 });
 
 test("with owner and repository ids configured, an identity trusts both GitHub subject forms of its environment", () => {

@@ -277,5 +277,47 @@ test("the review document fits GitHub's comment limit, cutting the tree with a n
 test("--all orders the stacks so that a stack importing from another's registry comes after it", () => {
   const run = plan(["--all"], ORG);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /^Apply order: dev, then staging, then prod\n {2}prod after staging: prod uses registry acmestagingacr, which staging creates$/m);
+  assert.match(run.stdout, /^Apply order: dev, then staging, then prod\n {2}prod after staging: prod needs registry acmestagingacr, which staging creates$/m);
+});
+
+test("--all applies the pipeline stack first: every deploy stack needs the environment, resource group and roles it creates", () => {
+  const run = plan(["--all"], fixture("pipeline"));
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^Apply order: pipeline, then dev, then staging, then prod\n/);
+  for (const stack of ["dev", "staging", "prod"]) {
+    assert.match(run.stdout, new RegExp(`^ {2}${stack} after pipeline: ${stack} needs resource group contoso-release-${stack}, role "release-infra namespace deployer \\(.*\\)", environment pulumi-${stack}, which pipeline creates$`, "m"));
+  }
+});
+
+test("a saved plan carries its policy config, and --from finds what the live plan found: the pipeline stack's findings", () => {
+  const live = plan(["--stack", "pipeline", "--policy"], fixture("pipeline"));
+  const saved = savedPlan("pipeline", fixture("pipeline", "Pulumi.pipeline.yaml"));
+  assert.deepEqual(JSON.parse(fs.readFileSync(saved, "utf8")).policyConfig, { stage: "prod", pipelineStack: true });
+  const rendered = plan(["--from", saved, "--policy"]);
+  const policyLine = (text: string) => text.split("\n").find((l) => l.startsWith("Policy: "));
+  assert.equal(live.code, 0, live.stderr);
+  assert.equal(rendered.code, 0, rendered.stderr);
+  assert.match(policyLine(live.stdout) ?? "", /^Policy: 0 mandatory, [1-9]\d* advisory/);
+  assert.equal(policyLine(rendered.stdout), policyLine(live.stdout));
+  // The same plan evaluated as an ordinary stack breaks the rules the pipeline stack is exempt from.
+  const asDeployStack = variant("pipeline-as-deploy", saved, (doc) => {
+    doc.policyConfig = { stage: "prod", pipelineStack: false };
+  });
+  assert.equal(plan(["--from", asDeployStack, "--policy"]).code, 5);
+});
+
+test("--diff shows each created resource under its component with its inputs, folded as the tree folds them, and --full unfolded", () => {
+  const run = plan(["--config", HEAD, "--diff", basePlan()]);
+  assert.equal(run.code, 0, run.stderr);
+  const [, resources] = sections(run.stdout, [/^Changes against /, /^Resources:$/]);
+  const [, created] = sections(resources, [/^Resources:$/, /^ {2}\+ created \(\d+\), with their inputs \(repeated inputs folded; --full shows every input\):$/]);
+  // The granted right: its role by name and its scope, as a reviewer approving it needs them.
+  assert.match(created, /azure-native:authorization:RoleAssignment {2}registry-ci-web-staging-acrpull[^\n]*\n(?:.*\n)*?.* roleDefinitionId: \S+7f951dda-4ed3-4680-a7ca-43fe172d538d \(AcrPull\)\n(?:.*\n)*?.* scope: \S+\/registries\/orbitprodacr\n/);
+  assert.match(created, /├┄ each of the next 4 ActionsEnvironmentVariable: environment: staging, repository: web/);
+  const full = plan(["--config", HEAD, "--diff", basePlan(), "--full"]);
+  assert.equal(full.code, 0, full.stderr);
+  assert.doesNotMatch(full.stdout, /each of the next/);
+  assert.match(full.stdout, /^ {2}\+ created \(\d+\), with their inputs:$/m);
+  const markdown = plan(["--config", HEAD, "--diff", basePlan(), "--format", "markdown"]);
+  assert.match(markdown.stdout, /\*\*Created \(\d+\)\*\*, with their inputs \(repeated inputs folded\):\n\n```+text\n(?:.*\n)*?.* roleDefinitionId: \S+ \(AcrPull\)\n/);
 });

@@ -219,7 +219,7 @@ test("every pulumi preview and up runs the policy pack with the stack's own poli
   for (const file of ["preview.yml", "deploy.yml"]) {
     for (const [name, job] of stackJobs(file)) {
       const runs = job.steps.map((s) => s.run ?? "");
-      const install = runs.indexOf("npm ci --prefix policy");
+      const install = runs.indexOf("npm ci --ignore-scripts --prefix policy");
       const config = runs.findIndex((r) => r === 'npm run -s stacks -- --policy-config "$STACK" > "$RUNNER_TEMP/policy-config.json"');
       const pulumi = runs.flatMap((r, i) => (/\bpulumi (up|preview)\b/.test(r) ? [i] : []));
       assert.ok(install >= 0 && config >= 0 && pulumi.length > 0, `${file} ${name}`);
@@ -320,8 +320,8 @@ test("deploy: a fourth stack file joins the matrices with no workflow edit", () 
   assert.deepEqual(names(preview.outputs.stacks), ["dev", "staging", "prod", "prod-eu"]);
 
   const drift = runStep(stepNamed(workflow("drift.yml").jobs.setup, "stacks").run ?? "", { npm: fakeNpm, date: 'echo "2026-12-01T14:31:07Z"' }, { EVENT: "schedule", ONLY: "" }, folder);
-  // Prod-stage stacks are checked hourly by default, the others at 05:00 UTC.
-  assert.deepEqual(names(drift.outputs.drift), ["prod", "prod-eu"]);
+  // Prod-stage stacks (the pipeline stack's stage is prod) are checked hourly by default, the others at 05:00 UTC.
+  assert.deepEqual(names(drift.outputs.drift), ["prod", "prod-eu", "pipeline"]);
 });
 
 test("deploy: a mistyped confirmation, another branch or an unknown stack fails before anything deploys", () => {
@@ -440,12 +440,26 @@ test("drift: one hourly schedule at the minute scripts/stacks.ts assumes; the se
   assert.deepEqual(crons, [`${DRIFT_MINUTE} * * * *`]);
   const step = stepNamed(wf.jobs.setup, "stacks");
   const at = (time: string) => names(runStep(step.run ?? "", { npm: fakeNpm, date: `echo "${time}"` }, { EVENT: "schedule", ONLY: "" }, stackFolder()).outputs.drift);
-  assert.deepEqual(at("2026-12-01T05:24:00Z"), ["dev", "staging", "prod"]);
+  assert.deepEqual(at("2026-12-01T05:24:00Z"), ["dev", "staging", "prod", "pipeline"]);
   // A run GitHub started late still belongs to its hour.
-  assert.deepEqual(at("2026-12-01T06:10:00Z"), ["dev", "staging", "prod"]);
-  assert.deepEqual(at("2026-12-01T09:30:00Z"), ["prod"]);
-  const dispatch = runStep(step.run ?? "", { npm: fakeNpm }, { EVENT: "workflow_dispatch", ONLY: "staging" }, stackFolder());
+  assert.deepEqual(at("2026-12-01T06:10:00Z"), ["dev", "staging", "prod", "pipeline"]);
+  assert.deepEqual(at("2026-12-01T09:30:00Z"), ["prod", "pipeline"]);
+  const dispatch = runStep(step.run ?? "", { npm: fakeNpm }, { EVENT: "workflow_dispatch", ONLY: "staging", REF: "refs/heads/main", DEFAULT_BRANCH: "main" }, stackFolder());
   assert.deepEqual(names(dispatch.outputs.drift), ["staging"]);
+});
+
+test("drift: the pipeline stack is checked with its own read environment, and only from the default branch", () => {
+  const step = stepNamed(workflow("drift.yml").jobs.setup, "stacks");
+  const dispatch = (ref: string) => runStep(step.run ?? "", { npm: fakeNpm }, { EVENT: "workflow_dispatch", ONLY: "pipeline", REF: ref, DEFAULT_BRANCH: "main" }, stackFolder());
+  const main = dispatch("refs/heads/main");
+  assert.equal(main.status, 0, main.stderr);
+  assert.deepEqual(JSON.parse(main.outputs.drift), [{ name: "pipeline", stage: "prod", drift: "0 * * * *", azure: true, gcp: true, readEnvironment: "pulumi-pipeline-read" }]);
+  // Never a deploy or preview matrix: an administrator applies it.
+  assert.deepEqual([main.outputs.stacks, main.outputs.prod].map((list) => names(list).includes("pipeline")), [false, false]);
+  const branch = dispatch("refs/heads/feature");
+  assert.notEqual(branch.status, 0);
+  assert.match(branch.stdout, /drift checks run from main only, not refs\/heads\/feature/);
+  assert.equal(branch.outputs.drift, undefined);
 });
 
 const fakePulumi = 'printf "%s" "$FAKE_PREVIEW"\nexit "$FAKE_EXIT"';
@@ -525,16 +539,37 @@ test("drift: a broken run opens, then updates, the stack's drift-check-failing i
     "issues.createComment": () => ({}),
     "issues.update": () => ({}),
   });
-  await runScript(String(failing.with?.script), fake.github, { STACK: "prod" });
-  await runScript(String(failing.with?.script), fake.github, { STACK: "prod" });
+  const prod = { LABEL: "stack:prod", SUBJECT: "stack `prod`" };
+  assert.deepEqual([job.env?.LABEL, job.env?.SUBJECT], ["stack:${{ matrix.stack.name }}", "stack `${{ matrix.stack.name }}`"]);
+  await runScript(String(failing.with?.script), fake.github, prod);
+  await runScript(String(failing.with?.script), fake.github, prod);
   assert.equal(fake.calls("issues.create").length, 1);
-  assert.match(String(fake.calls("issues.create")[0].title), /^Drift check failing for stack prod$/);
+  assert.equal(fake.calls("issues.create")[0].title, "Drift check failing: stack `prod`");
   assert.equal(fake.calls("issues.createComment").length, 1, "the second failure is a comment on the open issue");
 
   const close = stepNamed(job, 'Close the stack\'s "drift check failing" issue');
   assert.equal(close.if, "steps.detect.outputs.drift == 'true' || steps.detect.outputs.drift == 'false'");
-  await runScript(String(close.with?.script), fake.github, { STACK: "prod" });
+  await runScript(String(close.with?.script), fake.github, prod);
   assert.deepEqual(fake.calls("issues.update").map((p) => p.state), ["closed"]);
+});
+
+test("drift: a failed setup job opens its own drift-check-failing issue with the stacks' script, and a setup that runs closes it", async () => {
+  const setup = workflow("drift.yml").jobs.setup;
+  const detect = workflow("drift.yml").jobs.detect;
+  assert.deepEqual(setup.permissions, { contents: "read", issues: "write" });
+  assert.deepEqual(setup.env, { LABEL: "drift-setup", SUBJECT: "any stack (the setup job, which picks the stacks due, failed)" });
+  const failing = stepNamed(setup, 'Open or update the "drift check failing" issue');
+  assert.equal(failing.if, "failure() || cancelled()");
+  assert.equal(failing.with?.script, stepNamed(detect, 'Open or update the stack\'s "drift check failing" issue').with?.script, "one script, told what failed by LABEL and SUBJECT");
+  const close = stepNamed(setup, 'Close the "drift check failing" issue');
+  assert.equal(close.if, "success()");
+  assert.equal(close.with?.script, stepNamed(detect, 'Close the stack\'s "drift check failing" issue').with?.script);
+  assert.ok(setup.steps.indexOf(failing) > setup.steps.findIndex((s) => s.id === "stacks"));
+  const fake = fakeGithub({ "issues.getLabel": () => ({}), "issues.listForRepo": () => [], "issues.create": () => ({ number: 6 }) });
+  await runScript(String(failing.with?.script), fake.github, Object.fromEntries(Object.entries(setup.env ?? {}).map(([k, v]) => [k, String(v)])));
+  const [issue] = fake.calls("issues.create");
+  assert.deepEqual(issue?.labels, ["drift-check-failing", "drift-setup"]);
+  assert.equal(issue?.title, "Drift check failing: any stack (the setup job, which picks the stacks due, failed)");
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -544,19 +579,62 @@ test("preview: tests and the offline plan run first, without credentials, and li
   const testJob = workflow("preview.yml").jobs.test;
   assert.deepEqual(testJob.permissions, { contents: "read" });
   const runs = testJob.steps.map((s) => s.run);
-  assert.ok(runs.includes("npm ci") && runs.includes("npm test") && runs.includes("npm run plan -- --all --policy"));
+  assert.ok(runs.includes("npm ci --ignore-scripts") && runs.includes("npm test") && runs.includes("npm run plan -- --all --policy"));
   assert.equal(workflow("preview.yml").jobs.preview.needs, "test");
   assert.equal(workflow("preview.yml").jobs.preview.strategy?.["fail-fast"], false);
 });
 
-test("preview: each stack keeps one comment naming the commit; a failed or cancelled preview marks it stale", async () => {
-  const step = stepNamed(workflow("preview.yml").jobs.preview, "Keep the stack's pull-request comment current");
+test("preview: the job that runs the pull request's code cannot write to it; the comment job runs none of its code", () => {
+  const wf = workflow("preview.yml");
+  assert.deepEqual(wf.jobs.preview.permissions, { contents: "read", "id-token": "write" });
+  const comment = wf.jobs.comment;
+  assert.deepEqual(comment.permissions, { "pull-requests": "write" });
+  assert.deepEqual(needsOf(comment), ["test", "preview"]);
+  assert.match(comment.if ?? "", /^always\(\) && github\.event\.pull_request\.head\.repo\.full_name == github\.repository/);
+  assert.equal(environmentOf(comment), undefined);
+  // Only the previews' artifacts, read as text by a script of this workflow file.
+  assert.deepEqual(comment.steps.map((s) => s.uses?.split("@")[0]), ["actions/download-artifact", "actions/github-script"]);
+  assert.ok(comment.steps.every((s) => s.run === undefined));
+  const upload = wf.jobs.preview.steps.find((s) => isAction(s, "actions/upload-artifact"));
+  assert.equal(upload?.if, "always()");
+  assert.equal(upload?.with?.name, "preview-${{ matrix.stack.name }}");
+});
+
+test("preview: the outcome step keeps a successful preview's output and says how any other run ended", () => {
+  const step = stepNamed(workflow("preview.yml").jobs.preview, "Keep the preview's outcome");
   assert.equal(step.if, "always()");
-  const comments: { id: number; body: string }[] = [];
+  const ended = (outcome: string, status: string) => {
+    const result = runStep(`echo "+ create" > "$RUNNER_TEMP/preview.txt"\n${step.run}`, {}, { OUTCOME: outcome, JOB_STATUS: status });
+    assert.equal(result.status, 0, result.stderr);
+    const read = (f: string) => (fs.existsSync(path.join(result.dir, "result", f)) ? fs.readFileSync(path.join(result.dir, "result", f), "utf8") : undefined);
+    return [read("outcome"), read("preview.txt")];
+  };
+  assert.deepEqual(ended("success", "success"), ["success\n", "+ create\n"]);
+  assert.deepEqual(ended("failure", "failure"), ["failure\n", undefined]);
+  assert.deepEqual(ended("", "cancelled"), ["cancelled\n", undefined]);
+  assert.deepEqual(ended("skipped", "failure"), ["skipped\n", undefined]);
+});
+
+/** Runs the preview comment job's script over `results` (per stack: outcome and output) with a fake API holding `comments`. */
+async function previewComments(
+  results: Record<string, { outcome?: string; output?: string }>,
+  comments: { id: number; body: string; user: { type: string; login: string } }[],
+  sha: string,
+  headNow = sha,
+) {
+  const step = stepNamed(workflow("preview.yml").jobs.comment, "Keep each stack's pull-request comment current");
+  const temp = fs.mkdtempSync(path.join(os.tmpdir(), "preview-"));
+  for (const [stack, r] of Object.entries(results)) {
+    const dir = path.join(temp, "previews", `preview-${stack}`);
+    fs.mkdirSync(dir, { recursive: true });
+    if (r.outcome) fs.writeFileSync(path.join(dir, "outcome"), `${r.outcome}\n`);
+    if (r.output !== undefined) fs.writeFileSync(path.join(dir, "preview.txt"), r.output);
+  }
   const fake = fakeGithub({
+    "pulls.get": () => ({ head: { sha: headNow } }),
     "issues.listComments": () => comments,
     "issues.createComment": (p) => {
-      comments.push({ id: comments.length + 1, body: String(p.body) });
+      comments.push({ id: comments.length + 1, body: String(p.body), user: { type: "Bot", login: "github-actions[bot]" } });
       return {};
     },
     "issues.updateComment": (p) => {
@@ -565,28 +643,54 @@ test("preview: each stack keeps one comment naming the commit; a failed or cance
       return {};
     },
   });
-  const temp = fs.mkdtempSync(path.join(os.tmpdir(), "preview-"));
-  fs.writeFileSync(path.join(temp, "preview.txt"), "+ github:index/repositoryEnvironment:RepositoryEnvironment create");
-  const run = (sha: string, outcome: string, status = "success") =>
-    runScript(String(step.with?.script), fake.github, { STACK: "staging", HEAD_SHA: sha, OUTCOME: outcome, JOB_STATUS: status, RUNNER_TEMP: temp });
+  await runScript(String(step.with?.script), fake.github, { STACKS: JSON.stringify(Object.keys(results).map((name) => ({ name }))), HEAD_SHA: sha, RUNNER_TEMP: temp });
+  return fake;
+}
 
-  await run("aaa111", "success");
+const sha = (c: string) => c.repeat(40);
+
+test("preview: each stack keeps one comment naming the commit and its provenance; a failed or cancelled preview marks it stale", async () => {
+  const comments: { id: number; body: string; user: { type: string; login: string } }[] = [];
+  await previewComments({ staging: { outcome: "success", output: "+ github:index/repositoryEnvironment:RepositoryEnvironment create" } }, comments, sha("a"));
   assert.equal(comments.length, 1);
-  assert.match(comments[0].body, /^<!-- release-infra:preview:staging -->\n#### Preview of stack `staging` at aaa111/);
+  assert.match(comments[0].body, new RegExp(`^<!-- release-infra:preview:staging -->\n#### Preview of stack \`staging\` at ${sha("a")}\n`));
+  assert.match(comments[0].body, /running this pull request's own code/);
   assert.match(comments[0].body, /RepositoryEnvironment create/);
 
-  await run("bbb222", "failure", "failure");
+  await previewComments({ staging: { outcome: "failure" } }, comments, sha("b"));
   assert.equal(comments.length, 1, "the same comment is edited");
-  assert.match(comments[0].body, /Stale: the preview of stack `staging` at bbb222 failed/);
-  assert.match(comments[0].body, /Preview of stack `staging` at aaa111/, "the older diff stays, labelled as older");
+  assert.match(comments[0].body, new RegExp(`Stale: the preview of stack \`staging\` at ${sha("b")} failed`));
+  assert.match(comments[0].body, new RegExp(`The last preview that ran is of commit ${sha("a")}, in \\[run 42\\]`));
+  assert.doesNotMatch(comments[0].body, /RepositoryEnvironment create/, "the old comment's text is never posted again");
 
-  await run("ccc333", "cancelled", "cancelled");
-  assert.match(comments[0].body, /at ccc333 was cancelled/);
+  await previewComments({ staging: { outcome: "cancelled" } }, comments, sha("c"));
+  assert.match(comments[0].body, new RegExp(`at ${sha("c")} was cancelled`));
   assert.equal((comments[0].body.match(/Stale:/g) ?? []).length, 1, "one stale note, the latest");
 
-  await run("ddd444", "success");
+  await previewComments({ staging: {} }, comments, sha("d"));
+  assert.match(comments[0].body, new RegExp(`at ${sha("d")} did not run`));
+
+  await previewComments({ staging: { outcome: "success", output: "~ update" } }, comments, sha("e"));
   assert.doesNotMatch(comments[0].body, /Stale/);
-  assert.match(comments[0].body, /at ddd444/);
+  assert.match(comments[0].body, new RegExp(`at ${sha("e")}`));
+});
+
+test("preview: the comment edits only the bot's own comment, and preview output cannot close its fence", async () => {
+  const marked = "<!-- release-infra:preview:prod -->\nmallory's text";
+  const comments = [{ id: 1, body: marked, user: { type: "User", login: "mallory" } }];
+  const output = "+ create\n```\n**injected**\n`````\n";
+  await previewComments({ prod: { outcome: "success", output } }, comments, sha("a"));
+  assert.equal(comments[0].body, marked, "someone else's comment with the marker is left alone");
+  const ours = comments[1].body;
+  const fence = /\n(`{6,})diff\n/.exec(ours)?.[1];
+  assert.ok(fence, ours);
+  assert.ok(ours.endsWith(`\n${output}\n${fence}`), "the output sits inside a fence longer than any backtick run in it");
+});
+
+test("preview: a comment job of a superseded commit leaves the comments alone", async () => {
+  const comments: { id: number; body: string; user: { type: string; login: string } }[] = [];
+  const fake = await previewComments({ prod: { outcome: "cancelled" } }, comments, sha("a"), sha("b"));
+  assert.deepEqual([fake.calls("issues.createComment"), fake.calls("issues.updateComment")], [[], []]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -763,10 +867,10 @@ async function postComments(files: Record<string, string>, comments: { id: numbe
     paginate: async () => comments,
     rest: { issues: { listComments: record("listComments"), updateComment: record("updateComment"), createComment: record("createComment") } },
   };
-  const context = { repo: { owner: "acme", repo: "release-infra" } };
+  const context = { repo: { owner: "acme", repo: "release-infra" }, serverUrl: "https://github.com" };
   const core = { info: () => undefined };
-  const previous = { RUNNER_TEMP: process.env.RUNNER_TEMP, PULL: process.env.PULL };
-  Object.assign(process.env, { RUNNER_TEMP: temp, PULL: "42" });
+  const previous = { RUNNER_TEMP: process.env.RUNNER_TEMP, PULL: process.env.PULL, HEAD_SHA: process.env.HEAD_SHA, REVIEW_RUN: process.env.REVIEW_RUN };
+  Object.assign(process.env, { RUNNER_TEMP: temp, PULL: "42", HEAD_SHA: "a".repeat(40), REVIEW_RUN: "77" });
   try {
     // actions/github-script runs the script as the body of an async function with these arguments.
     const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (...values: unknown[]) => Promise<void>;
@@ -778,12 +882,14 @@ async function postComments(files: Record<string, string>, comments: { id: numbe
 }
 
 const bot = { type: "Bot", login: "github-actions[bot]" };
+/** The line every review comment starts with: the pull request's own code made the plan. */
+const PROVENANCE = `> Planned by this pull request's own code at ${"a".repeat(40)} ([review run](https://github.com/acme/release-infra/actions/runs/77)), without credentials, and rendered by main's code: a change to the program or the plan command can change what this comment shows.`;
 
 test("review-comment: posts one comment per stack, marked with its stack", async () => {
   const calls = await postComments({ "prod.md": "## prod review", "staging.failed": "bad ~~~~ fence", "../x.md": "" }, []);
   assert.deepEqual(calls.map((c) => [c.method, c.args.issue_number]), [["createComment", 42], ["createComment", 42]]);
-  assert.equal(calls[0].args.body, "<!-- release-infra-review stack=prod -->\n## prod review");
-  assert.match(String(calls[1].args.body), /^<!-- release-infra-review stack=staging -->\n## release-infra offline plan: stack `staging`\n\nThe offline plan failed:\n\n~~~~text\nbad ~~~ fence\n~~~~\n$/);
+  assert.equal(calls[0].args.body, `<!-- release-infra-review stack=prod -->\n${PROVENANCE}\n\n## prod review`);
+  assert.match(String(calls[1].args.body), /^<!-- release-infra-review stack=staging -->\n> Planned by this pull request's own code at a{40} [^\n]*\n\n## release-infra offline plan: stack `staging`\n\nThe offline plan failed:\n\n~~~~text\nbad ~~~ fence\n~~~~\n$/);
 });
 
 test("review-comment: on the next push it edits its own comment of the stack, not one someone else marked", async () => {
@@ -792,5 +898,31 @@ test("review-comment: on the next push it edits its own comment of the stack, no
     { id: 1, body: marked, user: { type: "User", login: "mallory" } },
     { id: 2, body: marked, user: bot },
   ]);
-  assert.deepEqual(calls, [{ method: "updateComment", args: { owner: "acme", repo: "release-infra", comment_id: 2, body: "<!-- release-infra-review stack=prod -->\n## new" } }]);
+  assert.deepEqual(calls, [{ method: "updateComment", args: { owner: "acme", repo: "release-infra", comment_id: 2, body: `<!-- release-infra-review stack=prod -->\n${PROVENANCE}\n\n## new` } }]);
+});
+
+test("deploy: the convergence check after an up gets a GitHub App token minted after the up, not the one the up used", () => {
+  for (const name of ["dev", "staging", "prod"]) {
+    const steps = workflow("deploy.yml").jobs[name].steps;
+    const up = steps.findIndex((s) => /^pulumi up /.test(s.run ?? ""));
+    const fresh = steps.findIndex((s) => s.id === "github-app-converged");
+    const converged = steps.findIndex((s) => /^pulumi preview .*--expect-no-changes/.test(s.run ?? ""));
+    assert.ok(up >= 0 && fresh > up && converged > fresh, name);
+    assert.ok(isAction(steps[fresh], "actions/create-github-app-token"), name);
+    assert.deepEqual(steps[fresh].with, stepNamed(workflow("deploy.yml").jobs[name], "github-app").with, `${name}: the same App`);
+    assert.equal(steps[converged].env?.GITHUB_TOKEN, "${{ steps.github-app-converged.outputs.token }}", name);
+  }
+});
+
+test("no job runs install scripts: every npm ci is --ignore-scripts (nothing the jobs run needs one)", () => {
+  let checked = 0;
+  for (const file of FILES) {
+    for (const [name, job] of jobsOf(file)) {
+      for (const run of job.steps.flatMap((s) => (s.run ?? "").split("\n")).filter((l) => /\bnpm (ci|install|i)\b/.test(l))) {
+        checked++;
+        assert.match(run.trim(), /^npm ci --ignore-scripts( --prefix \w+)?$/, `${file} ${name}`);
+      }
+    }
+  }
+  assert.ok(checked >= 10);
 });

@@ -14,6 +14,7 @@ export const WIRED_VARIABLES = [
   "AKS_CLUSTER_NAME",
   "AKS_RESOURCE_GROUP",
   "K8S_NAMESPACE",
+  "K8S_NAMESPACES",
   "GCP_WORKLOAD_IDENTITY_PROVIDER",
   "GCP_SERVICE_ACCOUNT",
   "CDN_BUCKET",
@@ -98,7 +99,7 @@ const access = strict({
       }),
     )
     .default([])
-    .describe("Namespaces the CI identity may deploy to (Azure RBAC scoped to each namespace); the first is wired as K8S_NAMESPACE."),
+    .describe("Namespaces the CI identity may deploy to (Azure RBAC scoped to each namespace); all of them are wired as the JSON list K8S_NAMESPACES, and a single one also as AKS_CLUSTER_NAME, AKS_RESOURCE_GROUP and K8S_NAMESPACE."),
   cdn: z.enum(["publish"]).optional().describe("publish: upload to the CDN bucket and invalidate its cache."),
 }).describe("What this environment's CI identity may do; release-infra creates the identity and wires its ids into the environment's variables.");
 

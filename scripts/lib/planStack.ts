@@ -6,10 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { checkResources, type Violation } from "../../policy/check";
 import type { StageConfig } from "../../policy/policies";
-import type { StackConfig } from "../../config/load";
 import { installMocks, plainValue, type RecordedResource, type WireValue } from "../mocks";
 import { githubApiCalls, type GithubApiCalls } from "./githubApiCalls";
-import { readStackSet } from "../../config/stackSet";
+import { policyConfigOf, readStackSet } from "../../config/stackSet";
 import { validateStackFile } from "./stackFile";
 import { duplicateUrnProblems } from "./duplicateUrns";
 import { ConfigError } from "../../config/errors";
@@ -40,6 +39,8 @@ export interface PlanDocument {
   invokes: PlannedInvoke[];
   /** GitHub API requests a real preview and a refresh of this stack make (scripts/lib/githubApiCalls.ts). */
   githubApiCalls: GithubApiCalls;
+  /** The policy config the plan is evaluated with (the stack's stage, and whether it is the pipeline stack): a saved plan is checked with the same one. */
+  policyConfig: StageConfig;
   /** With --policy: the policy pack's findings, mandatory first. */
   policy?: Violation[];
   /** What each placeholder number of the data sources stands for; the plan shows these labels instead of the numbers. */
@@ -62,9 +63,9 @@ function engineConfig(values: Record<string, unknown>): { config: Record<string,
   return { config, secretKeys };
 }
 
-/** The policy pack's config for a stack: its stage, and whether it is the pipeline stack (which may grant at resource-group scope). */
-export function policyConfigOf(config: Pick<StackConfig, "stage" | "pipeline">): StageConfig {
-  return { stage: config.stage, pipelineStack: config.pipeline !== undefined };
+/** The policy pack's findings over a plan, live or saved, with the policy config the plan carries. */
+export function policyFindings(plan: Pick<PlanDocument, "resources" | "policyConfig">): Violation[] {
+  return checkResources(plan.resources, plan.policyConfig);
 }
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -191,6 +192,7 @@ export async function planStack(file: string, stack: string, display: string, po
     .map((call) => ({ call, key: `${call.token}\u0000${JSON.stringify(call.args)}` }))
     .sort((a, b) => byString(a.key, b.key))
     .map(({ call }) => call);
+  const policyConfig = policyConfigOf(stackConfig);
   return {
     project: "release-infra",
     stack,
@@ -199,7 +201,8 @@ export async function planStack(file: string, stack: string, display: string, po
     warnings: [...new Set([...configWarnings, ...runtimeWarnings])].sort(),
     invokes,
     githubApiCalls: githubApiCalls(resources, invokes),
-    ...(policy ? { policy: checkResources(resources, policyConfigOf(stackConfig)) } : {}),
+    policyConfig,
+    ...(policy ? { policy: policyFindings({ resources, policyConfig }) } : {}),
     placeholders: session.placeholders,
   };
 }

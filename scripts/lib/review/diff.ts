@@ -6,6 +6,7 @@
  * protected resources.
  */
 import type { PlanDocument, PlannedResource } from "../planStack";
+import { renderTree } from "../render";
 import { accessMap, type AccessMap, approvalOf, grantLine, parseSubject, refsOf, rulesetLine } from "./accessMap";
 import { flattenInputs, UNKNOWN } from "./inputs";
 import { nameOf } from "./names";
@@ -303,11 +304,24 @@ export function renderAccessChanges(diff: PlanDiff): string[] {
   return [diff.access.length ? `Access changes: ${diff.access.length}` : "Access changes: none", ...diff.access.map((a) => `  ${KIND_WORD[a.kind].padEnd(13)} ${a.text}`)];
 }
 
-/** Each changed resource with its changed inputs, what forces a replacement, and notes. */
-export function renderResourceChanges(diff: PlanDiff): string[] {
+/**
+ * The resources the change creates, with their inputs, as the resource tree shows them: under
+ * their components, repeated inputs folded unless `full`. Empty when it creates none.
+ */
+export function renderCreated(diff: PlanDiff, head: PlanDocument, full: boolean): string[] {
+  const created = diff.resources.filter((c) => c.op === "create").map((c) => c.urn);
+  if (created.length === 0) return [];
+  const parents = new Map(head.resources.map((r) => [r.urn, r.parent]));
+  const shown = new Set<string>();
+  for (const urn of created) for (let at: string | null | undefined = urn; at && !shown.has(at); at = parents.get(at)) shown.add(at);
+  return renderTree({ ...head, resources: head.resources.filter((r) => shown.has(r.urn)), outputs: {} }, { full });
+}
+
+/** Each updated, replaced or deleted resource with its changed inputs, what forces a replacement, and notes; then the created ones with their inputs. */
+export function renderResourceChanges(diff: PlanDiff, head: PlanDocument, full: boolean): string[] {
   if (diff.resources.length === 0) return ["Resources: no changes"];
   const lines = ["Resources:"];
-  for (const c of diff.resources) {
+  for (const c of diff.resources.filter((x) => x.op !== "create")) {
     lines.push(`  ${SIGN[c.op]} ${c.op.padEnd(8)} ${c.type}  ${c.name}`);
     const reasons = new Map(c.replaceReasons.map((r) => [r.path, r.source]));
     for (const input of c.inputs) lines.push(`      ${inputChangeText(input)}${reasons.has(input.path) ? `  [replaces: ${reasons.get(input.path) ?? ""}]` : ""}`);
@@ -315,5 +329,7 @@ export function renderResourceChanges(diff: PlanDiff): string[] {
     for (const o of c.options) lines.push(`      ${o}`);
     for (const n of c.notes) lines.push(`      note: ${n}`);
   }
+  const created = renderCreated(diff, head, full);
+  if (created.length) lines.push(`  + created (${counts(diff).create}), with their inputs${full ? "" : " (repeated inputs folded; --full shows every input)"}:`, ...created.map((l) => `    ${l}`));
   return lines;
 }

@@ -51,6 +51,8 @@ export function flattenInputs(value: WireValue, prefix = "", out = new Map<strin
 export const T = {
   stack: "pulumi:pulumi:Stack",
   roleAssignment: "azure-native:authorization:RoleAssignment",
+  roleDefinition: "azure-native:authorization:RoleDefinition",
+  resourceGroup: "azure-native:resources:ResourceGroup",
   registry: "azure-native:containerregistry:Registry",
   uami: "azure-native:managedidentity:UserAssignedIdentity",
   federatedCredential: "azure-native:managedidentity:FederatedIdentityCredential",

@@ -11,7 +11,7 @@
 import type { PlanDocument } from "../planStack";
 import { renderTree } from "../render";
 import { accessMap, type AccessMap, approvalOf, grantLine, identityLine, refsOf, rulesetLine } from "./accessMap";
-import { counts, type InputChange, inputChangeText, opSign, type PlanDiff } from "./diff";
+import { counts, type InputChange, inputChangeText, opSign, type PlanDiff, renderCreated } from "./diff";
 import { kindList, mandatoryCount, manualSteps, splitFindings, summarize } from "./summary";
 import type { Review } from "./text";
 
@@ -156,14 +156,14 @@ function inputChangeLines(changes: InputChange[], reasons: Map<string, string>):
   return changes.map((c) => `  - ${code(inputChangeText(c))}${reasons.has(c.path) ? ` replaces (${code(reasons.get(c.path) ?? "")})` : ""}`);
 }
 
-function changesSections(diff: PlanDiff, label: string): { access: Section; resources: Section } {
+function changesSections(diff: PlanDiff, label: string, head: PlanDocument, full: boolean): { access: Section; resources: Section } {
   const c = counts(diff);
   const access = section(Infinity, [
     `**Against ${code(label)}:** ${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete, ${c.unchanged} unchanged`,
     "",
     "### Access changes",
   ], diff.access.length ? diff.access.map((a) => `- **${a.kind}** ${code(a.text)}`) : ["None."]);
-  const lines = diff.resources.flatMap((r) => {
+  const lines = diff.resources.filter((r) => r.op !== "create").flatMap((r) => {
     const reasons = new Map(r.replaceReasons.map((x) => [x.path, x.source]));
     return [
       // The sign in a code span: a bare "+" or "-" after the list marker would start a nested list.
@@ -174,6 +174,11 @@ function changesSections(diff: PlanDiff, label: string): { access: Section; reso
       ...r.notes.map((n) => `  - note: ${code(n)}`),
     ];
   });
+  const created = renderCreated(diff, head, full);
+  if (created.length) {
+    const { head: open, tail } = block(created);
+    lines.push("", `**Created (${c.create})**, with their inputs${full ? "" : " (repeated inputs folded)"}:`, "", open, ...created, tail);
+  }
   return { access, resources: section(0, ["### Resource changes"], lines.length ? lines : ["None."]) };
 }
 
@@ -189,7 +194,7 @@ export function renderMarkdown(review: Review): string {
   ]);
   const hint = review.diff ? `run npm run plan -- --stack ${plan.stack} --diff BASE.json locally for all of it.` : `run npm run plan -- --stack ${plan.stack} locally for all of it.`;
   if (review.diff) {
-    const { access, resources } = changesSections(review.diff.diff, review.diff.label);
+    const { access, resources } = changesSections(review.diff.diff, review.diff.label, plan, review.full);
     return fit([title, access, summarySection(review), accessSection(map), graphSection(map), resources], DOCUMENT_LIMIT, hint);
   }
   const tree = renderTree(plan, { full: review.full });

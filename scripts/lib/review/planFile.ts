@@ -8,6 +8,7 @@ import * as fs from "fs";
 import { z } from "zod";
 import type { WireValue } from "../../mocks";
 import type { PlanDocument } from "../planStack";
+import { STAGES, type StageConfig } from "../../../policy/policies";
 
 /** Plans of this program are far smaller (the prod stack's is about 0.2 MB). */
 export const MAX_PLAN_BYTES = 32 * 1024 * 1024;
@@ -41,6 +42,8 @@ const planDocument = z.object({
   outputs: z.record(z.string(), wire),
   warnings: z.array(z.string()),
   invokes: z.array(z.object({ token: z.string(), args: z.record(z.string(), wire) })),
+  // Plans saved before this field existed have none.
+  policyConfig: z.object({ stage: z.enum(STAGES), pipelineStack: z.boolean() }).optional(),
   policy: z.array(z.object({ policy: z.string(), urn: z.string(), message: z.string(), enforcement: z.enum(["mandatory", "advisory"]) })).optional(),
   placeholders: z.record(z.string().regex(/^\d+$/), z.string()).optional(),
 });
@@ -89,7 +92,19 @@ export function readPlanFile(file: string, display: string, stack?: string): Pla
   return withApiCalls(parsed.data);
 }
 
-/** A saved plan with its GitHub API count, recomputed from its resources and invokes (plans saved before the count existed have none). */
+/**
+ * The policy config of a plan saved before plans carried it: the stage the program put in its
+ * outputs (prod, the strictest, when missing), and not the pipeline stack (the config that
+ * relaxes a rule).
+ */
+function legacyPolicyConfig(outputs: Record<string, WireValue>): StageConfig {
+  return { stage: STAGES.find((s) => s === outputs.stage) ?? "prod", pipelineStack: false };
+}
+
+/**
+ * A saved plan with its GitHub API count, recomputed from its resources and invokes (plans saved
+ * before the count existed have none), and its policy config.
+ */
 function withApiCalls(plan: z.output<typeof planDocument>): PlanDocument {
-  return { ...plan, githubApiCalls: githubApiCalls(plan.resources, plan.invokes) };
+  return { ...plan, policyConfig: plan.policyConfig ?? legacyPolicyConfig(plan.outputs), githubApiCalls: githubApiCalls(plan.resources, plan.invokes) };
 }

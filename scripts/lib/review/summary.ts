@@ -3,9 +3,9 @@
  * findings, and the manual steps it implies (registry-side trusted publishers, secrets to set,
  * DNS records for the CDN, and with several stacks the order to apply them in).
  */
+import { environmentOf } from "../../../components/pipelineGrants";
 import { githubApiCalls, type GithubApiCalls } from "../githubApiCalls";
 import { formatViolations, type Violation } from "../../../policy/check";
-import { STAGES, type Stage } from "../../../policy/policies";
 import type { PlanDocument } from "../planStack";
 import { field, list, ofType, shortType, str, strings, T } from "./inputs";
 
@@ -39,12 +39,6 @@ export interface Summary {
   dnsAuthorizedDomains: string[];
   /** GitHub API requests a real preview and a refresh make. */
   githubApiCalls: GithubApiCalls;
-}
-
-/** The stage the plan was made for (an output of the program); prod, the strictest, when missing. */
-export function stageOfPlan(plan: PlanDocument): Stage {
-  const stage = plan.outputs.stage;
-  return STAGES.find((s) => s === stage) ?? "prod";
 }
 
 export function summarize(plan: PlanDocument, policy: Violation[], policyEnforced: boolean): Summary {
@@ -160,32 +154,64 @@ export function manualSteps(summary: Summary): string[] {
   return steps;
 }
 
-/** Registries a plan creates and those it only references (existing, or a promotion source). */
-function registries(plan: PlanDocument): { creates: string[]; references: string[] } {
-  const creates = ofType(plan.resources, T.registry).map((r) => str(r.inputs, "registryName") ?? r.name);
-  const references = plan.invokes
-    .filter((call) => call.token === "azure-native:containerregistry:getRegistry")
-    .map((call) => String(field(call.args, "registryName")))
-    .filter((name) => !creates.includes(name));
-  return { creates, references: [...new Set(references)] };
+const roleDefinitionGuid = (id: unknown) => (typeof id === "string" ? /(?:^|\/)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(id)?.[1]?.toLowerCase() : undefined);
+
+/**
+ * What a plan creates that another stack may need, by key (`resource group acme-release-dev`,
+ * `role definition <guid>`), with the words to name it in.
+ */
+function provides(plan: PlanDocument): Map<string, string> {
+  const created = plan.resources.filter((r) => r.importId === undefined);
+  const named = (kind: string, name: string | undefined): [string, string][] => (name ? [[`${kind} ${name}`, `${kind} ${name}`]] : []);
+  return new Map([
+    ...ofType(created, T.registry).flatMap((r) => named("registry", str(r.inputs, "registryName") ?? r.name)),
+    ...ofType(created, T.resourceGroup).flatMap((r) => named("resource group", str(r.inputs, "resourceGroupName"))),
+    ...ofType(created, T.roleDefinition).flatMap((r): [string, string][] => {
+      const guid = roleDefinitionGuid(str(r.inputs, "roleDefinitionId"));
+      return guid ? [[`role definition ${guid}`, `role "${str(r.inputs, "roleName") ?? r.name}"`]] : [];
+    }),
+    ...ofType(created, T.environment).flatMap((r) => named("environment", str(r.inputs, "environment"))),
+  ]);
 }
 
 /**
- * The order to apply stacks in: a stack that references another's registry (grants on it, or
- * imports from it) comes after the stack that creates it. Returns the order and the reasons.
+ * The keys of what a plan needs to exist before its update: registries it grants on or imports
+ * from, the resource group it adopts, role definitions it assigns, and the environment its deploys
+ * run in (`pulumi-<stack>`, which the pipeline stack creates).
+ */
+function needs(plan: PlanDocument): Set<string> {
+  return new Set([
+    ...plan.invokes.filter((call) => call.token === "azure-native:containerregistry:getRegistry").map((call) => `registry ${String(field(call.args, "registryName"))}`),
+    ...ofType(plan.resources, T.resourceGroup).filter((r) => r.importId !== undefined).map((r) => `resource group ${str(r.inputs, "resourceGroupName") ?? r.name}`),
+    ...ofType(plan.resources, T.roleAssignment).flatMap((r) => {
+      const guid = roleDefinitionGuid(field(r.inputs, "roleDefinitionId"));
+      return guid ? [`role definition ${guid}`] : [];
+    }),
+    `environment ${environmentOf(plan.stack, "write")}`,
+  ]);
+}
+
+const STAGE_RANK: Record<string, number> = { dev: 0, staging: 1, prod: 2 };
+
+/**
+ * The order to apply stacks in: a stack after every stack that creates something it needs (the
+ * pipeline stack, which creates the deploy stacks' environments, groups and roles, first), else
+ * by stage and name. Returns the order and, per such pair, the reason.
  */
 export function applyOrder(plans: readonly PlanDocument[]): { order: string[]; reasons: string[] } {
-  const owners = new Map<string, string>();
-  for (const plan of plans) for (const name of registries(plan).creates) owners.set(name, plan.stack);
+  const creators = new Map<string, { stack: string; text: string }>();
+  for (const plan of plans) for (const [key, text] of provides(plan)) if (!creators.has(key)) creators.set(key, { stack: plan.stack, text });
   const after = new Map<string, Set<string>>(plans.map((p) => [p.stack, new Set<string>()]));
   const reasons: string[] = [];
   for (const plan of plans) {
-    for (const name of registries(plan).references) {
-      const owner = owners.get(name);
-      if (owner && owner !== plan.stack) {
-        after.get(plan.stack)?.add(owner);
-        reasons.push(`${plan.stack} after ${owner}: ${plan.stack} uses registry ${name}, which ${owner} creates`);
-      }
+    const byCreator = new Map<string, string[]>();
+    for (const need of needs(plan)) {
+      const creator = creators.get(need);
+      if (creator && creator.stack !== plan.stack) byCreator.set(creator.stack, [...(byCreator.get(creator.stack) ?? []), creator.text]);
+    }
+    for (const [creator, what] of [...byCreator].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      after.get(plan.stack)?.add(creator);
+      reasons.push(`${plan.stack} after ${creator}: ${plan.stack} needs ${what.join(", ")}, which ${creator} creates`);
     }
   }
   const order: string[] = [];
@@ -194,6 +220,7 @@ export function applyOrder(plans: readonly PlanDocument[]): { order: string[]; r
     for (const first of [...(after.get(stack) ?? [])].sort()) visit(first, [...path, stack]);
     order.push(stack);
   };
-  for (const plan of [...plans].sort((a, b) => (a.stack < b.stack ? -1 : 1))) visit(plan.stack, []);
+  const rank = (p: PlanDocument) => STAGE_RANK[p.policyConfig.stage ?? "prod"];
+  for (const plan of [...plans].sort((a, b) => rank(a) - rank(b) || (a.stack < b.stack ? -1 : 1))) visit(plan.stack, []);
   return { order, reasons };
 }

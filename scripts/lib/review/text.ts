@@ -37,6 +37,6 @@ export function renderText(review: Review): string {
     "",
     ...access,
     "",
-    ...renderResourceChanges(diff),
+    ...renderResourceChanges(diff, review.plan, review.full),
   ].join("\n");
 }
