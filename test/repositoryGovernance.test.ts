@@ -24,7 +24,7 @@ const SLACK = "https://hooks.slack.example/T000/B000/plaintext-slack-value";
 const NPM = "npm_plaintextNpmTokenValue0123456789";
 
 function environment(name: string, overrides: Partial<EnvironmentConfig> = {}): EnvironmentConfig {
-  return { name, preventSelfReview: true, deployFrom: { branches: ["main"], tags: [] }, secrets: [], variables: {}, adopt: false, adoptVariables: [], ...overrides };
+  return { name, preventSelfReview: true, deployFrom: { branches: ["main"], tags: [] }, secrets: [], variables: {}, notSecret: [], adopt: false, adoptVariables: [], ...overrides };
 }
 
 function ruleset(name: string, overrides: Partial<RulesetConfig>): RulesetConfig {
@@ -72,6 +72,7 @@ function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig
     ],
     secrets: ["NPM_TOKEN"],
     variables: { NODE_VERSION: "22" },
+    notSecret: [],
     adoptVariables: [],
     retiredSecrets: [],
     trustedPublishing: [],

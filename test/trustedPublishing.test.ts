@@ -36,7 +36,7 @@ const publish = (a: TrustedPublishingArgs = args()) => build(() => new TrustedPu
 
 /** The repository whose governance creates the publishing environment of `entries`. */
 function governedRepository(entries: TrustedPublishingConfig[]): RepositoryConfig {
-  return { ...PUBLIC, environments: [], rulesets: [], secrets: [], variables: {}, adoptVariables: [], retiredSecrets: [], trustedPublishing: entries, actionsDefaults: false };
+  return { ...PUBLIC, environments: [], rulesets: [], secrets: [], variables: {}, notSecret: [], adoptVariables: [], retiredSecrets: [], trustedPublishing: entries, actionsDefaults: false };
 }
 
 const govern = (entries: TrustedPublishingConfig[], teams: string[] = ["release-managers"], preview = false) =>
