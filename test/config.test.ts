@@ -334,7 +334,7 @@ function publishing(...entries: Record<string, unknown>[]) {
   return c;
 }
 const SHARING_RULE =
-  "entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers and waitMinutes; give this entry its own environment otherwise";
+  "entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers, waitMinutes and stagedPublishing; give this entry its own environment otherwise";
 
 test("trusted-publishing entries of several packages may share one environment when registry, workflow and policies agree", () => {
   assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react" }, { package: "@acme/cli" })), []);
@@ -864,5 +864,13 @@ test("a deployFrom pattern listed twice is refused (two deployment policies of o
   assert.deepEqual(problems(c), [
     `${at}.branches[1]: duplicate branch pattern "main" (listed twice); branch patterns must be unique`,
     `${at}.tags[1]: duplicate tag pattern "v*" (listed twice); tag patterns must be unique`,
+  ]);
+});
+
+test("stagedPublishing exists only on npm: PyPI and NuGet have no separate approval step", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0].trustedPublishing[0], { stagedPublishing: true });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[acme-sdk].stagedPublishing: true is only for npm: PyPI has no separate approval step for trusted publishing (npm's staged publishing is the only one); give the environment reviewers instead",
   ]);
 });

@@ -42,7 +42,7 @@ function ruleset(name: string, overrides: Partial<RulesetConfig>): RulesetConfig
 const check = (context: string, app: RulesetConfig["requiredChecks"][number]["app"] = "github-actions") => ({ context, app });
 
 function publishing(registry: TrustedPublishingConfig["registry"], pkg: string, env: string, overrides: Partial<TrustedPublishingConfig> = {}): TrustedPublishingConfig {
-  return { registry, package: pkg, workflow: "release.yml", environment: env, deployFrom: { branches: ["main"], tags: [] }, reusableWorkflow: false, adopt: false, ...overrides };
+  return { registry, package: pkg, workflow: "release.yml", environment: env, deployFrom: { branches: ["main"], tags: [] }, reusableWorkflow: false, stagedPublishing: false, adopt: false, ...overrides };
 }
 
 function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig {

@@ -213,13 +213,19 @@ const trustedPublishing = strict({
   reviewers: reviewers.optional(),
   waitMinutes: z.number().int().min(0).max(43200).optional().describe("Minutes a publish waits before it proceeds (public repositories, or GitHub Enterprise)."),
   reusableWorkflow: z.boolean().default(false).describe("true when the workflow above is a reusable workflow called by another (PyPI rejects those)."),
+  stagedPublishing: z
+    .boolean()
+    .default(false)
+    .describe(
+      "npm only: the trusted publisher may only stage versions (npm trust --allow-stage-publish; the workflow runs npm stage publish) and a maintainer approves each with 2FA before it is published. Counts as the review of a prod environment without reviewers.",
+    ),
   adopt: z.boolean().default(false).describe("true: the publishing environment exists already: import it (entries sharing an environment set it alike)."),
 });
 
 type TrustedPublishingEntry = z.output<typeof trustedPublishing>;
 
 /** What trusted-publishing entries sharing an environment must agree on: the environment is made once, from the first. */
-const SHARED_PUBLISHING_KEYS = ["environment", "registry", "workflow", "deployFrom", "reviewers", "waitMinutes", "adopt"] as const;
+const SHARED_PUBLISHING_KEYS = ["environment", "registry", "workflow", "deployFrom", "reviewers", "waitMinutes", "adopt", "stagedPublishing"] as const;
 
 /** A key's value as it shapes the environment: order-free lists, no reviewers and no wait timer alike however written. */
 function sharedValue(entry: TrustedPublishingEntry, key: (typeof SHARED_PUBLISHING_KEYS)[number]): string {
@@ -234,7 +240,8 @@ function sharedValue(entry: TrustedPublishingEntry, key: (typeof SHARED_PUBLISHI
     case "waitMinutes":
       return entry.waitMinutes ? String(entry.waitMinutes) : "";
     case "adopt":
-      return String(entry.adopt);
+    case "stagedPublishing":
+      return String(entry[key]);
     default:
       return entry[key];
   }
@@ -341,7 +348,7 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     issue(
       ["trustedPublishing", i, key],
       `differs from the ${other.registry} package ${other.package} (${shown(tp)} here, ${shown(other)} there), which uses the same environment "${other.environment}": ` +
-        `entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers and waitMinutes; give this entry its own environment otherwise`,
+        `entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers, waitMinutes and stagedPublishing; give this entry its own environment otherwise`,
     );
   });
 
@@ -397,6 +404,9 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     issue(["rulesets"], `rulesets on a ${repo.visibility} repository need GitHub Pro, Team or Enterprise (this repository's plan is free)`);
   }
   repo.trustedPublishing.forEach((tp, i) => {
+    if (tp.stagedPublishing && tp.registry !== "npm") {
+      issue(["trustedPublishing", i, "stagedPublishing"], `is only for npm: ${tp.registry === "pypi" ? "PyPI" : "NuGet"} has no separate approval step for trusted publishing (npm's staged publishing is the only one); give the environment reviewers instead`);
+    }
     if (tp.registry === "pypi" && tp.reusableWorkflow) {
       issue(["trustedPublishing", i, "reusableWorkflow"], "is not accepted by PyPI: a trusted publisher must be the top-level workflow file, not a reusable workflow");
     }
