@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import { isOfflinePlan, loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
-import { ownedObjects, ownershipKey } from "./config/ownership";
+import { ownedObjects, ownedWithinEnvironments, ownershipKey } from "./config/ownership";
 import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
 import { adoptedObjects, type Adoption } from "./components/adoption";
 import { resourceGroupExists } from "./components/arm";
@@ -372,7 +372,7 @@ export const managed = pulumi.all(takeOvers).apply((lists) => {
   const problems = lists.flat();
   // RunError: the message is the whole story, no stack trace.
   if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
-  return ownedObjects(config).sort();
+  return [...ownedObjects(config), ...ownedWithinEnvironments(config)].sort();
 });
 /** Each wired environment variable's value and where it comes from, per `owner/repo:environment`. */
 export const wiredVariables = Object.fromEntries(

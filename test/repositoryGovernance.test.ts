@@ -559,11 +559,21 @@ const GET_VARIABLES = "github:index/getActionsVariables:getActionsVariables";
 const GET_ENV_VARIABLES = "github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables";
 const GET_SECRETS = "github:index/getActionsSecrets:getActionsSecrets";
 const GET_REST_API = "github:index/getRestApi:getRestApi";
+const GET_POLICIES = "github:index/getRepositoryEnvironmentDeploymentPolicies:getRepositoryEnvironmentDeploymentPolicies";
+const GET_ENV_SECRETS = "github:index/getActionsEnvironmentSecrets:getActionsEnvironmentSecrets";
 // These tests run the stack "prod".
 const IMPORT_STEPS = "npm run plan -- --stack prod --import-file prod-import.json, then pulumi import --file prod-import.json --stack prod --generate-code=false (docs/migration.md)";
 
 /** GitHub answers as if these objects existed on acme/shop. */
-function existing(live: { environments?: string[]; variables?: string[]; environmentVariables?: string[]; secrets?: string[]; rulesets?: { id: number; name: string }[]; policies?: { id: number; name: string; type: string }[] }) {
+function existing(live: {
+  environments?: string[];
+  variables?: string[];
+  environmentVariables?: string[];
+  secrets?: string[];
+  environmentSecrets?: string[];
+  rulesets?: { id: number; name: string }[];
+  policies?: { id: number; name: string; type: string }[];
+}) {
   const rest: CallOverride = (a) => {
     const endpoint = String(a.endpoint);
     const body = endpoint.includes("/deployment-branch-policies") ? { total_count: (live.policies ?? []).length, branch_policies: live.policies ?? [] } : (live.rulesets ?? []);
@@ -575,6 +585,8 @@ function existing(live: { environments?: string[]; variables?: string[]; environ
     [GET_ENV_VARIABLES]: (a: Record<string, unknown>) => ({ id: "shop", name: "shop", fullName: "acme/shop", environment: a.environment, variables: (live.environmentVariables ?? []).map((name) => ({ name, value: "x", createdAt: "", updatedAt: "" })) }),
     [GET_SECRETS]: () => ({ id: "shop", name: "shop", fullName: "acme/shop", secrets: (live.secrets ?? []).map((name) => ({ name, createdAt: "", updatedAt: "" })) }),
     [GET_REST_API]: rest,
+    [GET_POLICIES]: (a: Record<string, unknown>) => ({ id: "shop", repository: "shop", environment: a.environment, policies: (live.policies ?? []).map((p) => ({ pattern: p.name, type: p.type })) }),
+    [GET_ENV_SECRETS]: (a: Record<string, unknown>) => ({ id: "shop", name: "shop", fullName: "acme/shop", environment: a.environment, secrets: (live.environmentSecrets ?? []).map((name) => ({ name, createdAt: "", updatedAt: "" })) }),
   };
 }
 
@@ -660,13 +672,46 @@ test("outside a preview nothing is checked or read: pulumi up previews first, an
   assert.deepEqual(invokes.map((i) => i.token).filter((t) => [GET_ENVIRONMENTS, GET_VARIABLES, GET_SECRETS, GET_REST_API].includes(t)), []);
 });
 
-test("an adopted environment's policy that deployFrom does not list is a warning with the import that lets the update delete it", async () => {
+const POLICY_API = "repos/acme/shop/environments/production/deployment-branch-policies";
+const handMadePolicy = (where: string) =>
+  `${where} has the branch policy *, which deployFrom does not list: it lets those refs deploy. List it under release-infra:github.repositories[shop].environments[production].deployFrom.branches to keep it, or delete it: ` +
+  `gh api -X DELETE ${POLICY_API}/$(gh api ${POLICY_API} --jq '.branch_policies[] | select(.name == "*" and .type == "branch") | .id')`;
+
+test("a deployment policy added by hand to an environment the stack manages fails the preview with the fix", async () => {
+  const repo = repository({ environments: [environment("production", { deployFrom: { branches: ["main"], tags: [] } })] });
+  const live = existing({ environments: ["production"], policies: [{ id: 8, name: "main", type: "branch" }, { id: 9, name: "*", type: "branch" }] });
+  const { problems } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment", "repo-shop-env-production-branch-main"] });
+  assert.deepEqual(problems, [handMadePolicy("GitHub environment acme/shop:production")]);
+});
+
+test("an adopted environment's policy that deployFrom does not list fails the preview with the same fix", async () => {
   const repo = repository({ environments: [environment("production", { adopt: true, deployFrom: { branches: ["main"], tags: [] } })] });
-  const { warnings } = await takeOver(repo, existing({ environments: ["production"], policies: [{ id: 9, name: "*", type: "branch" }] }), {
-    inState: ["repo-shop-env-production-environment"],
+  const live = existing({ environments: ["production"], policies: [{ id: 8, name: "main", type: "branch" }, { id: 9, name: "*", type: "branch" }] });
+  const { problems } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment", "repo-shop-env-production-branch-main"] });
+  assert.deepEqual(problems, [handMadePolicy("the adopted GitHub environment acme/shop:production")]);
+});
+
+test("a policy the last update managed and deployFrom no longer lists is not reported: the update deletes it", async () => {
+  const repo = repository({ environments: [environment("production", { deployFrom: { branches: ["main"], tags: [] } })] });
+  const live = existing({ environments: ["production"], policies: [{ id: 8, name: "main", type: "branch" }, { id: 9, name: "*", type: "branch" }] });
+  const { problems } = await takeOver(repo, live, {
+    inState: ["repo-shop-env-production-environment", "repo-shop-env-production-branch-main"],
+    managedBefore: ["GitHub deployment policy acme/shop:production:branch:*"],
   });
-  assert.deepEqual(warnings.filter((w) => w.includes("policy")), [
-    "GitHub environment acme/shop:production has the branch policy * (id 9), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-9 shop:production:9 --protect=false --stack prod --generate-code=false --yes",
+  assert.deepEqual(problems, []);
+});
+
+test("an environment secret nobody declared fails the preview with gh secret delete, a leftover token of an adopted environment too", async () => {
+  const repo = repository({
+    environments: [environment("production", { secrets: ["SLACK_WEBHOOK"] })],
+    trustedPublishing: [publishing("pypi", "event-forge", "pypi", { adopt: true })],
+  });
+  const live = existing({ environments: ["production", "pypi"], environmentSecrets: ["SLACK_WEBHOOK", "PYPI_API_TOKEN"] });
+  const { problems } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment", "repo-shop-env-pypi-environment"] });
+  assert.deepEqual(problems, [
+    "GitHub environment acme/shop:production has the secret PYPI_API_TOKEN, which the config does not declare: every job in the environment can read it. List it under release-infra:github.repositories[shop].environments[production].secrets (its value under release-infra:secrets) to manage it, or delete it: gh secret delete PYPI_API_TOKEN --env production --repo acme/shop",
+    "the adopted GitHub environment acme/shop:pypi has the secret SLACK_WEBHOOK, which the config does not declare: every job in the environment can read it. Its publishing job logs in by OIDC and needs no secret; delete it: gh secret delete SLACK_WEBHOOK --env pypi --repo acme/shop",
+    "the adopted GitHub environment acme/shop:pypi has the secret PYPI_API_TOKEN, which the config does not declare: every job in the environment can read it. Its publishing job logs in by OIDC and needs no secret; delete it: gh secret delete PYPI_API_TOKEN --env pypi --repo acme/shop",
   ]);
 });
 
