@@ -14,6 +14,7 @@ import { ContainerRegistry, type PromotionCommand } from "./components/container
 import { GcpCiIdentity } from "./components/gcpCiIdentity";
 import { GcpWorkloadIdentityPool } from "./components/gcpWorkloadIdentityPool";
 import { GithubLookups } from "./components/githubLookups";
+import { githubSettingsProblems } from "./components/githubSettingsCheck";
 import { environmentSubjects } from "./components/githubOidc";
 import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
 import { PipelineStack, pipelineStackOutputs } from "./components/pipelineStack";
@@ -355,6 +356,10 @@ for (const repo of config.github?.repositories ?? []) {
   const governance = new RepositoryGovernance(governanceName(repo.name), { owner, repository: repo, stage, secrets: config.secrets, wiredVariables, lookups, managedBefore });
   adoptions.push(...governance.adoptions);
   takeOvers.push(governance.takeOverProblems);
+  if (checksTakeOver(managedBefore)) {
+    const withAccess = repo.environments.some((env) => env.access);
+    takeOvers.push(githubSettingsProblems({ owner, repository: repo, trustedForms: withAccess ? trustedSubjectForms(repo, ownerId) : undefined, lookups }));
+  }
   governed.push(governance);
 }
 /** What to enter on each package registry, one per package. */
