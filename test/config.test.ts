@@ -874,3 +874,25 @@ test("stagedPublishing exists only on npm: PyPI and NuGet have no separate appro
     "Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[acme-sdk].stagedPublishing: true is only for npm: PyPI has no separate approval step for trusted publishing (npm's staged publishing is the only one); give the environment reviewers instead",
   ]);
 });
+
+test("credential words in a variable's name are found at underscores and at case changes", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { variables: { dbPassword: "x", NPM_TOKEN: "x", SQL_CONNECTION_STRING: "x", CACHE_KEY: "x", TOKENIZER_MODE: "x" } });
+  assert.deepEqual(
+    problems(c).map((l) => /variables\.(\w+): its name says it holds a credential \((\w+)\)/.exec(l)?.slice(1)),
+    [
+      ["dbPassword", "PASSWORD"],
+      ["NPM_TOKEN", "TOKEN"],
+      ["SQL_CONNECTION_STRING", "CONNECTION_STRING"],
+    ],
+  );
+});
+
+test("a notSecret entry that breaks the name rule is not printed either", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { notSecret: ["PW = hunter2"] });
+  assert.deepEqual(problemsHiding(c, "hunter2"), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].notSecret[0]: variable names must be letters, digits or '_' and must not start with a digit (not shown: it may be a pasted secret)",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].notSecret[0]: is not one of the variables beside it (declared: none); list only variables that look like credentials and are not",
+  ]);
+});
