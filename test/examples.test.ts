@@ -213,8 +213,8 @@ test("Mystira: dev and staging push to mysnonprodacr only; nothing pushes to mys
   const prod = await planOf(EXAMPLES.mystiraProd);
   const pushes = [...roleAssignments(staging, ACR_PUSH), ...roleAssignments(prod, ACR_PUSH)];
   assert.deepEqual(pushes.map((r) => [input(r, "description"), input(r, "scope")]).sort(), [
-    ["release-infra: acrpush for ci:Mystira.workspace-dev", registryScope("mys-release-staging", "mysnonprodacr")],
-    ["release-infra: acrpush for ci:Mystira.workspace-staging", registryScope("mys-release-staging", "mysnonprodacr")],
+    ["release-infra: acrpush for ci:mystira.workspace-dev", registryScope("mys-release-staging", "mysnonprodacr")],
+    ["release-infra: acrpush for ci:mystira.workspace-staging", registryScope("mys-release-staging", "mysnonprodacr")],
   ]);
   for (const r of pushes) assert.equal(input(r, "principalType"), "ServicePrincipal");
   const kubeletPulls = ofType(prod, "azure-native:authorization:RoleAssignment").filter((r) => String(input(r, "description")).startsWith("release-infra: acrpull for kubelet:"));
