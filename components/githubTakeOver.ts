@@ -104,6 +104,11 @@ function undeclaredInEnvironments(
       const where = `${env.adopt ? "the adopted " : ""}GitHub environment ${owner}/${repository}:${env.name}`;
       const api = `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies`;
       const declaredSecrets = new Set(env.secrets.map((s) => s.toUpperCase()));
+      // The secrets an adopted environment has and the config declares: the update overwrites their values.
+      const overwritten = env.adopt ? secrets.filter((s) => declaredSecrets.has(s.name.toUpperCase())).map((s) => s.name) : [];
+      if (overwritten.length > 0) {
+        pulumi.log.warn(`${where} has the secrets ${overwritten.join(", ")} already: the update overwrites their values with those of release-infra:secrets`, args.parent);
+      }
       return [
         ...policies
           .filter((p) => !env.policies.has(`${p.type}:${p.pattern}`) && !own.has(ownershipKey.githubDeploymentPolicy(owner, repository, env.name, `${p.type}:${p.pattern}`).toLowerCase()))

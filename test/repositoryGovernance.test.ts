@@ -701,6 +701,16 @@ test("a policy the last update managed and deployFrom no longer lists is not rep
   assert.deepEqual(problems, []);
 });
 
+test("the declared secrets an adopted environment has already are listed: the update overwrites their values", async () => {
+  const repo = repository({ environments: [environment("production", { adopt: true, secrets: ["SLACK_WEBHOOK"] })] });
+  const live = existing({ environments: ["production"], environmentSecrets: ["SLACK_WEBHOOK"] });
+  const { problems, warnings } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment"] });
+  assert.deepEqual(problems, []);
+  assert.deepEqual(warnings.filter((w) => w.includes("overwrites")), [
+    "the adopted GitHub environment acme/shop:production has the secrets SLACK_WEBHOOK already: the update overwrites their values with those of release-infra:secrets",
+  ]);
+});
+
 test("an environment secret nobody declared fails the preview with gh secret delete, a leftover token of an adopted environment too", async () => {
   const repo = repository({
     environments: [environment("production", { secrets: ["SLACK_WEBHOOK"] })],
