@@ -146,9 +146,12 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], 
         for (const key of issue.keys) at([...issue.path, key], unknownKeyMessage(key, allowed));
         break;
       }
-      case "invalid_type":
-        at(issue.path, value === undefined ? `is required (${EXPECTED[issue.expected] ?? issue.expected})` : `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${describe(value)}`);
+      case "invalid_type": {
+        // A string where a list or a mapping belongs (`secrets: DEPLOY_KEY = ...`) may be a pasted secret: its kind is enough.
+        const got = typeof value === "string" && ["array", "record", "object"].includes(issue.expected) ? "a string (not shown: it may be a secret)" : describe(value);
+        at(issue.path, value === undefined ? `is required (${EXPECTED[issue.expected] ?? issue.expected})` : `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${got}`);
         break;
+      }
       case "invalid_value": {
         const suggestion = suggestValue(value, issue.values);
         at(issue.path, `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}${suggestion ? `; did you mean ${JSON.stringify(suggestion)}?` : ""}`);

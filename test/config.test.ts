@@ -896,3 +896,11 @@ test("a notSecret entry that breaks the name rule is not printed either", () => 
     "Pulumi.prod.yaml: release-infra:github.repositories[shop].notSecret[0]: is not one of the variables beside it (declared: none); list only variables that look like credentials and are not",
   ]);
 });
+
+test("a secret pasted where a list of names belongs (no brackets) is described, not repeated", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { secrets: "DEPLOY_KEY = correct-horse-battery-staple" });
+  assert.deepEqual(problemsHiding(c, "correct-horse"), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].secrets: must be a list, got a string (not shown: it may be a secret)",
+  ]);
+});
