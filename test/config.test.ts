@@ -904,3 +904,10 @@ test("a secret pasted where a list of names belongs (no brackets) is described, 
     "Pulumi.prod.yaml: release-infra:github.repositories[shop].secrets: must be a list, got a string (not shown: it may be a secret)",
   ]);
 });
+
+test("a pasted secret listed twice under secrets is reported as a duplicate without repeating it", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { secrets: ["TOKEN=s3cr3t-value", "TOKEN=s3cr3t-value"] });
+  const lines = problemsHiding(c, "s3cr3t-value");
+  assert.ok(lines.includes("Pulumi.prod.yaml: release-infra:github.repositories[shop].secrets[1]: duplicate secret (listed twice); secrets must be unique (case-insensitive)"), lines.join("\n"));
+});

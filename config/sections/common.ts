@@ -21,7 +21,8 @@ export function pattern(regex: RegExp, rule: string) {
 
 /**
  * Adds an issue for every value that occurs more than once (case-insensitively when asked).
- * The issue sits at the later occurrence; messages never repeat a value that may be a secret.
+ * The issue sits at the later occurrence; messages repeat only values `shown` allows, by default
+ * those that may not be secrets.
  */
 export function uniqueBy<T>(
   ctx: z.core.$RefinementCtx,
@@ -30,6 +31,7 @@ export function uniqueBy<T>(
   path: (index: number) => PropertyKey[],
   what: string,
   caseInsensitive = false,
+  shown: (value: string) => boolean = (value) => !mayBeSecret(value),
 ) {
   const seen = new Set<string>();
   items.forEach((item, index) => {
@@ -42,7 +44,7 @@ export function uniqueBy<T>(
     ctx.addIssue({
       code: "custom",
       path: path(index),
-      message: `duplicate ${what}${mayBeSecret(raw) ? "" : ` "${raw}"`} (listed twice); ${what}s must be unique${caseInsensitive ? " (case-insensitive)" : ""}`,
+      message: `duplicate ${what}${shown(raw) ? ` "${raw}"` : ""} (listed twice); ${what}s must be unique${caseInsensitive ? " (case-insensitive)" : ""}`,
     });
   });
 }

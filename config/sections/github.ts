@@ -383,7 +383,8 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     packages.add(key);
   });
   uniqueBy(ctx, repo.rulesets, (rs) => rs.name, (i) => ["rulesets", i, "name"], "ruleset name", true);
-  uniqueBy(ctx, repo.secrets, (s) => s, (i) => ["secrets", i], "secret", true);
+  // Only a valid name is repeated: one that breaks the rule may be a pasted secret.
+  uniqueBy(ctx, repo.secrets, (s) => s, (i) => ["secrets", i], "secret", true, isActionsName);
 
   if (repo.visibility === "internal" && repo.plan !== "enterprise") {
     issue(["visibility"], `"internal" exists only on GitHub Enterprise (this repository's plan is ${repo.plan}): internal repositories belong to organisations of an enterprise account`);
@@ -431,7 +432,7 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     });
   });
   repo.environments.forEach((env, e) => {
-    uniqueBy(ctx, env.secrets, (s) => s, (i) => ["environments", e, "secrets", i], "secret", true);
+    uniqueBy(ctx, env.secrets, (s) => s, (i) => ["environments", e, "secrets", i], "secret", true, isActionsName);
     if (env.secrets.length > LIMITS.environmentSecrets) {
       issue(["environments", e, "secrets"], `lists ${env.secrets.length} secrets; GitHub stores at most ${LIMITS.environmentSecrets} secrets per environment`);
     }
