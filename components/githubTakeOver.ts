@@ -73,6 +73,27 @@ function parseJson<T>(body: string, what: string): T {
 
 const inRepo = (repository: RepositoryConfig, rest: string) => `release-infra:github.repositories[${repository.name}]${rest}`;
 
+/** `branch:<pattern>` or `tag:<pattern>`, as EnvironmentToCheck.policies keys a policy. */
+const patternOf = (policy: ListedPolicy) => `${policy.type === "tag" ? "tag" : "branch"}:${policy.name}`;
+
+/**
+ * The deployment policies of an environment, when it exists: one page of 100 of
+ * `GET .../deployment-branch-policies`, none when GitHub answers 404 (no custom policies). The
+ * provider's getRepositoryEnvironmentDeploymentPolicies fails on that 404, reads one page of 30
+ * and leaves out the ids an import needs (terraform-provider-github
+ * github/data_source_github_repository_environment_deployment_policies.go), so the endpoint is read
+ * through getRestApi.
+ */
+function listedPolicies(owner: string, repository: string, environment: string, exists: pulumi.Output<boolean>, opts: pulumi.InvokeOutputOptions): pulumi.Output<ListedPolicy[]> {
+  return exists.apply((found) =>
+    found
+      ? github
+          .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(environment)}/deployment-branch-policies?per_page=100` }, opts)
+          .apply((r) => (r.code === 404 ? [] : (parseJson<{ branch_policies?: ListedPolicy[] }>(r.body, `the deployment policies of ${owner}/${repository}:${environment}`).branch_policies ?? [])))
+      : pulumi.output([]),
+  );
+}
+
 /**
  * Deployment policies and secrets of the declared environments that exist on GitHub although the
  * config does not declare them and the stack did not manage them (its last `managed` output lists
@@ -83,19 +104,18 @@ const inRepo = (repository: RepositoryConfig, rest: string) => `release-infra:gi
 function undeclaredInEnvironments(
   args: GithubTakeOverArgs,
   existing: pulumi.Output<Set<string>>,
+  policiesOf: (env: EnvironmentToCheck) => pulumi.Output<ListedPolicy[]>,
   opts: pulumi.InvokeOutputOptions,
 ): pulumi.Output<string[]> {
   const { owner, repository: repo } = args;
   const repository = repo.name;
   const lists = args.environments.map((env) =>
-    existing.apply((names) =>
-      names.has(env.name.toLowerCase())
-        ? pulumi.all([
-            github.getRepositoryEnvironmentDeploymentPoliciesOutput({ repository, environment: env.name }, opts).policies,
-            github.getActionsEnvironmentSecretsOutput({ name: repository, environment: env.name }, opts).secrets,
-          ])
-        : pulumi.output([[], []] as [github.types.output.GetRepositoryEnvironmentDeploymentPoliciesPolicy[], github.types.output.GetActionsEnvironmentSecretsSecret[]]),
-    ),
+    pulumi.all([
+      policiesOf(env),
+      existing.apply((names) =>
+        names.has(env.name.toLowerCase()) ? github.getActionsEnvironmentSecretsOutput({ name: repository, environment: env.name }, opts).secrets : pulumi.output([]),
+      ),
+    ]),
   );
   return pulumi.all([pulumi.output(args.managedBefore), pulumi.all(lists)]).apply(([before, found]) => {
     const own = new Set(before.map((k) => k.toLowerCase()));
@@ -111,13 +131,14 @@ function undeclaredInEnvironments(
       }
       return [
         ...policies
-          .filter((p) => !env.policies.has(`${p.type}:${p.pattern}`) && !own.has(ownershipKey.githubDeploymentPolicy(owner, repository, env.name, `${p.type}:${p.pattern}`).toLowerCase()))
-          .map(
-            (p) =>
-              `${where} has the ${p.type} policy ${p.pattern}, which deployFrom does not list: it lets those refs deploy. ` +
-              `List it under ${env.configKey}.deployFrom.${p.type === "tag" ? "tags" : "branches"} to keep it, or delete it: ` +
-              `gh api -X DELETE ${api}/$(gh api ${api} --jq '.branch_policies[] | select(.name == "${p.pattern}" and .type == "${p.type}") | .id')`,
-          ),
+          .filter((p) => !env.policies.has(patternOf(p)) && !own.has(ownershipKey.githubDeploymentPolicy(owner, repository, env.name, patternOf(p)).toLowerCase()))
+          .map((p) => {
+            const kind = p.type === "tag" ? "tag" : "branch";
+            return (
+              `${where} has the ${kind} policy ${p.name}, which deployFrom does not list: it lets those refs deploy. ` +
+              `List it under ${env.configKey}.deployFrom.${kind === "tag" ? "tags" : "branches"} to keep it, or delete it: gh api -X DELETE ${api}/${p.id}`
+            );
+          }),
         ...secrets
           .filter((s) => !declaredSecrets.has(s.name.toUpperCase()) && !own.has(ownershipKey.githubEnvironmentSecret(owner, repository, env.name, s.name).toLowerCase()))
           .map(
@@ -200,14 +221,15 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
     }
   }
 
+  // Each existing environment's deployment policies, read once for the imports below and the check of undeclared ones.
+  const policies = new Map(args.environments.map((env) => [env, listedPolicies(owner, repository, env.name, environments.apply((names) => names.has(env.name.toLowerCase())), opts)]));
+  const policiesOf = (env: EnvironmentToCheck) => policies.get(env) ?? pulumi.output([]);
+
   // Deployment policies of adopted environments: ids are known only here, so the import is printed.
   const stack = pulumi.getStack();
   const type = ENVIRONMENT_TYPES.policy;
   for (const env of args.environments.filter((e) => e.adopt)) {
-    const listed = github
-      .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies?per_page=100` }, opts)
-      .apply((r) => (r.code === 404 ? [] : (parseJson<{ branch_policies?: ListedPolicy[] }>(r.body, `the deployment policies of ${owner}/${repository}:${env.name}`).branch_policies ?? [])));
-    const patternOf = (policy: ListedPolicy) => `${policy.type === "tag" ? "tag" : "branch"}:${policy.name}`;
+    const listed = policiesOf(env);
     // One deployFrom lists: GitHub answers its create with 303 ("Response if the same branch name pattern
     // already exists", REST: Create a deployment branch policy), not with the policy, so it is imported first.
     for (const [pattern, resource] of env.policies) {
@@ -250,6 +272,6 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
   }
 
   return pulumi
-    .all([takeOverProblems(probes, args.managedBefore), undeclaredInEnvironments(args, environments, opts)])
+    .all([takeOverProblems(probes, args.managedBefore), undeclaredInEnvironments(args, environments, policiesOf, opts)])
     .apply(([existingObjects, undeclared]) => [...existingObjects, ...undeclared]);
 }

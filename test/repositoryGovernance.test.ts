@@ -559,7 +559,6 @@ const GET_VARIABLES = "github:index/getActionsVariables:getActionsVariables";
 const GET_ENV_VARIABLES = "github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables";
 const GET_SECRETS = "github:index/getActionsSecrets:getActionsSecrets";
 const GET_REST_API = "github:index/getRestApi:getRestApi";
-const GET_POLICIES = "github:index/getRepositoryEnvironmentDeploymentPolicies:getRepositoryEnvironmentDeploymentPolicies";
 const GET_ENV_SECRETS = "github:index/getActionsEnvironmentSecrets:getActionsEnvironmentSecrets";
 // These tests run the stack "prod".
 const IMPORT_STEPS = "npm run plan -- --stack prod --import-file prod-import.json, then pulumi import --file prod-import.json --stack prod --generate-code=false (docs/migration.md)";
@@ -585,7 +584,6 @@ function existing(live: {
     [GET_ENV_VARIABLES]: (a: Record<string, unknown>) => ({ id: "shop", name: "shop", fullName: "acme/shop", environment: a.environment, variables: (live.environmentVariables ?? []).map((name) => ({ name, value: "x", createdAt: "", updatedAt: "" })) }),
     [GET_SECRETS]: () => ({ id: "shop", name: "shop", fullName: "acme/shop", secrets: (live.secrets ?? []).map((name) => ({ name, createdAt: "", updatedAt: "" })) }),
     [GET_REST_API]: rest,
-    [GET_POLICIES]: (a: Record<string, unknown>) => ({ id: "shop", repository: "shop", environment: a.environment, policies: (live.policies ?? []).map((p) => ({ pattern: p.name, type: p.type })) }),
     [GET_ENV_SECRETS]: (a: Record<string, unknown>) => ({ id: "shop", name: "shop", fullName: "acme/shop", environment: a.environment, secrets: (live.environmentSecrets ?? []).map((name) => ({ name, createdAt: "", updatedAt: "" })) }),
   };
 }
@@ -672,10 +670,9 @@ test("outside a preview nothing is checked or read: pulumi up previews first, an
   assert.deepEqual(invokes.map((i) => i.token).filter((t) => [GET_ENVIRONMENTS, GET_VARIABLES, GET_SECRETS, GET_REST_API].includes(t)), []);
 });
 
-const POLICY_API = "repos/acme/shop/environments/production/deployment-branch-policies";
 const handMadePolicy = (where: string) =>
   `${where} has the branch policy *, which deployFrom does not list: it lets those refs deploy. List it under release-infra:github.repositories[shop].environments[production].deployFrom.branches to keep it, or delete it: ` +
-  `gh api -X DELETE ${POLICY_API}/$(gh api ${POLICY_API} --jq '.branch_policies[] | select(.name == "*" and .type == "branch") | .id')`;
+  `gh api -X DELETE repos/acme/shop/environments/production/deployment-branch-policies/9`;
 
 test("a deployment policy added by hand to an environment the stack manages fails the preview with the fix", async () => {
   const repo = repository({ environments: [environment("production", { deployFrom: { branches: ["main"], tags: [] } })] });
