@@ -688,6 +688,13 @@ test("an adopted environment's policy that deployFrom does not list fails the pr
   assert.deepEqual(problems, [handMadePolicy("the adopted GitHub environment acme/shop:production")]);
 });
 
+test("an existing environment without custom policies (GitHub answers their list with 404) has none to report", async () => {
+  const repo = repository({ environments: [environment("production")] });
+  const notFound: CallOverride = (a) => ({ id: String(a.endpoint), endpoint: a.endpoint, code: 404, status: "404 Not Found", headers: "{}", body: JSON.stringify({ message: "Not Found" }) });
+  const { problems } = await takeOver(repo, { ...existing({ environments: ["production"] }), [GET_REST_API]: notFound }, { inState: ["repo-shop-env-production-environment"] });
+  assert.deepEqual(problems, []);
+});
+
 test("a policy the last update managed and deployFrom no longer lists is not reported: the update deletes it", async () => {
   const repo = repository({ environments: [environment("production", { deployFrom: { branches: ["main"], tags: [] } })] });
   const live = existing({ environments: ["production"], policies: [{ id: 8, name: "main", type: "branch" }, { id: 9, name: "*", type: "branch" }] });
