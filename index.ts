@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import { isOfflinePlan, loadStackConfig, type AccessConfig, type EnvironmentConfig, type RepositoryConfig } from "./config/load";
-import { ownedObjects, ownershipKey } from "./config/ownership";
+import { ownedObjects, ownedWithinEnvironments, ownershipKey } from "./config/ownership";
 import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
 import { adoptedObjects, keptWhenAdopted, type Adoption } from "./components/adoption";
 import { resourceGroupExists } from "./components/arm";
@@ -14,10 +14,12 @@ import { ContainerRegistry, type PromotionCommand } from "./components/container
 import { GcpCiIdentity } from "./components/gcpCiIdentity";
 import { GcpWorkloadIdentityPool } from "./components/gcpWorkloadIdentityPool";
 import { GithubLookups } from "./components/githubLookups";
+import { githubSettingsProblems } from "./components/githubSettingsCheck";
 import { environmentSubjects } from "./components/githubOidc";
 import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
 import { PipelineStack, pipelineStackOutputs } from "./components/pipelineStack";
 import { checksTakeOver, takeOverProblems } from "./components/takeOver";
+import { renamedPartAliases } from "./components/locations";
 import { loadStackSet, pipelineStackBeside } from "./config/stackSet";
 
 // Config in, components out, outputs of one component wired into inputs of another.
@@ -51,9 +53,16 @@ if (pipelineStack) {
   takeOvers.push(pipelineStack.takeOverProblems);
 }
 
-/** An environment whose CI identity gets cloud access; `key` (`repo-env`) names everything made for it. */
+/**
+ * An environment whose CI identity gets cloud access; `key` (`repo-env`, lower-cased: GitHub
+ * compares repository and environment names case-insensitively,
+ * https://docs.github.com/actions/reference/workflows-and-actions/deployments-and-environments)
+ * names everything made for it, so a change of case in the config keeps every URN.
+ */
 interface AccessEnvironment {
   key: string;
+  /** `repo-env` as written: what release-infra named everything after before keys were lower-cased. */
+  writtenKey: string;
   repo: RepositoryConfig;
   env: EnvironmentConfig;
   access: AccessConfig;
@@ -65,12 +74,16 @@ interface AccessEnvironment {
 const ownerId = config.github?.ownerId;
 /** One lookup of each team, user and repository per stack, however many environments need it. */
 const lookups = new GithubLookups(owner);
+function environmentKey(repository: string, environment: string): string {
+  return `${repository}-${environment}`.toLowerCase();
+}
 const accessEnvironments: AccessEnvironment[] = (config.github?.repositories ?? []).flatMap((repo) =>
   repo.environments.flatMap((env) =>
     env.access
       ? [
           {
-            key: `${repo.name}-${env.name}`,
+            key: environmentKey(repo.name, env.name),
+            writtenKey: `${repo.name}-${env.name}`,
             repo,
             env,
             access: env.access,
@@ -81,6 +94,14 @@ const accessEnvironments: AccessEnvironment[] = (config.github?.repositories ?? 
       : [],
   ),
 );
+
+/**
+ * For the components that name resources after environment keys: aliases to the names made from
+ * keys as written, so stacks created before keys were lower-cased keep their state.
+ */
+const writtenKeys: pulumi.ComponentResourceOptions = {
+  transformations: [renamedPartAliases(new Map(accessEnvironments.map((e) => [e.key, e.writtenKey])))],
+};
 
 type WiredVariable = (typeof WIRED_VARIABLES)[number];
 /** Per environment key: each wired variable's value and, for reviewers of the plan, where it comes from. */
@@ -149,7 +170,8 @@ if (config.azure) {
         resourceGroupName,
         location: azure.location,
         tags,
-      }),
+        previousName: `ci-${e.writtenKey}`,
+      }, writtenKeys),
     );
   }
   const deployersOf = (cluster: string, namespace?: string): Deployer[] =>
@@ -165,7 +187,7 @@ if (config.azure) {
   const clusters = new Map<string, AksCluster>();
   const clusterNamespaces = new Map<string, ClusterNamespace>();
   for (const cluster of azure.clusters) {
-    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name), ownerResourceGroup: azure.resourceGroup, readsNamespaces: !isOfflinePlan(), definesDeployerRole: !pipelineBeside });
+    const aks = new AksCluster(cluster.name, { cluster, deployers: deployersOf(cluster.name), ownerResourceGroup: azure.resourceGroup, readsNamespaces: !isOfflinePlan(), definesDeployerRole: !pipelineBeside }, writtenKeys);
     clusters.set(cluster.name, aks);
     for (const namespace of cluster.namespaces) {
       const clusterNamespace = new ClusterNamespace(`${cluster.name}-${namespace.name}`, {
@@ -182,7 +204,7 @@ if (config.azure) {
           clusterName: cluster.name,
           managedBefore,
         },
-      });
+      }, writtenKeys);
       clusterNamespaces.set(`${cluster.name}/${namespace.name}`, clusterNamespace);
       takeOvers.push(clusterNamespace.takeOverProblems);
     }
@@ -217,7 +239,7 @@ if (config.azure) {
         return e.access.registry && identity ? [{ name: e.key, principalId: identity.principalId, access: e.access.registry }] : [];
       }),
       managedBefore,
-    });
+    }, writtenKeys);
   if (registry) {
     adoptions.push(...registry.adoptions);
     takeOvers.push(registry.takeOverProblems);
@@ -299,7 +321,8 @@ if (config.cdn) {
           trustAfter: e.trustAfter,
           poolName: pool.poolName,
           providerName: pool.providerName,
-        }),
+          previousName: `ci-${e.writtenKey}`,
+        }, writtenKeys),
       );
     }
   }
@@ -313,7 +336,7 @@ if (config.cdn) {
       return identity ? [{ name: e.key, serviceAccountEmail: identity.serviceAccountEmail }] : [];
     }),
     managedBefore,
-  });
+  }, writtenKeys);
   adoptions.push(...site.adoptions);
   takeOvers.push(site.takeOverProblems);
   cdn = { baseUrl: site.baseUrl, bucket: site.bucketName, urlMap: site.urlMapName, ipAddress: site.ipAddress, dnsRecords: site.dnsRecords };
@@ -337,7 +360,7 @@ const governed: RepositoryGovernance[] = [];
 for (const repo of config.github?.repositories ?? []) {
   const wiredVariables = Object.fromEntries(
     repo.environments.flatMap((env) => {
-      const wired = wiring.get(`${repo.name}-${env.name}`);
+      const wired = wiring.get(environmentKey(repo.name, env.name));
       return wired ? [[env.name, Object.fromEntries(Object.entries(wired).map(([variable, w]) => [variable, w.value]))]] : [];
     }),
   );
@@ -345,6 +368,10 @@ for (const repo of config.github?.repositories ?? []) {
   const governance = new RepositoryGovernance(governanceName(repo.name), { owner, repository: repo, stage, secrets: config.secrets, wiredVariables, lookups, managedBefore });
   adoptions.push(...governance.adoptions);
   takeOvers.push(governance.takeOverProblems);
+  if (checksTakeOver(managedBefore)) {
+    const withAccess = repo.environments.some((env) => env.access);
+    takeOvers.push(githubSettingsProblems({ owner, repository: repo, trustedForms: withAccess ? trustedSubjectForms(repo, ownerId) : undefined, lookups }));
+  }
   governed.push(governance);
 }
 /** What to enter on each package registry, one per package. */
@@ -362,7 +389,7 @@ export const managed = pulumi.all(takeOvers).apply((lists) => {
   const problems = lists.flat();
   // RunError: the message is the whole story, no stack trace.
   if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
-  return ownedObjects(config).sort();
+  return [...ownedObjects(config), ...ownedWithinEnvironments(config)].sort();
 });
 /** Each wired environment variable's value and where it comes from, per `owner/repo:environment`. */
 export const wiredVariables = Object.fromEntries(

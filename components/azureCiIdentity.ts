@@ -26,6 +26,8 @@ export interface AzureCiIdentityArgs {
   location: pulumi.Input<string>;
   /** Tags on the identity. */
   tags: Record<string, string>;
+  /** The component's name before names came from the lower-cased identity (`ci-<repo>-<env>` as written), so existing stacks keep their credentials. */
+  previousName?: string;
 }
 
 /**
@@ -58,23 +60,28 @@ export class AzureCiIdentity extends pulumi.ComponentResource {
       throw new Error(`${name}: ${subjects.length} federated credentials requested; Entra ID allows at most ${MAX_CREDENTIALS} per identity`);
     }
     // The checks are not inputs of the component: one that fails would fail its registration and leave its children waiting.
-    const { trustAfter: _checks, ...inputs } = args;
+    const { trustAfter: _checks, previousName, ...inputs } = args;
     super("release-infra:azure:CiIdentity", name, inputs, opts);
     this.subjects = subjects;
 
     // UAMI names: 3-128 characters; one identity per repository environment in the stack's resource group.
-    const identityName = azureName(`id-${args.repository}-${args.environment}`, 128);
+    // From the lower-cased identity, as GitHub compares repository and environment names
+    // case-insensitively; an identity made under another spelling keeps its name (and its client id):
+    // a new name would replace it.
+    const identityName = azureName(`id-${args.repository}-${args.environment}`.toLowerCase(), 128);
     const identity = new managedidentity.UserAssignedIdentity(
       `${name}-identity`,
       { resourceName: identityName, resourceGroupName: args.resourceGroupName, location: args.location, tags: args.tags },
-      { parent: this },
+      { parent: this, ignoreChanges: ["resourceName"] },
     );
 
     // One after another: concurrent credential writes on one identity fail with 409.
     const credentials: managedidentity.FederatedIdentityCredential[] = [];
     for (const subject of this.subjects) {
-      const credentialName = azureName(subject, 120);
+      // Named from the lower-cased subject like the identity; the subject itself keeps GitHub's case (Entra ID compares it exactly).
+      const credentialName = azureName(subject.toLowerCase(), 120);
       const previous = credentials.at(-1);
+      const before = previousName === undefined ? [] : [{ name: `${previousName}-${azureName(subject, 120)}` }];
       credentials.push(
         new managedidentity.FederatedIdentityCredential(
           `${name}-${credentialName}`,
@@ -87,7 +94,13 @@ export class AzureCiIdentity extends pulumi.ComponentResource {
             audiences: [AZURE_AUDIENCE],
             subject: pulumi.all([subject, pulumi.all(args.trustAfter ?? [])]).apply(([s]) => s),
           },
-          { parent: this, dependsOn: previous ? [identity, previous] : [identity] },
+          {
+            parent: this,
+            dependsOn: previous ? [identity, previous] : [identity],
+            aliases: before,
+            // Made under another spelling, a credential and the identity it belongs to keep their names (identity above).
+            ignoreChanges: ["federatedIdentityCredentialResourceName", "resourceName"],
+          },
         ),
       );
     }

@@ -19,6 +19,8 @@ export interface GcpCiIdentityArgs {
   subjects: string[];
   /** Checks that GitHub sends these subjects (spelling, subject template); every trust waits for them, so a failed check grants none. */
   trustAfter?: pulumi.Input<unknown>[];
+  /** The component's name before names came from the lower-cased identity (`ci-<repo>-<env>` as written), so existing stacks keep their trusts. */
+  previousName?: string;
 }
 
 /**
@@ -43,26 +45,28 @@ export class GcpCiIdentity extends pulumi.ComponentResource {
     // Before anything is registered, so a bad call leaves nothing half-built.
     if (args.subjects.length === 0) throw new Error(`${name}: no subject to trust`);
     // The checks are not inputs of the component: one that fails would fail its registration and leave its children waiting.
-    const { trustAfter: _checks, ...inputs } = args;
+    const { trustAfter: _checks, previousName, ...inputs } = args;
     super("release-infra:gcp:CiIdentity", name, inputs, opts);
     this.subjects = [...new Set(args.subjects)];
 
     // Account ids: 6-30 of [a-z0-9-], starting with a letter; unique per repository environment in the project.
+    // From the lower-cased identity (GitHub compares the names case-insensitively); an account made
+    // under another spelling keeps its id and email: a new id would replace it.
     const account = new serviceaccount.Account(
       `${name}-account`,
       {
         project: args.project,
-        accountId: gcpName(`ci-${args.repository}-${args.environment}`, 30),
+        accountId: gcpName(`ci-${args.repository}-${args.environment}`.toLowerCase(), 30),
         displayName: `CI ${args.owner}/${args.repository} (${args.environment})`.slice(0, 100),
         description: `Impersonated by GitHub Actions jobs of ${args.owner}/${args.repository} in environment ${args.environment} only`,
       },
-      { parent: this },
+      { parent: this, ignoreChanges: ["accountId"] },
     );
 
     const trusts = this.subjects.map(
       (subject) =>
         new serviceaccount.IAMMember(
-          `${name}-trust-${gcpName(subject, 63)}`,
+          `${name}-trust-${gcpName(subject.toLowerCase(), 63)}`,
           {
             serviceAccountId: account.name,
             role: "roles/iam.workloadIdentityUser",
@@ -70,7 +74,7 @@ export class GcpCiIdentity extends pulumi.ComponentResource {
               .all([args.poolName, pulumi.all(args.trustAfter ?? [])])
               .apply(([pool]) => `principal://iam.googleapis.com/${pool}/subject/${subject}`),
           },
-          { parent: this },
+          { parent: this, aliases: previousName === undefined ? [] : [{ name: `${previousName}-trust-${gcpName(subject, 63)}` }] },
         ),
     );
 

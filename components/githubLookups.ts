@@ -19,8 +19,11 @@ export class GithubLookups {
   private readonly teamIds = new Map<string, pulumi.Output<number>>();
   private readonly userIds = new Map<string, pulumi.Output<number>>();
   private readonly repositoryTeams = new Map<string, pulumi.Output<Set<string>>>();
+  private readonly answers = new Map<string, pulumi.Output<github.GetRepositoryResult>>();
   private readonly repositories = new Map<string, pulumi.Output<VerifiedRepository>>();
   private readonly templates = new Map<string, pulumi.Output<string>>();
+  private readonly subjectForms = new Map<string, pulumi.Output<"immutable" | "name-only" | undefined>>();
+  private plan?: pulumi.Output<string | undefined>;
 
   /** @param owner The organisation or user of every repository looked up (github:owner, the provider's owner). */
   constructor(readonly owner: string) {}
@@ -56,7 +59,7 @@ export class GithubLookups {
     return once(this.repositories, name.toLowerCase(), () =>
       // The data source answers an empty result, not an error, for a repository it cannot find
       // (integrations/terraform-provider-github github/data_source_github_repository.go).
-      github.getRepositoryOutput({ fullName: configured }).apply((repo) => {
+      this.answer(name).apply((repo) => {
         if (!repo.fullName) {
           throw new Error(`GitHub has no repository ${configured}, or the token of the github provider cannot read it`);
         }
@@ -73,6 +76,48 @@ export class GithubLookups {
         return { fullName: repo.fullName, id: repo.repoId };
       }),
     );
+  }
+
+  /** The repository's visibility as GitHub shows it (`public`, `private`, `internal`); undefined when the answer has none. */
+  visibility(name: string): pulumi.Output<string | undefined> {
+    return this.answer(name).apply((repo) => repo.visibility || undefined);
+  }
+
+  /**
+   * The plan of the owner as GitHub names it (`free`, `team`, `enterprise`: GET /orgs/OWNER, whose
+   * `plan` GitHub shows to the organisation's owners only); undefined when it does not show one, as
+   * to a user account (404) or to a token that does not belong to an owner.
+   */
+  ownerPlan(): pulumi.Output<string | undefined> {
+    this.plan ??= github.getRestApiOutput({ endpoint: `orgs/${this.owner}` }).apply((r) => {
+      if (r.code !== 200) return undefined;
+      const body: unknown = JSON.parse(r.body);
+      const plan = typeof body === "object" && body !== null && "plan" in body ? body.plan : undefined;
+      return typeof plan === "object" && plan !== null && "name" in plan && typeof plan.name === "string" ? plan.name : undefined;
+    });
+    return this.plan;
+  }
+
+  /**
+   * The OIDC subject form GitHub sends for the repository's tokens: `immutable` when its
+   * customization's `use_immutable_subject` is true (GET repos/OWNER/REPO/actions/oidc/customization/sub),
+   * `name-only` when false; undefined when the answer has no such field. The provider's
+   * customization data source returns only the template, so the endpoint is read through getRestApi.
+   */
+  subjectForm(repository: string): pulumi.Output<"immutable" | "name-only" | undefined> {
+    return once(this.subjectForms, repository.toLowerCase(), () =>
+      github.getRestApiOutput({ endpoint: `repos/${this.owner}/${repository}/actions/oidc/customization/sub` }).apply((r) => {
+        if (r.code !== 200) return undefined;
+        const body: unknown = JSON.parse(r.body);
+        const immutable = typeof body === "object" && body !== null && "use_immutable_subject" in body ? body.use_immutable_subject : undefined;
+        return typeof immutable === "boolean" ? (immutable ? "immutable" : "name-only") : undefined;
+      }),
+    );
+  }
+
+  /** GitHub's answer for a repository of the owner, read once. */
+  private answer(name: string): pulumi.Output<github.GetRepositoryResult> {
+    return once(this.answers, name.toLowerCase(), () => github.getRepositoryOutput({ fullName: `${this.owner}/${name}` }));
   }
 
   /**

@@ -9,6 +9,12 @@ import { takeOverProblems, type TakeOverProbe } from "./takeOver";
 export interface EnvironmentToCheck {
   name: string;
   adopt: boolean;
+  /** The config key that declares it, e.g. `release-infra:github.repositories[shop].environments[production]`. */
+  configKey: string;
+  /** Names of the secrets the config declares for it. */
+  secrets: string[];
+  /** The config key that lists its secrets; none for a trusted-publishing environment, which needs none. */
+  secretsKey?: string;
   /** The config key that adopts it, e.g. `release-infra:github.repositories[shop].environments[production].adopt`. */
   adoptKey: string;
   deployFrom: { branches: string[]; tags: string[] };
@@ -67,12 +73,94 @@ function parseJson<T>(body: string, what: string): T {
 
 const inRepo = (repository: RepositoryConfig, rest: string) => `release-infra:github.repositories[${repository.name}]${rest}`;
 
+/** `branch:<pattern>` or `tag:<pattern>`, as EnvironmentToCheck.policies keys a policy. */
+const patternOf = (policy: ListedPolicy) => `${policy.type === "tag" ? "tag" : "branch"}:${policy.name}`;
+
+/**
+ * The deployment policies of an environment, when it exists: one page of 100 of
+ * `GET .../deployment-branch-policies`, none when GitHub answers 404 (no custom policies). The
+ * provider's getRepositoryEnvironmentDeploymentPolicies fails on that 404, reads one page of 30
+ * and leaves out the ids an import needs (terraform-provider-github
+ * github/data_source_github_repository_environment_deployment_policies.go), so the endpoint is read
+ * through getRestApi.
+ */
+function listedPolicies(owner: string, repository: string, environment: string, exists: pulumi.Output<boolean>, opts: pulumi.InvokeOutputOptions): pulumi.Output<ListedPolicy[]> {
+  return exists.apply((found) =>
+    found
+      ? github
+          .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(environment)}/deployment-branch-policies?per_page=100` }, opts)
+          .apply((r) => (r.code === 404 ? [] : (parseJson<{ branch_policies?: ListedPolicy[] }>(r.body, `the deployment policies of ${owner}/${repository}:${environment}`).branch_policies ?? [])))
+      : pulumi.output([]),
+  );
+}
+
+/**
+ * Deployment policies and secrets of the declared environments that exist on GitHub although the
+ * config does not declare them and the stack did not manage them (its last `managed` output lists
+ * what it did, config/ownership.ts ownedWithinEnvironments): added by hand, no update would ever
+ * touch them. A policy lets more refs deploy; a secret is readable by every job of the environment
+ * (a leftover token that trusted publishing replaced, say). One line each, with its fix.
+ */
+function undeclaredInEnvironments(
+  args: GithubTakeOverArgs,
+  existing: pulumi.Output<Set<string>>,
+  policiesOf: (env: EnvironmentToCheck) => pulumi.Output<ListedPolicy[]>,
+  opts: pulumi.InvokeOutputOptions,
+): pulumi.Output<string[]> {
+  const { owner, repository: repo } = args;
+  const repository = repo.name;
+  const lists = args.environments.map((env) =>
+    pulumi.all([
+      policiesOf(env),
+      existing.apply((names) =>
+        names.has(env.name.toLowerCase()) ? github.getActionsEnvironmentSecretsOutput({ name: repository, environment: env.name }, opts).secrets : pulumi.output([]),
+      ),
+    ]),
+  );
+  return pulumi.all([pulumi.output(args.managedBefore), pulumi.all(lists)]).apply(([before, found]) => {
+    const own = new Set(before.map((k) => k.toLowerCase()));
+    return args.environments.flatMap((env, i) => {
+      const [policies, secrets] = found[i];
+      const where = `${env.adopt ? "the adopted " : ""}GitHub environment ${owner}/${repository}:${env.name}`;
+      const api = `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies`;
+      const declaredSecrets = new Set(env.secrets.map((s) => s.toUpperCase()));
+      // The secrets an adopted environment has and the config declares: the update overwrites their values.
+      const overwritten = env.adopt ? secrets.filter((s) => declaredSecrets.has(s.name.toUpperCase())).map((s) => s.name) : [];
+      if (overwritten.length > 0) {
+        pulumi.log.warn(`${where} has the secrets ${overwritten.join(", ")} already: the update overwrites their values with those of release-infra:secrets`, args.parent);
+      }
+      return [
+        ...policies
+          .filter((p) => !env.policies.has(patternOf(p)) && !own.has(ownershipKey.githubDeploymentPolicy(owner, repository, env.name, patternOf(p)).toLowerCase()))
+          .map((p) => {
+            const kind = p.type === "tag" ? "tag" : "branch";
+            return (
+              `${where} has the ${kind} policy ${p.name}, which deployFrom does not list: it lets those refs deploy. ` +
+              `List it under ${env.configKey}.deployFrom.${kind === "tag" ? "tags" : "branches"} to keep it, or delete it: gh api -X DELETE ${api}/${p.id}`
+            );
+          }),
+        ...secrets
+          .filter((s) => !declaredSecrets.has(s.name.toUpperCase()) && !own.has(ownershipKey.githubEnvironmentSecret(owner, repository, env.name, s.name).toLowerCase()))
+          .map(
+            (s) =>
+              `${where} has the secret ${s.name}, which the config does not declare: every job in the environment can read it. ` +
+              (env.secretsKey
+                ? `List it under ${env.secretsKey} (its value under release-infra:secrets) to manage it, or delete it: `
+                : `Its publishing job logs in by OIDC and needs no secret; delete it: `) +
+              `gh secret delete ${s.name} --env ${env.name} --repo ${owner}/${repository}`,
+          ),
+      ];
+    });
+  });
+}
+
 /**
  * What already exists on one repository, checked in the preview before anything is created:
  * environments, repository variables and rulesets the config would create are an error unless
- * adopted (or the stack made them); adopted environments' variables likewise. Warnings name what
- * stays behind: deployment policies of adopted environments that deployFrom does not list, repository
- * secrets shadowing an environment secret of the same name, and `retiredSecrets` still present.
+ * adopted (or the stack made them); adopted environments' variables likewise; so are deployment
+ * policies and secrets of declared environments that nobody declared (undeclaredInEnvironments).
+ * Warnings name what stays behind: repository secrets shadowing an environment secret of the same
+ * name, and `retiredSecrets` still present.
  */
 export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]> {
   const { owner, repository: repo, parent } = args;
@@ -133,14 +221,15 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
     }
   }
 
+  // Each existing environment's deployment policies, read once for the imports below and the check of undeclared ones.
+  const policies = new Map(args.environments.map((env) => [env, listedPolicies(owner, repository, env.name, environments.apply((names) => names.has(env.name.toLowerCase())), opts)]));
+  const policiesOf = (env: EnvironmentToCheck) => policies.get(env) ?? pulumi.output([]);
+
   // Deployment policies of adopted environments: ids are known only here, so the import is printed.
   const stack = pulumi.getStack();
   const type = ENVIRONMENT_TYPES.policy;
   for (const env of args.environments.filter((e) => e.adopt)) {
-    const listed = github
-      .getRestApiOutput({ endpoint: `repos/${owner}/${repository}/environments/${encodeURIComponent(env.name)}/deployment-branch-policies?per_page=100` }, opts)
-      .apply((r) => (r.code === 404 ? [] : (parseJson<{ branch_policies?: ListedPolicy[] }>(r.body, `the deployment policies of ${owner}/${repository}:${env.name}`).branch_policies ?? [])));
-    const patternOf = (policy: ListedPolicy) => `${policy.type === "tag" ? "tag" : "branch"}:${policy.name}`;
+    const listed = policiesOf(env);
     // One deployFrom lists: GitHub answers its create with 303 ("Response if the same branch name pattern
     // already exists", REST: Create a deployment branch policy), not with the policy, so it is imported first.
     for (const [pattern, resource] of env.policies) {
@@ -161,16 +250,6 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
           ),
       });
     }
-    // One deployFrom does not list lets other refs deploy: imported unprotected and not declared, the next update deletes it.
-    listed.apply((policies) => {
-      for (const policy of policies.filter((p) => !env.policies.has(patternOf(p)))) {
-        const kind = policy.type === "tag" ? "tag" : "branch";
-        pulumi.log.warn(
-          `GitHub environment ${owner}/${repository}:${env.name} has the ${kind} policy ${policy.name} (id ${policy.id}), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import ${type} retired-policy-${policy.id} ${repository}:${env.name}:${policy.id} --protect=false --stack ${stack} --generate-code=false --yes`,
-          parent,
-        );
-      }
-    });
   }
 
   const environmentSecrets = new Set(repo.environments.flatMap((e) => e.secrets.map((s) => s.toUpperCase())));
@@ -192,5 +271,7 @@ export function githubTakeOver(args: GithubTakeOverArgs): pulumi.Output<string[]
     });
   }
 
-  return takeOverProblems(probes, args.managedBefore);
+  return pulumi
+    .all([takeOverProblems(probes, args.managedBefore), undeclaredInEnvironments(args, environments, policiesOf, opts)])
+    .apply(([existingObjects, undeclared]) => [...existingObjects, ...undeclared]);
 }

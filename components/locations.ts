@@ -37,3 +37,16 @@ export function aliasesFrom(previous: readonly Location[], current?: Location): 
     .filter((p, i) => !sameLocation(p, current) && previous.findIndex((q) => sameLocation(p, q)) === i)
     .map(urnOf);
 }
+
+/**
+ * A transformation for a component and its children: each resource whose name contains a key of
+ * `renamed` also gets an alias with that part as it was before (`renamed`'s value). A URN holds
+ * the types of the ancestors but not their names, so the alias is the URN an existing stack
+ * knows. An alias no stack knows is ignored by the engine.
+ */
+export function renamedPartAliases(renamed: ReadonlyMap<string, string>): pulumi.ResourceTransformation {
+  return ({ name, props, opts }) => {
+    const aliases = [...renamed].filter(([now, before]) => now !== before && name.includes(now)).map(([now, before]) => ({ name: name.replace(now, before) }));
+    return aliases.length > 0 ? { props, opts: { ...opts, aliases: [...(opts.aliases ?? []), ...aliases] } } : undefined;
+  };
+}

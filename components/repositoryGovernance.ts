@@ -76,8 +76,14 @@ interface EnvironmentSpec {
   deployFrom: EnvironmentConfig["deployFrom"];
   /** Where it was registered before names came from identity (release-infra's earlier index.ts and components). */
   legacy: Location;
+  /** Names of its secrets. */
+  secrets: string[];
+  /** The config key that lists its secrets; none for a trusted-publishing environment, which needs none. */
+  secretsKey?: string;
   /** It exists already and is imported, not created. */
   adopt: boolean;
+  /** The config key that declares it, e.g. `release-infra:github.repositories[shop].environments[production]`. */
+  configKey: string;
   /** The config key that adopts it. */
   adoptKey: string;
 }
@@ -136,6 +142,8 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
       ...repo.environments.map((env) => ({
         ...env,
         legacy: legacyChild(ENVIRONMENT_TYPES.component, `-env-${env.name}`),
+        configKey: `release-infra:github.repositories[${repository}].environments[${env.name}]`,
+        secretsKey: `release-infra:github.repositories[${repository}].environments[${env.name}].secrets`,
         adoptKey: `release-infra:github.repositories[${repository}].environments[${env.name}].adopt`,
       })),
       ...publishing.map((entries) => {
@@ -149,7 +157,9 @@ export class RepositoryGovernance extends pulumi.ComponentResource {
           waitMinutes: shared.waitMinutes,
           deployFrom: shared.deployFrom,
           legacy: childOf(legacyPublishing, ENVIRONMENT_TYPES.component, `${legacyPublishing.name}-env`),
+          secrets: [],
           adopt: shared.adopt,
+          configKey: `release-infra:github.repositories[${repository}].trustedPublishing[${shared.package}]`,
           adoptKey: `release-infra:github.repositories[${repository}].trustedPublishing[${shared.package}].adopt`,
         };
       }),

@@ -58,6 +58,9 @@ export function grantRole(
       ...(grant.condition ? { condition: grant.condition, conditionVersion: "2.0" } : {}),
     },
     // The name stays when the principal changes, and Azure cannot repoint an assignment: delete first.
-    { ...opts, deleteBeforeReplace: true },
+    // The name (a GUID of scope, principal key and role) is not compared: a change of scope, principal
+    // or role replaces the assignment anyway, and an assignment named under an earlier spelling of its
+    // principal's key (environment names before they were lower-cased) keeps its name and its grant.
+    { ...opts, deleteBeforeReplace: true, ignoreChanges: ["roleAssignmentName"] },
   );
 }

@@ -59,12 +59,18 @@ function registrySide(owner: string, repository: string, entry: TrustedPublishin
       const settingsUrl = `https://www.npmjs.com/package/${entry.package}/access`;
       // npm's CLI documentation (docs/content/commands/npm-trust.md of npm 11.19.1): npm >= 11.15.0,
       // 2FA, an existing package, and at least one permission flag; checked with --dry-run.
+      // Staged publishing (https://docs.npmjs.com/staged-publishing): a stage-only trusted publisher
+      // rejects npm publish, and a maintainer approves each staged version with 2FA.
+      const [allow, permission] = entry.stagedPublishing ? ["allow npm stage publish only", "--allow-stage-publish"] : ["allow npm publish", "--allow-publish"];
+      const staged = entry.stagedPublishing
+        ? ` The workflow runs npm stage publish; each version is published only once a maintainer approves it with 2FA (npm stage approve, or on npmjs.com).`
+        : "";
       return {
         settingsUrl,
         note:
-          `npm trusted publishers cannot be configured through Pulumi. At ${settingsUrl} (Trusted Publisher, GitHub Actions) enter ${values} and allow npm publish, ` +
+          `npm trusted publishers cannot be configured through Pulumi. At ${settingsUrl} (Trusted Publisher, GitHub Actions) enter ${values} and ${allow}, ` +
           `or run (npm >= 11.15.0, 2FA on the account, the package must already exist): ` +
-          `npm trust github ${entry.package} --repository ${owner}/${repository} --file ${entry.workflow} --env ${entry.environment} --allow-publish. ` +
+          `npm trust github ${entry.package} --repository ${owner}/${repository} --file ${entry.workflow} --env ${entry.environment} ${permission}.${staged} ` +
           `npm compares these values case-sensitively, keeps one trusted publisher per package, publishes through it only from GitHub-hosted runners, and the first publish is manual.`,
       };
     }
@@ -104,7 +110,13 @@ export class TrustedPublishing extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrustedPublishingArgs, opts?: pulumi.ComponentResourceOptions) {
     const shared = sharedEntry(name, args.entries);
-    super("release-infra:github:TrustedPublishing", name, {}, opts);
+    // What the policy pack reads (github-deploy-refs-protected): whether the registry holds each publish for a maintainer's approval.
+    super(
+      "release-infra:github:TrustedPublishing",
+      name,
+      { repository: args.repository.name, environment: shared.environment, registry: shared.registry, stagedPublishing: shared.stagedPublishing },
+      opts,
+    );
     const { entries, owner } = args;
     const repository = args.repository.name;
 

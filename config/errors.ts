@@ -33,10 +33,10 @@ function identity(item: unknown): string | undefined {
  * The key path by the names the user wrote: `release-infra:github.repositories[web-sdk].environments[cdn-production].reviewers`.
  * A list item without a name of its own, or whose name is listed twice, keeps its position.
  */
-export function namedKeyPath(path: readonly PropertyKey[], root: unknown): string {
+export function namedKeyPath(path: readonly PropertyKey[], root: unknown, concealedKeys: ReadonlySet<string> = new Set()): string {
   let out = "";
   let current: unknown = root;
-  for (const part of path) {
+  for (const [i, part] of path.entries()) {
     if (typeof part === "number") {
       const list = Array.isArray(current) ? current : [];
       const name = identity(list[part]);
@@ -44,7 +44,8 @@ export function namedKeyPath(path: readonly PropertyKey[], root: unknown): strin
       out += unique ? `[${name}]` : `[${part}]`;
     } else {
       // A key the user wrote (a variable or secret name) may itself be a pasted secret.
-      const key = mayBeSecret(String(part)) ? "<key that may be a secret, not shown>" : String(part);
+      const hidden = mayBeSecret(String(part)) || concealedKeys.has(keyPath(path.slice(0, i + 1)));
+      const key = hidden ? "<key that may be a secret, not shown>" : String(part);
       out += out === "" ? key : `.${key}`;
     }
     current = current !== null && typeof current === "object" ? (current as Record<PropertyKey, unknown>)[part] : undefined;
@@ -123,12 +124,21 @@ const EXPECTED: Record<string, string> = {
   record: "an object (a YAML mapping)",
 };
 
+/** An issue whose value must not be printed: a name rule broken where a secret or variable is named, a credential in a variable (sections/common.ts CONCEALED). */
+function isConcealed(issue: z.core.$ZodIssue): boolean {
+  return issue.code === "custom" && issue.params?.concealed === true;
+}
+
 /** One readable line per zod issue, for `<file>`, reading actual values from `input`. */
 export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
   const lines: string[] = [];
+  // Record keys that broke a name rule where a secret or variable is named: never printed, in any
+  // line's path; values of concealed issues (sections/common.ts CONCEALED) in no line about them.
+  const concealedKeys = new Set(issues.filter((issue) => issue.code === "invalid_key" && issue.issues.some(isConcealed)).map((issue) => keyPath(issue.path)));
+  const concealed = new Set([...concealedKeys, ...issues.filter(isConcealed).map((issue) => keyPath(issue.path))]);
   for (const issue of issues) {
     const at = (path: readonly PropertyKey[], message: string) =>
-      lines.push(`${file}: ${path.length ? namedKeyPath(path, input) : "config"}: ${message}`);
+      lines.push(`${file}: ${path.length ? namedKeyPath(path, input, concealedKeys) : "config"}: ${message}`);
     const value = valueAt(input, issue.path);
     switch (issue.code) {
       case "unrecognized_keys": {
@@ -136,9 +146,12 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], 
         for (const key of issue.keys) at([...issue.path, key], unknownKeyMessage(key, allowed));
         break;
       }
-      case "invalid_type":
-        at(issue.path, value === undefined ? `is required (${EXPECTED[issue.expected] ?? issue.expected})` : `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${describe(value)}`);
+      case "invalid_type": {
+        // A string where a list or a mapping belongs (`secrets: DEPLOY_KEY = ...`) may be a pasted secret: its kind is enough.
+        const got = typeof value === "string" && ["array", "record", "object"].includes(issue.expected) ? "a string (not shown: it may be a secret)" : describe(value);
+        at(issue.path, value === undefined ? `is required (${EXPECTED[issue.expected] ?? issue.expected})` : `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${got}`);
         break;
+      }
       case "invalid_value": {
         const suggestion = suggestValue(value, issue.values);
         at(issue.path, `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}${suggestion ? `; did you mean ${JSON.stringify(suggestion)}?` : ""}`);
@@ -155,14 +168,17 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[], 
       case "invalid_union":
         at(issue.path, `has an unexpected form, got ${describe(value)}`);
         break;
-      case "invalid_key":
-        at(issue.path, issue.issues.map((i) => `key ${mayBeSecret(String(issue.path.at(-1) ?? "")) ? "(not shown: it may be a secret)" : JSON.stringify(String(issue.path.at(-1) ?? ""))} ${i.message}`).join("; "));
+      case "invalid_key": {
+        const key = String(issue.path.at(-1) ?? "");
+        const shown = concealed.has(keyPath(issue.path)) || mayBeSecret(key) ? "(not shown: it may be a secret)" : JSON.stringify(key);
+        at(issue.path, issue.issues.map((i) => `key ${shown} ${i.message}`).join("; "));
         break;
+      }
       default:
-        // Show the offending scalar first, unless the message already quotes it or it may be a secret.
+        // Show the offending scalar first, unless the message already quotes it, it may be a secret, or it broke a name rule of a secret or variable.
         at(
           issue.path,
-          value !== undefined && value !== null && typeof value !== "object" && !issue.message.includes(JSON.stringify(value)) && !(typeof value === "string" && mayBeSecret(value))
+          value !== undefined && value !== null && typeof value !== "object" && !concealed.has(keyPath(issue.path)) && !issue.message.includes(JSON.stringify(value)) && !(typeof value === "string" && mayBeSecret(value))
             ? `${JSON.stringify(value)} ${issue.message}`
             : issue.message,
         );

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { closest, ConfigError, formatIssues, namedKeyPath } from "./errors";
 import { STAGES, stackConfigSchema, trustedSubjectForms } from "./schema";
-import { mayBeSecret } from "./secretShapes";
+import { isActionsName } from "./sections/common";
 
 type Parsed = z.output<typeof stackConfigSchema>;
 
@@ -103,8 +103,8 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
   const rawSecrets = input["release-infra:secrets"];
   if (rawSecrets !== null && typeof rawSecrets === "object") {
     for (const [name, value] of Object.entries(rawSecrets)) {
-      // A key that looks like a token is reported by the schema without repeating it.
-      if (mayBeSecret(name)) continue;
+      // A key that is no secret name (it may be a pasted secret) is reported by the schema without repeating it.
+      if (!isActionsName(name)) continue;
       if (isSecure(value)) {
         // Only the offline plan sees ciphertext; the engine hands the program decrypted values.
         secrets[name] = pulumi.secret("[secret]");

@@ -20,6 +20,8 @@ export const ownershipKey = {
     `GitHub deployment policy ${`${owner}/${repository}`.toLowerCase()}:${environment.toLowerCase()}:${pattern}`,
   githubEnvironmentVariable: (owner: string, repository: string, environment: string, variable: string) =>
     `GitHub environment variable ${`${owner}/${repository}`.toLowerCase()}:${environment.toLowerCase()}:${variable.toUpperCase()}`,
+  githubEnvironmentSecret: (owner: string, repository: string, environment: string, secret: string) =>
+    `GitHub environment secret ${`${owner}/${repository}`.toLowerCase()}:${environment.toLowerCase()}:${secret.toUpperCase()}`,
 };
 
 /**
@@ -54,6 +56,30 @@ export function ownedObjects(config: StackConfig): string[] {
     if (repo.actionsDefaults) owned.push(`GitHub Actions defaults of ${full} (set actionsDefaults: false in all but one stack)`);
   }
   return owned;
+}
+
+/**
+ * What a stack manages inside its environments: deployment policies (`branch:<pattern>`,
+ * `tag:<pattern>`) and secrets. The cross-stack check covers them through their environment; the
+ * stack's `managed` output lists them too, so that the next preview tells one the config dropped
+ * (which the update deletes) from one added by hand (components/githubTakeOver.ts).
+ */
+export function ownedWithinEnvironments(config: StackConfig): string[] {
+  const owner = config.github?.owner ?? "";
+  const owned: string[] = [];
+  for (const repo of config.github?.repositories ?? []) {
+    const environments = [
+      ...repo.environments.map((env) => ({ name: env.name, deployFrom: env.deployFrom, secrets: env.secrets })),
+      ...repo.trustedPublishing.map((tp) => ({ name: tp.environment, deployFrom: tp.deployFrom, secrets: [] })),
+    ];
+    for (const env of environments) {
+      for (const kind of ["branch", "tag"] as const) {
+        for (const pattern of kind === "branch" ? env.deployFrom.branches : env.deployFrom.tags) owned.push(ownershipKey.githubDeploymentPolicy(owner, repo.name, env.name, `${kind}:${pattern}`));
+      }
+      for (const secret of env.secrets) owned.push(ownershipKey.githubEnvironmentSecret(owner, repo.name, env.name, secret));
+    }
+  }
+  return [...new Set(owned)];
 }
 
 /** One line per object that more than one stack file manages, naming every such file. */

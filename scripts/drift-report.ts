@@ -231,14 +231,31 @@ function operationCounts(doc: PreviewDocument, steps: PreviewStep[]): Array<[str
   return [...counts.entries()];
 }
 
+/**
+ * The lines of the errors that failed the preview: the program's checks (components/takeOver.ts,
+ * components/githubTakeOver.ts) fail it with one line per object that exists and that the config
+ * does not declare or the stack does not manage, such as a deployment policy or an environment
+ * secret added by hand, each with its fix.
+ */
+function failedChecks(doc: PreviewDocument): string[] {
+  return (doc.diagnostics ?? [])
+    .filter((d) => d.severity === "error")
+    .flatMap((d) => (d.message ?? "").split("\n"))
+    .map((line) => line.trim())
+    .filter((line) => line !== "");
+}
+
 /** Builds the Markdown drift report of one stack from a parsed preview document. */
 export function driftReport(doc: PreviewDocument, stack: string): DriftReport {
   const steps = changedSteps(doc.steps ?? []);
   const counts = operationCounts(doc, steps);
-  const drift = steps.length > 0 || counts.length > 0;
+  const checks = failedChecks(doc);
+  const drift = steps.length > 0 || counts.length > 0 || checks.length > 0;
   const lines: string[] = [];
   if (!drift) {
     lines.push(`## No drift in stack ${code(stack)}`, "", "The stack's resources match the program.", "");
+  } else if (steps.length === 0 && counts.length === 0) {
+    lines.push(`## Drift in stack ${code(stack)}`, "", "The preview failed its checks: objects exist that the config does not declare or this stack does not manage.", "");
   } else {
     const total = counts.reduce((sum, [, n]) => sum + n, 0);
     lines.push(
@@ -255,7 +272,10 @@ export function driftReport(doc: PreviewDocument, stack: string): DriftReport {
       "",
     );
   }
-  const notable = (doc.diagnostics ?? []).filter((d) => d.severity === "error" || d.severity === "warning");
+  if (checks.length > 0) {
+    lines.push("### Found by the preview's checks", "", "Each line names the object and its fix: declare it in the stack config, or delete it.", "", ...checks.map((line) => `- ${line}`), "");
+  }
+  const notable = (doc.diagnostics ?? []).filter((d) => d.severity === "warning");
   if (notable.length > 0) {
     lines.push("### Diagnostics", "");
     for (const d of notable) lines.push(`- **${d.severity}**${d.urn ? ` ${code(nameOf(d.urn))}` : ""}: ${(d.message ?? "").trim().replace(/\s*\n\s*/g, " ")}`);

@@ -163,6 +163,7 @@ const PLACEHOLDERS: Record<string, Placeholder> = {
   "github:index/getActionsVariables:getActionsVariables": (a) => ({ id: str(a.name, ""), name: a.name, fullName: a.name, variables: [] }),
   "github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables": (a) => ({ id: str(a.name, ""), name: a.name, fullName: a.name, environment: a.environment, variables: [] }),
   "github:index/getActionsSecrets:getActionsSecrets": (a) => ({ id: str(a.name, ""), name: a.name, fullName: a.name, secrets: [] }),
+  "github:index/getActionsEnvironmentSecrets:getActionsEnvironmentSecrets": (a) => ({ id: str(a.name, ""), name: a.name, fullName: a.name, environment: a.environment, secrets: [] }),
   // Lists answer empty: offline, nothing the stack would create exists yet.
   "github:index/getRestApi:getRestApi": (a) => {
     const endpoint = str(a.endpoint, "");

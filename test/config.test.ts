@@ -334,7 +334,7 @@ function publishing(...entries: Record<string, unknown>[]) {
   return c;
 }
 const SHARING_RULE =
-  "entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers and waitMinutes; give this entry its own environment otherwise";
+  "entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers, waitMinutes and stagedPublishing; give this entry its own environment otherwise";
 
 test("trusted-publishing entries of several packages may share one environment when registry, workflow and policies agree", () => {
   assert.deepEqual(problems(publishing({ package: "@acme/core" }, { package: "@acme/react" }, { package: "@acme/cli" })), []);
@@ -514,7 +514,7 @@ test("a token pasted into a secrets list is an error that never repeats it", () 
   c["release-infra:github"].repositories[0].environments[0].secrets = [GITHUB_TOKEN_VALUE];
   const lines = problems(c);
   assert.deepEqual(lines, [
-    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].secrets[0]: looks like a secret value, not a secret name (not shown); list the name here and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].secrets[0]: looks like a GitHub token, not a secret name (not shown); list the name here and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'",
   ]);
   assert.ok(!lines.join("\n").includes(GITHUB_TOKEN_VALUE));
 });
@@ -538,10 +538,10 @@ test("a value of the wrong type that may be a secret is described without repeat
 test("a Slack webhook URL in variables is an error naming the key, not the URL", () => {
   const c = base();
   const url = "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx";
-  Object.assign(c["release-infra:github"].repositories[0].environments[0], { variables: { SLACK_WEBHOOK_URL: url } });
+  Object.assign(c["release-infra:github"].repositories[0].environments[0], { variables: { NOTIFY_URL: url } });
   const lines = problems(c);
   assert.deepEqual(lines, [
-    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].variables.SLACK_WEBHOOK_URL: looks like a Slack webhook URL (the URL is the credential) (not shown): variables are stored and shown in plain text; list the name under secrets instead and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].variables.NOTIFY_URL: its value looks like a Slack webhook URL (the URL is the credential) (not shown): variables are stored and shown in plain text (in the plan, the review comment and the repository's settings); list NOTIFY_URL under secrets instead and set the value with pulumi config set --secret --path 'release-infra:secrets.NOTIFY_URL', or, if it is no credential, list it under notSecret",
   ]);
   assert.ok(!lines.join("\n").includes("abcdefghijklmnopqrstuvwx"));
 });
@@ -549,13 +549,15 @@ test("a Slack webhook URL in variables is an error naming the key, not the URL",
 test("a URL with a password or a token in repository variables is an error", () => {
   const c = base();
   Object.assign(c["release-infra:github"].repositories[0], { variables: { DATABASE_URL: "postgres://app:s3cret@db.internal:5432/app", NPM_KEY: `x ${GITHUB_TOKEN_VALUE}` } });
+  const lines = problems(c);
   assert.deepEqual(
-    problems(c).map((l) => l.replace(/ \(not shown\).*/, "")),
+    lines.map((l) => l.replace(/ \(not shown\).*/, "")),
     [
-      "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables.DATABASE_URL: looks like a URL with a password",
-      "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables.NPM_KEY: looks like a GitHub token",
+      "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables.DATABASE_URL: its value looks like a URL with a password",
+      "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables.NPM_KEY: its value looks like a GitHub token",
     ],
   );
+  assert.ok(!/s3cret|ghp_/.test(lines.join("\n")));
 });
 
 test("ordinary variable values pass: URLs without credentials, ids, numbers", () => {
@@ -737,4 +739,197 @@ test("a ruleset's adopt is its numeric id", () => {
   const v = base();
   Object.assign(v["release-infra:github"].repositories[0], { rulesets: [{ name: "protect-main", branches: ["main"], requiredApprovals: 1, adopt: 0 }] });
   assert.deepEqual(problems(v), ["Pulumi.prod.yaml: release-infra:github.repositories[shop].rulesets[protect-main].adopt: must be greater than 0, got number 0"]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Secrets never echoed, credentials never plain text (issue 24)
+
+/** The problems of `c`, asserting that none repeats any of `secrets`. */
+function problemsHiding(c: Record<string, unknown>, ...secrets: string[]): string[] {
+  const lines = problems(c);
+  for (const secret of secrets) assert.ok(!lines.join("\n").includes(secret), `${secret} printed in:\n${lines.join("\n")}`);
+  return lines;
+}
+
+const SECRETS_AT = "Pulumi.prod.yaml: release-infra:github.repositories[shop].secrets[0]";
+const STORE = "list the name here and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'";
+
+test("a Slack webhook URL pasted behind a NAME= prefix in secrets is refused without repeating it", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { secrets: ["SLACK_WEBHOOK=https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx"] });
+  assert.deepEqual(problemsHiding(c, "hooks.slack.com", "abcdefghijklmnopqrstuvwx"), [
+    `${SECRETS_AT}: looks like a Slack webhook URL (the URL is the credential), not a secret name (not shown); ${STORE}`,
+  ]);
+});
+
+test("a database URL with a password pasted behind a NAME= prefix in secrets is refused without repeating it", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { secrets: ["DATABASE_URL=postgres://admin:S3cretPass@db.internal:5432/app"] });
+  assert.deepEqual(problemsHiding(c, "S3cretPass", "DATABASE_URL="), [`${SECRETS_AT}: looks like a URL with a password, not a secret name (not shown); ${STORE}`]);
+});
+
+test("a passphrase pasted as NAME = value in secrets breaks the name rule and is not repeated", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { secrets: ["DEPLOY_KEY = correct-horse-battery-staple"] });
+  assert.deepEqual(problemsHiding(c, "correct-horse"), [
+    `${SECRETS_AT}: secret names must be letters, digits or '_' and must not start with a digit (not shown: it may be a pasted secret)`,
+  ]);
+});
+
+test("a lowercase 32-hex API key is refused as a secret name, everywhere it is used, without repeating it", () => {
+  const c = base();
+  const key = "deadbeef0c1a2b3c4d5e6f708192a3b4";
+  Object.assign(c["release-infra:github"].repositories[0], { secrets: [key], retiredSecrets: [key] });
+  Object.assign(c["release-infra:secrets"], { [key]: { secure: "v1:AAAA" } });
+  const lines = problemsHiding(c, key).filter((l) => l.includes("looks like key material (long hex or base64, random-looking), not a secret name (not shown)"));
+  assert.deepEqual(
+    lines.map((l) => l.replace(/^Pulumi\.prod\.yaml: /, "").replace(/: .*/, "")),
+    ["release-infra:github.repositories[shop].secrets[0]", "release-infra:github.repositories[shop].retiredSecrets[0]", "release-infra:secrets.<key that may be a secret, not shown>"],
+  );
+});
+
+test("an Entra ID client secret pasted into secrets is refused without repeating it", () => {
+  const c = base();
+  const secret = "Xyz8Q~abcDEF1234ghiJKL5678mnoPQR90stuVWx";
+  c["release-infra:github"].repositories[0].environments[0].secrets = [secret];
+  assert.deepEqual(problemsHiding(c, secret, "Xyz8Q"), [
+    `Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].secrets[0]: looks like an Entra ID client secret, not a secret name (not shown); ${STORE}`,
+  ]);
+});
+
+test("a variable key holding a password is left out of the key path and the message", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { variables: { "DB_PASSWORD: hunter2": "x" } });
+  assert.deepEqual(problemsHiding(c, "hunter2"), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables.<key that may be a secret, not shown>: key (not shown: it may be a secret) variable names must be letters, digits or '_' and must not start with a digit (not shown: it may be a pasted secret)",
+  ]);
+});
+
+test("adoptVariables, retiredSecrets and a secret key that break the name rule are never printed", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { adoptVariables: ["DB_PASSWORD: hunter2"], retiredSecrets: ["TOKEN=s3cr3t-value"] });
+  Object.assign(c["release-infra:secrets"], { "API_KEY=s3cr3t-value": { secure: "v1:AAAA" } });
+  const lines = problemsHiding(c, "hunter2", "s3cr3t-value");
+  assert.deepEqual(
+    lines.map((l) => l.replace(/^Pulumi\.prod\.yaml: /, "").replace(/: .*/, "")),
+    [
+      "release-infra:github.repositories[shop].adoptVariables[0]",
+      "release-infra:github.repositories[shop].retiredSecrets[0]",
+      "release-infra:github.repositories[shop].adoptVariables[0]",
+      "release-infra:secrets.<key that may be a secret, not shown>",
+    ],
+  );
+});
+
+test("a GitHub App's privateKeySecret that breaks the name rule is never printed", () => {
+  const lines = problemsHiding(
+    {
+      "github:owner": "acme",
+      "release-infra:stage": "prod",
+      "release-infra:pipeline": { githubApps: { writer: { privateKeySecret: "PEM = hunter2-hunter2" } } },
+    },
+    "hunter2",
+  );
+  assert.ok(lines.some((l) => l.includes("release-infra:pipeline.githubApps.writer.privateKeySecret: secret names must be letters")), lines.join("\n"));
+});
+
+test("credentials kept as plain-text variables are refused by their names, pointing to secrets", () => {
+  const c = base();
+  const values = { DB_PASSWORD: "Tr0ub4dor-3-horse", API_KEY: "0123456789abcdef0123456789abcdef", AZURE_CLIENT_SECRET: "Xyz8Q~abcDEF1234ghiJKL5678mnoPQR90stuVWx", DATADOG_API_KEY: "3f9a0c1a2b3c4d5e6f708192a3b4c5d6" };
+  Object.assign(c["release-infra:github"].repositories[0], { variables: values });
+  const lines = problemsHiding(c, ...Object.values(values));
+  const at = "Pulumi.prod.yaml: release-infra:github.repositories[shop].variables";
+  const fix = (name: string) =>
+    `variables are stored and shown in plain text (in the plan, the review comment and the repository's settings); list ${name} under secrets instead and set the value with pulumi config set --secret --path 'release-infra:secrets.${name}', or, if it is no credential, list it under notSecret`;
+  assert.deepEqual(lines, [
+    `${at}.DB_PASSWORD: its name says it holds a credential (PASSWORD): ${fix("DB_PASSWORD")}`,
+    `${at}.API_KEY: its name says it holds a credential (API_KEY): ${fix("API_KEY")}`,
+    `${at}.AZURE_CLIENT_SECRET: its name says it holds a credential (SECRET): ${fix("AZURE_CLIENT_SECRET")}`,
+    `${at}.DATADOG_API_KEY: its name says it holds a credential (API_KEY): ${fix("DATADOG_API_KEY")}`,
+  ]);
+});
+
+test("a plain-text variable whose value looks like a credential or a random token is refused under any name", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0].environments[0], {
+    variables: { AZURE_CLIENT: "Xyz8Q~abcDEF1234ghiJKL5678mnoPQR90stuVWx", DD: "kT9vQ2mX7pL4sR8wZ3nB6yH1" },
+  });
+  const lines = problemsHiding(c, "Xyz8Q~", "kT9vQ2mX7pL4sR8wZ3nB6yH1");
+  assert.deepEqual(
+    lines.map((l) => l.replace(/ \(not shown\).*/, "")),
+    [
+      "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].variables.AZURE_CLIENT: its value looks like an Entra ID client secret",
+      "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].variables.DD: its value looks like a random token or key",
+    ],
+  );
+});
+
+test("notSecret lets a variable that only looks like a credential stay plain text", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { variables: { TOKEN_ENDPOINT: "https://login.acme.example/oauth2/token" }, notSecret: ["TOKEN_ENDPOINT"] });
+  Object.assign(c["release-infra:github"].repositories[0].environments[0], { variables: { PUBLIC_SIGNING_KEY_ID: "key-2024" }, notSecret: ["PUBLIC_SIGNING_KEY_ID"] });
+  assert.deepEqual(problems(c), []);
+});
+
+test("notSecret may list only variables declared beside it", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { variables: { NODE_VERSION: "22" }, notSecret: ["API_TOKEN"] });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].notSecret[0]: \"API_TOKEN\" is not one of the variables beside it (declared: NODE_VERSION); list only variables that look like credentials and are not",
+  ]);
+});
+
+test("a deployFrom pattern listed twice is refused (two deployment policies of one URN)", () => {
+  const c = base();
+  c["release-infra:github"].repositories[0].environments[0].deployFrom = { branches: ["main", "main"], tags: ["v*", "v*"] } as never;
+  const at = "Pulumi.prod.yaml: release-infra:github.repositories[shop].environments[production].deployFrom";
+  assert.deepEqual(problems(c), [
+    `${at}.branches[1]: duplicate branch pattern "main" (listed twice); branch patterns must be unique`,
+    `${at}.tags[1]: duplicate tag pattern "v*" (listed twice); tag patterns must be unique`,
+  ]);
+});
+
+test("stagedPublishing exists only on npm: PyPI and NuGet have no separate approval step", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0].trustedPublishing[0], { stagedPublishing: true });
+  assert.deepEqual(problems(c), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].trustedPublishing[acme-sdk].stagedPublishing: true is only for npm: PyPI has no separate approval step for trusted publishing (npm's staged publishing is the only one); give the environment reviewers instead",
+  ]);
+});
+
+test("credential words in a variable's name are found at underscores and at case changes", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { variables: { dbPassword: "x", NPM_TOKEN: "x", SQL_CONNECTION_STRING: "x", CACHE_KEY: "x", TOKENIZER_MODE: "x" } });
+  assert.deepEqual(
+    problems(c).map((l) => /variables\.(\w+): its name says it holds a credential \((\w+)\)/.exec(l)?.slice(1)),
+    [
+      ["dbPassword", "PASSWORD"],
+      ["NPM_TOKEN", "TOKEN"],
+      ["SQL_CONNECTION_STRING", "CONNECTION_STRING"],
+    ],
+  );
+});
+
+test("a notSecret entry that breaks the name rule is not printed either", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { notSecret: ["PW = hunter2"] });
+  assert.deepEqual(problemsHiding(c, "hunter2"), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].notSecret[0]: variable names must be letters, digits or '_' and must not start with a digit (not shown: it may be a pasted secret)",
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].notSecret[0]: is not one of the variables beside it (declared: none); list only variables that look like credentials and are not",
+  ]);
+});
+
+test("a secret pasted where a list of names belongs (no brackets) is described, not repeated", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { secrets: "DEPLOY_KEY = correct-horse-battery-staple" });
+  assert.deepEqual(problemsHiding(c, "correct-horse"), [
+    "Pulumi.prod.yaml: release-infra:github.repositories[shop].secrets: must be a list, got a string (not shown: it may be a secret)",
+  ]);
+});
+
+test("a pasted secret listed twice under secrets is reported as a duplicate without repeating it", () => {
+  const c = base();
+  Object.assign(c["release-infra:github"].repositories[0], { secrets: ["TOKEN=s3cr3t-value", "TOKEN=s3cr3t-value"] });
+  const lines = problemsHiding(c, "s3cr3t-value");
+  assert.ok(lines.includes("Pulumi.prod.yaml: release-infra:github.repositories[shop].secrets[1]: duplicate secret (listed twice); secrets must be unique (case-insensitive)"), lines.join("\n"));
 });

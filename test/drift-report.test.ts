@@ -156,3 +156,19 @@ test("a missing --stack exits 2 with the usage", () => {
   assert.equal(result.status, 2);
   assert.match(result.stderr, /^drift-report: usage: npm run drift-report -- --stack NAME/);
 });
+
+test("a preview failed by its checks is drift: each deployment policy or environment secret added by hand is listed with its fix", () => {
+  const { drift, markdown } = reportOf("preview-hand-made.json", "prod");
+  assert.equal(drift, true);
+  const listed = markdown.split("\n").filter((line) => line.startsWith("- "));
+  assert.equal(listed.length, 2);
+  assert.match(listed[0], /^- GitHub environment acme\/shop:production has the branch policy \*, which deployFrom does not list: .* or delete it: gh api -X DELETE /);
+  assert.match(listed[1], /^- the adopted GitHub environment acme\/shop:pypi has the secret PYPI_API_TOKEN, .* gh secret delete PYPI_API_TOKEN --env pypi --repo acme\/shop$/);
+  assert.ok(markdown.includes("### Found by the preview's checks"));
+});
+
+test("the command exits 1 when the preview's checks failed", () => {
+  const run = runCommand(fixture("preview-hand-made.json"));
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stdout, /gh secret delete PYPI_API_TOKEN/);
+});

@@ -119,7 +119,7 @@ const secretNames = (doc: PlanDocument) =>
 const trustedPublishers = (doc: PlanDocument) => doc.outputs.trustedPublishers as Record<string, string>[];
 const publishersFor = (doc: PlanDocument, registry: string) => trustedPublishers(doc).filter((p) => p.registry === registry);
 /** What an npm publisher output must say for `pkg` published by `owner/repository`'s `workflow` in environment npm. */
-const npmPublisher = (owner: string, repository: string, workflow: string, pkg: string) => ({
+const npmPublisher = (owner: string, repository: string, workflow: string, pkg: string, permission = "--allow-publish") => ({
   registry: "npm",
   package: pkg,
   owner,
@@ -127,10 +127,10 @@ const npmPublisher = (owner: string, repository: string, workflow: string, pkg: 
   workflow,
   environment: "npm",
   settingsUrl: `https://www.npmjs.com/package/${pkg}/access`,
-  command: `npm trust github ${pkg} --repository ${owner}/${repository} --file ${workflow} --env npm --allow-publish`,
+  command: `npm trust github ${pkg} --repository ${owner}/${repository} --file ${workflow} --env npm ${permission}`,
 });
 /** An npm publisher output in npmPublisher's shape: its note reduced to the `npm trust` command it names. */
-const withCommand = ({ note, ...publisher }: Record<string, string>) => ({ ...publisher, command: /npm trust github \S+ --repository \S+ --file \S+ --env \S+ --allow-publish/.exec(note)?.[0] });
+const withCommand = ({ note, ...publisher }: Record<string, string>) => ({ ...publisher, command: /npm trust github \S+ --repository \S+ --file \S+ --env \S+ --allow-[a-z-]+/.exec(note)?.[0] });
 
 // ---------------------------------------------------------------------------------------------
 // All example systems
@@ -213,8 +213,8 @@ test("Mystira: dev and staging push to mysnonprodacr only; nothing pushes to mys
   const prod = await planOf(EXAMPLES.mystiraProd);
   const pushes = [...roleAssignments(staging, ACR_PUSH), ...roleAssignments(prod, ACR_PUSH)];
   assert.deepEqual(pushes.map((r) => [input(r, "description"), input(r, "scope")]).sort(), [
-    ["release-infra: acrpush for ci:Mystira.workspace-dev", registryScope("mys-release-staging", "mysnonprodacr")],
-    ["release-infra: acrpush for ci:Mystira.workspace-staging", registryScope("mys-release-staging", "mysnonprodacr")],
+    ["release-infra: acrpush for ci:mystira.workspace-dev", registryScope("mys-release-staging", "mysnonprodacr")],
+    ["release-infra: acrpush for ci:mystira.workspace-staging", registryScope("mys-release-staging", "mysnonprodacr")],
   ]);
   for (const r of pushes) assert.equal(input(r, "principalType"), "ServicePrincipal");
   const kubeletPulls = ofType(prod, "azure-native:authorization:RoleAssignment").filter((r) => String(input(r, "description")).startsWith("release-infra: acrpull for kubelet:"));
@@ -432,11 +432,11 @@ test("Navi: cdn-production deploys only from v* tags and receives the CDN and wo
   assert.equal(environmentVariables(doc, "cdn-production").CDN_BASE_URL, "https://cdn.awellhealth.com");
 });
 
-test("Navi: the npm packages publish through trusted publishers in environment npm, only from v* tags, without NPM_TOKEN", async () => {
+test("Navi: the npm packages are staged through trusted publishers in environment npm, only from v* tags, without NPM_TOKEN", async () => {
   const doc = await planOf(EXAMPLES.navi);
   assert.deepEqual(
     publishersFor(doc, "npm").map(withCommand),
-    ["core", "js", "react"].map((name) => npmPublisher("awell-health", "navi", "release.yml", `@awell-health/navi-${name}`)),
+    ["core", "js", "react"].map((name) => npmPublisher("awell-health", "navi", "release.yml", `@awell-health/navi-${name}`, "--allow-stage-publish")),
   );
   assert.deepEqual(policiesOf(doc, "npm"), ["tag:v*"]);
   assert.ok(!secretNames(doc).includes("NPM_TOKEN"));

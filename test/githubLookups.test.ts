@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GithubLookups } from "../components/githubLookups";
+import { githubSettingsProblems } from "../components/githubSettingsCheck";
 import type { CallOverride } from "../scripts/mocks";
 import { build, valueOf } from "./harness";
 
@@ -66,4 +67,49 @@ test("each team, user and repository is looked up once, whatever the spelling of
   const { invokes } = await lookup((l) => [l.teamId("release-managers"), l.teamId("Release-Managers"), l.userId("octocat"), l.userId("OctoCat"), l.repository("shop"), l.repository("Shop"), l.teamsWithAccess("shop"), l.teamsWithAccess("SHOP")]);
   const tokens = invokes.map((i) => i.token).sort();
   assert.deepEqual(tokens, ["github:index/getRepository:getRepository", "github:index/getRepositoryTeams:getRepositoryTeams", "github:index/getTeam:getTeam", "github:index/getUser:getUser"]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Settings only GitHub knows, compared in a preview (components/githubSettingsCheck.ts)
+
+const REST = "github:index/getRestApi:getRestApi";
+/** GitHub's answers: the repository's visibility, the organisation's plan, the customization's subject form. */
+function settings(visibility: string, plan: string | undefined, immutable: boolean | undefined): Record<string, CallOverride> {
+  return {
+    [GET_REPOSITORY]: () => ({ id: "shop", fullName: "acme/shop", name: "shop", repoId: 812345678, visibility }),
+    [REST]: (a) => {
+      const endpoint = String(a.endpoint);
+      const body = endpoint === "orgs/acme" ? { login: "acme", ...(plan ? { plan: { name: plan } } : {}) } : { use_default: true, ...(immutable === undefined ? {} : { use_immutable_subject: immutable }) };
+      return { id: endpoint, endpoint, code: 200, status: "200 OK", headers: "{}", body: JSON.stringify(body) };
+    },
+  };
+}
+
+const checkSettings = async (calls: Record<string, CallOverride>, trustedForms: ("name-only" | "immutable")[] | "no access" = ["name-only"]) => {
+  const { result } = await lookup((lookups) => githubSettingsProblems({ owner: "acme", repository: { name: "shop", visibility: "private", plan: "enterprise" }, trustedForms: trustedForms === "no access" ? undefined : trustedForms, lookups }), calls);
+  return valueOf(result);
+};
+
+test("a repository whose visibility, plan and subject form match GitHub's passes", async () => {
+  assert.deepEqual(await checkSettings(settings("private", "enterprise", false)), []);
+});
+
+test("a visibility or a plan that is not GitHub's fails the preview, naming GitHub's value to set", async () => {
+  assert.deepEqual(await checkSettings(settings("public", "team", false)), [
+    "release-infra:github.repositories[shop].visibility is private, but GitHub says acme/shop is public: it decides which protection rules are sent; set visibility: public",
+    "release-infra:github.repositories[shop].plan is enterprise, but GitHub says the plan of acme is team: it decides which protection rules are sent; set plan: team",
+  ]);
+});
+
+test("a plan GitHub does not show (to a token that is no owner's) is not compared", async () => {
+  assert.deepEqual(await checkSettings(settings("private", undefined, false)), []);
+});
+
+test("GitHub sending the immutable subject to identities that trust only the name-only one fails the preview with the setting to change", async () => {
+  assert.deepEqual(await checkSettings(settings("private", "enterprise", true)), [
+    "GitHub sends the immutable OIDC subject repo:OWNER@OWNER_ID/REPO@REPO_ID:environment:ENV for acme/shop (use_immutable_subject is true), which its CI identities do not trust (they trust name-only): set release-infra:github.repositories[shop].oidcSubjects: immutable (with its id and release-infra:github.ownerId), or both while switching over",
+  ]);
+  assert.deepEqual(await checkSettings(settings("private", "enterprise", true), ["name-only", "immutable"]), []);
+  // Without environments with access nothing trusts a subject, and the form is not read.
+  assert.deepEqual(await checkSettings(settings("private", "enterprise", true), "no access"), []);
 });

@@ -285,11 +285,12 @@ test("the plan counts GitHub API requests: 300 environments sharing one reviewer
     const count = (token: string) => doc.invokes.filter((i: { token: string }) => i.token === token).length;
     assert.equal(count("github:index/getTeam:getTeam"), 1);
     assert.equal(count("github:index/getRepositoryTeams:getRepositoryTeams"), 3);
-    // The provider's start, one summary team lookup, and per repository its team list and the
-    // take-over probes' environment, variable and secret lists; a refresh reads each of the 300
-    // environments and 300 deployment policies once.
-    assert.deepEqual(doc.githubApiCalls, { preview: 14, refresh: 601 });
-    assert.match(plan(["--config", file]).stdout, /^  GitHub API: 14 requests per preview, 601 per refresh$/m);
+    // The provider's start, one summary team lookup, the owner's plan, and per repository its team
+    // list, the take-over probes' environment, variable and secret lists, and the repository itself
+    // (3 requests: its visibility); a refresh reads each of the 300 environments and 300
+    // deployment policies once.
+    assert.deepEqual(doc.githubApiCalls, { preview: 24, refresh: 601 });
+    assert.match(plan(["--config", file]).stdout, /^  GitHub API: 24 requests per preview, 601 per refresh$/m);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -568,13 +568,35 @@ test("an environment with required reviewers needs no ruleset: a person approves
   assert.deepEqual(deployFindings({ branchPattern: "main" }, [], "prod", { ...unreviewed("npm"), reviewers: [{ teams: [42] }] }), []);
 });
 
-test("a tag pattern is covered only by an active tag ruleset that restricts creating and moving matching tags", () => {
-  assert.deepEqual(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"])]), []);
-  assert.equal(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"], { deletion: true, update: true })]).length, 1);
-  assert.equal(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"], { creation: true })]).length, 1);
-  assert.equal(deployFindings({ tagPattern: "v*" }, [branchRuleset(["refs/heads/v*"])]).length, 1);
-  const [finding] = deployFindings({ tagPattern: "v*" }, []);
+test("outside prod a tag pattern is covered only by an active tag ruleset that restricts creating and moving matching tags", () => {
+  assert.deepEqual(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"])], "dev"), []);
+  assert.equal(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"], { deletion: true, update: true })], "dev").length, 1);
+  assert.equal(deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"], { creation: true })], "dev").length, 1);
+  assert.equal(deployFindings({ tagPattern: "v*" }, [branchRuleset(["refs/heads/v*"])], "dev").length, 1);
+  const [finding] = deployFindings({ tagPattern: "v*" }, [], "dev");
   assert.match(finding.message, /deploys from tags v\*, but no active tag ruleset of sdk restricts creating and moving refs\/tags\/v\*: anyone with write access can push a matching tag and deploy\. Add a ruleset with tags: \[v\*\] and restrictCreation: true/);
+});
+
+test("in prod a tag ruleset does not cover an unreviewed tag-deploying environment: its admin bypass is a mandatory finding", () => {
+  const found = deployFindings({ tagPattern: "v*" }, [tagRuleset(["refs/tags/v*"])]);
+  assert.deepEqual(found.map((v) => [v.policy, v.enforcement, v.urn.split("::").pop()]), [["github-deploy-refs-protected", "mandatory", "policy"]]);
+  assert.match(found[0].message, /still lets repository admins create such tags \(its bypass\), so one admin can tag an unreviewed commit and deploy\. Give the environment reviewers, or, for npm trusted publishing, set stagedPublishing: true/);
+});
+
+/** The trusted-publishing component of environment npm of sdk, as components/trustedPublishing.ts registers it. */
+const publishingOf = (stagedPublishing: boolean) =>
+  planned("release-infra:github:TrustedPublishing", { repository: "sdk", environment: "npm", registry: "npm", stagedPublishing }, { stack: "prod", name: "publishing" });
+
+test("in prod npm staged publishing, which holds each version for a maintainer's approval, covers an unreviewed tag-deploying environment", () => {
+  const resources = (staged: boolean) => [
+    planned(ENVIRONMENT, unreviewed("npm"), { stack: "prod", name: "env" }),
+    planned(DEPLOYMENT_POLICY, deployFrom("npm", { tagPattern: "v*" }), { stack: "prod", name: "policy" }),
+    planned(RULESET, tagRuleset(["refs/tags/v*"]), { stack: "prod", name: "ruleset" }),
+    publishingOf(staged),
+  ];
+  const findings = (staged: boolean) => checkResources(resources(staged), "prod").filter((v) => v.policy.startsWith("github-deploy-refs-protected"));
+  assert.deepEqual(findings(true), []);
+  assert.equal(findings(false).length, 1);
 });
 
 // ---------------------------------------------------------------------------------------------

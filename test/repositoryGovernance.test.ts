@@ -24,7 +24,7 @@ const SLACK = "https://hooks.slack.example/T000/B000/plaintext-slack-value";
 const NPM = "npm_plaintextNpmTokenValue0123456789";
 
 function environment(name: string, overrides: Partial<EnvironmentConfig> = {}): EnvironmentConfig {
-  return { name, preventSelfReview: true, deployFrom: { branches: ["main"], tags: [] }, secrets: [], variables: {}, adopt: false, adoptVariables: [], ...overrides };
+  return { name, preventSelfReview: true, deployFrom: { branches: ["main"], tags: [] }, secrets: [], variables: {}, notSecret: [], adopt: false, adoptVariables: [], ...overrides };
 }
 
 function ruleset(name: string, overrides: Partial<RulesetConfig>): RulesetConfig {
@@ -42,7 +42,7 @@ function ruleset(name: string, overrides: Partial<RulesetConfig>): RulesetConfig
 const check = (context: string, app: RulesetConfig["requiredChecks"][number]["app"] = "github-actions") => ({ context, app });
 
 function publishing(registry: TrustedPublishingConfig["registry"], pkg: string, env: string, overrides: Partial<TrustedPublishingConfig> = {}): TrustedPublishingConfig {
-  return { registry, package: pkg, workflow: "release.yml", environment: env, deployFrom: { branches: ["main"], tags: [] }, reusableWorkflow: false, adopt: false, ...overrides };
+  return { registry, package: pkg, workflow: "release.yml", environment: env, deployFrom: { branches: ["main"], tags: [] }, reusableWorkflow: false, stagedPublishing: false, adopt: false, ...overrides };
 }
 
 function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig {
@@ -72,6 +72,7 @@ function repository(overrides: Partial<RepositoryConfig> = {}): RepositoryConfig
     ],
     secrets: ["NPM_TOKEN"],
     variables: { NODE_VERSION: "22" },
+    notSecret: [],
     adoptVariables: [],
     retiredSecrets: [],
     trustedPublishing: [],
@@ -558,11 +559,20 @@ const GET_VARIABLES = "github:index/getActionsVariables:getActionsVariables";
 const GET_ENV_VARIABLES = "github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables";
 const GET_SECRETS = "github:index/getActionsSecrets:getActionsSecrets";
 const GET_REST_API = "github:index/getRestApi:getRestApi";
+const GET_ENV_SECRETS = "github:index/getActionsEnvironmentSecrets:getActionsEnvironmentSecrets";
 // These tests run the stack "prod".
 const IMPORT_STEPS = "npm run plan -- --stack prod --import-file prod-import.json, then pulumi import --file prod-import.json --stack prod --generate-code=false (docs/migration.md)";
 
 /** GitHub answers as if these objects existed on acme/shop. */
-function existing(live: { environments?: string[]; variables?: string[]; environmentVariables?: string[]; secrets?: string[]; rulesets?: { id: number; name: string }[]; policies?: { id: number; name: string; type: string }[] }) {
+function existing(live: {
+  environments?: string[];
+  variables?: string[];
+  environmentVariables?: string[];
+  secrets?: string[];
+  environmentSecrets?: string[];
+  rulesets?: { id: number; name: string }[];
+  policies?: { id: number; name: string; type: string }[];
+}) {
   const rest: CallOverride = (a) => {
     const endpoint = String(a.endpoint);
     const body = endpoint.includes("/deployment-branch-policies") ? { total_count: (live.policies ?? []).length, branch_policies: live.policies ?? [] } : (live.rulesets ?? []);
@@ -574,6 +584,7 @@ function existing(live: { environments?: string[]; variables?: string[]; environ
     [GET_ENV_VARIABLES]: (a: Record<string, unknown>) => ({ id: "shop", name: "shop", fullName: "acme/shop", environment: a.environment, variables: (live.environmentVariables ?? []).map((name) => ({ name, value: "x", createdAt: "", updatedAt: "" })) }),
     [GET_SECRETS]: () => ({ id: "shop", name: "shop", fullName: "acme/shop", secrets: (live.secrets ?? []).map((name) => ({ name, createdAt: "", updatedAt: "" })) }),
     [GET_REST_API]: rest,
+    [GET_ENV_SECRETS]: (a: Record<string, unknown>) => ({ id: "shop", name: "shop", fullName: "acme/shop", environment: a.environment, secrets: (live.environmentSecrets ?? []).map((name) => ({ name, createdAt: "", updatedAt: "" })) }),
   };
 }
 
@@ -659,13 +670,62 @@ test("outside a preview nothing is checked or read: pulumi up previews first, an
   assert.deepEqual(invokes.map((i) => i.token).filter((t) => [GET_ENVIRONMENTS, GET_VARIABLES, GET_SECRETS, GET_REST_API].includes(t)), []);
 });
 
-test("an adopted environment's policy that deployFrom does not list is a warning with the import that lets the update delete it", async () => {
+const handMadePolicy = (where: string) =>
+  `${where} has the branch policy *, which deployFrom does not list: it lets those refs deploy. List it under release-infra:github.repositories[shop].environments[production].deployFrom.branches to keep it, or delete it: ` +
+  `gh api -X DELETE repos/acme/shop/environments/production/deployment-branch-policies/9`;
+
+test("a deployment policy added by hand to an environment the stack manages fails the preview with the fix", async () => {
+  const repo = repository({ environments: [environment("production", { deployFrom: { branches: ["main"], tags: [] } })] });
+  const live = existing({ environments: ["production"], policies: [{ id: 8, name: "main", type: "branch" }, { id: 9, name: "*", type: "branch" }] });
+  const { problems } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment", "repo-shop-env-production-branch-main"] });
+  assert.deepEqual(problems, [handMadePolicy("GitHub environment acme/shop:production")]);
+});
+
+test("an adopted environment's policy that deployFrom does not list fails the preview with the same fix", async () => {
   const repo = repository({ environments: [environment("production", { adopt: true, deployFrom: { branches: ["main"], tags: [] } })] });
-  const { warnings } = await takeOver(repo, existing({ environments: ["production"], policies: [{ id: 9, name: "*", type: "branch" }] }), {
-    inState: ["repo-shop-env-production-environment"],
+  const live = existing({ environments: ["production"], policies: [{ id: 8, name: "main", type: "branch" }, { id: 9, name: "*", type: "branch" }] });
+  const { problems } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment", "repo-shop-env-production-branch-main"] });
+  assert.deepEqual(problems, [handMadePolicy("the adopted GitHub environment acme/shop:production")]);
+});
+
+test("an existing environment without custom policies (GitHub answers their list with 404) has none to report", async () => {
+  const repo = repository({ environments: [environment("production")] });
+  const notFound: CallOverride = (a) => ({ id: String(a.endpoint), endpoint: a.endpoint, code: 404, status: "404 Not Found", headers: "{}", body: JSON.stringify({ message: "Not Found" }) });
+  const { problems } = await takeOver(repo, { ...existing({ environments: ["production"] }), [GET_REST_API]: notFound }, { inState: ["repo-shop-env-production-environment"] });
+  assert.deepEqual(problems, []);
+});
+
+test("a policy the last update managed and deployFrom no longer lists is not reported: the update deletes it", async () => {
+  const repo = repository({ environments: [environment("production", { deployFrom: { branches: ["main"], tags: [] } })] });
+  const live = existing({ environments: ["production"], policies: [{ id: 8, name: "main", type: "branch" }, { id: 9, name: "*", type: "branch" }] });
+  const { problems } = await takeOver(repo, live, {
+    inState: ["repo-shop-env-production-environment", "repo-shop-env-production-branch-main"],
+    managedBefore: ["GitHub deployment policy acme/shop:production:branch:*"],
   });
-  assert.deepEqual(warnings.filter((w) => w.includes("policy")), [
-    "GitHub environment acme/shop:production has the branch policy * (id 9), which deployFrom does not list: it lets those refs deploy. Hand it to the next update to delete: pulumi import github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy retired-policy-9 shop:production:9 --protect=false --stack prod --generate-code=false --yes",
+  assert.deepEqual(problems, []);
+});
+
+test("the declared secrets an adopted environment has already are listed: the update overwrites their values", async () => {
+  const repo = repository({ environments: [environment("production", { adopt: true, secrets: ["SLACK_WEBHOOK"] })] });
+  const live = existing({ environments: ["production"], environmentSecrets: ["SLACK_WEBHOOK"] });
+  const { problems, warnings } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment"] });
+  assert.deepEqual(problems, []);
+  assert.deepEqual(warnings.filter((w) => w.includes("overwrites")), [
+    "the adopted GitHub environment acme/shop:production has the secrets SLACK_WEBHOOK already: the update overwrites their values with those of release-infra:secrets",
+  ]);
+});
+
+test("an environment secret nobody declared fails the preview with gh secret delete, a leftover token of an adopted environment too", async () => {
+  const repo = repository({
+    environments: [environment("production", { secrets: ["SLACK_WEBHOOK"] })],
+    trustedPublishing: [publishing("pypi", "event-forge", "pypi", { adopt: true })],
+  });
+  const live = existing({ environments: ["production", "pypi"], environmentSecrets: ["SLACK_WEBHOOK", "PYPI_API_TOKEN"] });
+  const { problems } = await takeOver(repo, live, { inState: ["repo-shop-env-production-environment", "repo-shop-env-pypi-environment"] });
+  assert.deepEqual(problems, [
+    "GitHub environment acme/shop:production has the secret PYPI_API_TOKEN, which the config does not declare: every job in the environment can read it. List it under release-infra:github.repositories[shop].environments[production].secrets (its value under release-infra:secrets) to manage it, or delete it: gh secret delete PYPI_API_TOKEN --env production --repo acme/shop",
+    "the adopted GitHub environment acme/shop:pypi has the secret SLACK_WEBHOOK, which the config does not declare: every job in the environment can read it. Its publishing job logs in by OIDC and needs no secret; delete it: gh secret delete SLACK_WEBHOOK --env pypi --repo acme/shop",
+    "the adopted GitHub environment acme/shop:pypi has the secret PYPI_API_TOKEN, which the config does not declare: every job in the environment can read it. Its publishing job logs in by OIDC and needs no secret; delete it: gh secret delete PYPI_API_TOKEN --env pypi --repo acme/shop",
   ]);
 });
 

@@ -22,6 +22,7 @@ function entry(overrides: Partial<TrustedPublishingConfig> = {}): TrustedPublish
     deployFrom: { branches: ["main"], tags: ["v*"] },
     reviewers: { teams: ["release-managers"], users: [] },
     reusableWorkflow: false,
+    stagedPublishing: false,
     adopt: false,
     ...overrides,
   };
@@ -36,7 +37,7 @@ const publish = (a: TrustedPublishingArgs = args()) => build(() => new TrustedPu
 
 /** The repository whose governance creates the publishing environment of `entries`. */
 function governedRepository(entries: TrustedPublishingConfig[]): RepositoryConfig {
-  return { ...PUBLIC, environments: [], rulesets: [], secrets: [], variables: {}, adoptVariables: [], retiredSecrets: [], trustedPublishing: entries, actionsDefaults: false };
+  return { ...PUBLIC, environments: [], rulesets: [], secrets: [], variables: {}, notSecret: [], adoptVariables: [], retiredSecrets: [], trustedPublishing: entries, actionsDefaults: false };
 }
 
 const govern = (entries: TrustedPublishingConfig[], teams: string[] = ["release-managers"], preview = false) =>
@@ -102,6 +103,13 @@ test("npm: the outputs name the package access page and the exact npm trust comm
   assert.match(note, /cannot be configured through Pulumi/);
   assert.ok(note.includes("npm trust github @acme/widgets --repository acme/event-forge --file release.yml --env npm --allow-publish"), note);
   assert.match(note, /npm >= 11\.15\.0/);
+});
+
+test("npm with stagedPublishing: the trusted publisher may only stage, and each version waits for a maintainer's approval", async () => {
+  const { result } = await publish(args({ entries: npmEntries("@acme/widgets").map((e) => ({ ...e, stagedPublishing: true })) }));
+  const { note } = await onlyPublisher(result);
+  assert.ok(note.includes("npm trust github @acme/widgets --repository acme/event-forge --file release.yml --env npm --allow-stage-publish."), note);
+  assert.match(note, /The workflow runs npm stage publish; each version is published only once a maintainer approves it with 2FA/);
 });
 
 test("NuGet: the outputs point to the account's trusted publishing page", async () => {

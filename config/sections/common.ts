@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { mayBeSecret } from "../secretShapes";
+import { keyMaterial, mayBeSecret, secretShape } from "../secretShapes";
 
 /** Schema helpers and name rules shared by the sections of the stack config. */
 
@@ -21,7 +21,8 @@ export function pattern(regex: RegExp, rule: string) {
 
 /**
  * Adds an issue for every value that occurs more than once (case-insensitively when asked).
- * The issue sits at the later occurrence; messages never repeat a value that may be a secret.
+ * The issue sits at the later occurrence; messages repeat only values `shown` allows, by default
+ * those that may not be secrets.
  */
 export function uniqueBy<T>(
   ctx: z.core.$RefinementCtx,
@@ -30,6 +31,7 @@ export function uniqueBy<T>(
   path: (index: number) => PropertyKey[],
   what: string,
   caseInsensitive = false,
+  shown: (value: string) => boolean = (value) => !mayBeSecret(value),
 ) {
   const seen = new Set<string>();
   items.forEach((item, index) => {
@@ -42,7 +44,7 @@ export function uniqueBy<T>(
     ctx.addIssue({
       code: "custom",
       path: path(index),
-      message: `duplicate ${what}${mayBeSecret(raw) ? "" : ` "${raw}"`} (listed twice); ${what}s must be unique${caseInsensitive ? " (case-insensitive)" : ""}`,
+      message: `duplicate ${what}${shown(raw) ? ` "${raw}"` : ""} (listed twice); ${what}s must be unique${caseInsensitive ? " (case-insensitive)" : ""}`,
     });
   });
 }
@@ -62,13 +64,39 @@ export const resourceGroupName = pattern(
 /** A branch or tag name pattern as GitHub matches it (fnmatch on the short name). */
 export const refPattern = pattern(/^\S+$/, "must be a non-empty branch or tag pattern without spaces");
 
-/** https://docs.github.com/actions/security-guides/using-secrets-in-github-actions#naming-your-secrets */
+/**
+ * Marks an issue whose value config/errors.ts never prints: a value that breaks a name rule where
+ * a secret or variable is named (a list item, or a record key, which is then left out of the key
+ * path too) may be a pasted secret, and so may a variable refused as a credential.
+ */
+export const CONCEALED = { concealed: true } as const;
+
+const ACTIONS_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A secret or variable name (https://docs.github.com/actions/security-guides/using-secrets-in-github-actions#naming-your-secrets);
+ * also refused when it looks like key material or a credential rather than a name. Every issue is
+ * concealed: the value is never printed.
+ */
 export const actionsName = (what: string) =>
-  pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, `${what} names must be letters, digits or '_' and must not start with a digit`)
-    .refine((n) => !n.toUpperCase().startsWith("GITHUB_"), { message: `${what} names must not start with "GITHUB_" (reserved by GitHub)` })
-    .refine((n) => !mayBeSecret(n), {
-      message: `looks like a secret value, not a ${what} name (not shown); list the name here${what === "secret" ? " and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'" : ""}`,
+  z
+    .string()
+    // For editors (stack-config.schema.json): the rule the refinement below checks.
+    .meta({ pattern: ACTIONS_NAME.source })
+    .superRefine((n, ctx) => {
+      const issue = (message: string) => ctx.addIssue({ code: "custom", message, params: CONCEALED });
+      const store = what === "secret" ? " and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'" : "";
+      const shape = secretShape(n);
+      if (shape) issue(`looks like ${shape}, not a ${what} name (not shown); list the name here${store}`);
+      else if (keyMaterial(n) || mayBeSecret(n)) issue(`looks like key material (long hex or base64, random-looking), not a ${what} name (not shown); list the name here${store}`);
+      else if (!ACTIONS_NAME.test(n)) issue(`${what} names must be letters, digits or '_' and must not start with a digit (not shown: it may be a pasted secret)`);
+      else if (n.toUpperCase().startsWith("GITHUB_")) issue(`${what} names must not start with "GITHUB_" (reserved by GitHub)`);
     });
+
+/** Whether `name` is a valid secret or variable name (actionsName), e.g. before a message repeats it. */
+export function isActionsName(name: string): boolean {
+  return actionsName("secret").safeParse(name).success;
+}
 
 /** GCP label keys and values, also valid as Azure tags. https://cloud.google.com/compute/docs/labeling-resources */
 export const labelKey = pattern(/^[a-z][a-z0-9_-]{0,62}$/, "must be a GCP label key: 1-63 lowercase letters, digits, '_' or '-', starting with a letter");

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { mayBeSecret, secretShape } from "../secretShapes";
-import { actionsName, pattern, refPattern, strict, uniqueBy } from "./common";
+import { credentialName, randomToken, secretShape } from "../secretShapes";
+import { actionsName, CONCEALED, isActionsName, pattern, refPattern, strict, uniqueBy } from "./common";
 import { clusterName, namespaceName } from "./azure";
 
 /** `release-infra:github`: repositories with their environments, secrets, variables, rulesets and trusted publishing. */
@@ -37,17 +37,27 @@ const userLogin = pattern(
   "must be a GitHub login (1-39 letters, digits or single hyphens)",
 );
 
-/** A plain-text variable value: anything but a secret, which would be readable by everyone who can read the repository's settings. */
-const variableValue = z.string().superRefine((value, ctx) => {
+const variables = z.record(actionsName("variable"), z.string());
+
+const notSecret = z
+  .array(actionsName("variable"))
+  .default([])
+  .describe(
+    "Variables of this list stay plain text although their name or value looks like a credential (a false positive: say why in a comment); every other such variable is refused.",
+  );
+
+/**
+ * Why a plain-text variable looks like a credential (its name says so, or its value has a
+ * credential's shape or looks random), or undefined. Values are never described, only their shape.
+ */
+function credentialReason(name: string, value: string): string | undefined {
+  const word = credentialName(name);
+  if (word) return `its name says it holds a credential (${word})`;
   const shape = secretShape(value);
-  if (shape) {
-    ctx.addIssue({
-      code: "custom",
-      message: `looks like ${shape} (not shown): variables are stored and shown in plain text; list the name under secrets instead and set the value with pulumi config set --secret --path 'release-infra:secrets.NAME'`,
-    });
-  }
-});
-const variables = z.record(actionsName("variable"), variableValue);
+  if (shape) return `its value looks like ${shape} (not shown)`;
+  if (randomToken(value)) return "its value looks like a random token or key (not shown)";
+  return undefined;
+}
 
 /**
  * Whether GitHub offers environment protection rules (required reviewers, wait timers, admin
@@ -87,6 +97,11 @@ const deployFrom = strict({
   .refine((d) => d.branches.length + d.tags.length > 0, {
     message: "must list at least one branch or tag: an environment without deployment policies lets any ref deploy",
   })
+  // Each pattern is one deployment policy, named after it: a pattern listed twice would be two resources of one URN.
+  .superRefine((d, ctx) => {
+    uniqueBy(ctx, d.branches, (p) => p, (i) => ["branches", i], "branch pattern");
+    uniqueBy(ctx, d.tags, (p) => p, (i) => ["tags", i], "tag pattern");
+  })
   .describe("The only refs whose workflow runs may use the environment.");
 
 const access = strict({
@@ -111,6 +126,7 @@ const environment = strict({
   deployFrom,
   secrets: z.array(actionsName("secret")).default([]).describe("Names of environment secrets; values come from release-infra:secrets."),
   variables: variables.default({}).describe("Environment variables (plain text, never secrets)."),
+  notSecret,
   access: access.optional(),
   adopt: z.boolean().default(false).describe("true: the environment exists already: import it; deployment policies it has that deployFrom does not list are reported by the preview."),
   adoptVariables: z
@@ -198,13 +214,19 @@ const trustedPublishing = strict({
   reviewers: reviewers.optional(),
   waitMinutes: z.number().int().min(0).max(43200).optional().describe("Minutes a publish waits before it proceeds (public repositories, or GitHub Enterprise)."),
   reusableWorkflow: z.boolean().default(false).describe("true when the workflow above is a reusable workflow called by another (PyPI rejects those)."),
+  stagedPublishing: z
+    .boolean()
+    .default(false)
+    .describe(
+      "npm only: the trusted publisher may only stage versions (npm trust --allow-stage-publish; the workflow runs npm stage publish) and a maintainer approves each with 2FA before it is published. Counts as the review of a prod environment without reviewers.",
+    ),
   adopt: z.boolean().default(false).describe("true: the publishing environment exists already: import it (entries sharing an environment set it alike)."),
 });
 
 type TrustedPublishingEntry = z.output<typeof trustedPublishing>;
 
 /** What trusted-publishing entries sharing an environment must agree on: the environment is made once, from the first. */
-const SHARED_PUBLISHING_KEYS = ["environment", "registry", "workflow", "deployFrom", "reviewers", "waitMinutes", "adopt"] as const;
+const SHARED_PUBLISHING_KEYS = ["environment", "registry", "workflow", "deployFrom", "reviewers", "waitMinutes", "adopt", "stagedPublishing"] as const;
 
 /** A key's value as it shapes the environment: order-free lists, no reviewers and no wait timer alike however written. */
 function sharedValue(entry: TrustedPublishingEntry, key: (typeof SHARED_PUBLISHING_KEYS)[number]): string {
@@ -219,7 +241,8 @@ function sharedValue(entry: TrustedPublishingEntry, key: (typeof SHARED_PUBLISHI
     case "waitMinutes":
       return entry.waitMinutes ? String(entry.waitMinutes) : "";
     case "adopt":
-      return String(entry.adopt);
+    case "stagedPublishing":
+      return String(entry[key]);
     default:
       return entry[key];
   }
@@ -261,7 +284,7 @@ function variableLimits(
   // GitHub compares variable names case-insensitively: FOO and foo are one variable.
   names.forEach((name, i) => {
     const first = names.findIndex((n) => n.toLowerCase() === name.toLowerCase());
-    if (first < i && !mayBeSecret(name)) issue(path, `${name} and ${names[first]} are one variable on GitHub, which compares variable names case-insensitively; keep one`);
+    if (first < i && isActionsName(name)) issue(path, `${name} and ${names[first]} are one variable on GitHub, which compares variable names case-insensitively; keep one`);
   });
   const count = names.length;
   if (count + wired > max) {
@@ -269,13 +292,44 @@ function variableLimits(
   }
   for (const [name, value] of Object.entries(variables)) {
     const bytes = Buffer.byteLength(value);
-    if (bytes > LIMITS.valueBytes && !mayBeSecret(name)) issue(path, `${name} is ${bytes} bytes; GitHub accepts variables of at most 48 KB (${LIMITS.valueBytes} bytes)`);
+    if (bytes > LIMITS.valueBytes && isActionsName(name)) issue(path, `${name} is ${bytes} bytes; GitHub accepts variables of at most 48 KB (${LIMITS.valueBytes} bytes)`);
+  }
+}
+
+/**
+ * Variables that look like credentials are refused, unless `notSecret` lists them: GitHub stores
+ * and shows variables in plain text, and the plan prints them in the tree and the review comment.
+ */
+function credentialRules(
+  variables: Record<string, string>,
+  optOut: readonly string[],
+  path: PropertyKey[],
+  issue: (path: PropertyKey[], message: string, params?: typeof CONCEALED) => void,
+) {
+  const names = Object.keys(variables);
+  optOut.forEach((name, i) => {
+    if (!names.some((v) => v.toUpperCase() === name.toUpperCase())) {
+      issue([...path.slice(0, -1), "notSecret", i], `is not one of the variables beside it (declared: ${names.filter(isActionsName).join(", ") || "none"}); list only variables that look like credentials and are not`);
+    }
+  });
+  const allowed = new Set(optOut.map((n) => n.toUpperCase()));
+  for (const [name, value] of Object.entries(variables)) {
+    // A key that is no name is reported (concealed) by the schema.
+    if (!isActionsName(name) || allowed.has(name.toUpperCase())) continue;
+    const reason = credentialReason(name, value);
+    if (!reason) continue;
+    issue(
+      [...path, name],
+      `${reason}: variables are stored and shown in plain text (in the plan, the review comment and the repository's settings); ` +
+        `list ${name} under secrets instead and set the value with pulumi config set --secret --path 'release-infra:secrets.${name}', or, if it is no credential, list it under notSecret`,
+      CONCEALED,
+    );
   }
 }
 
 /** Rules within one repository: plan limits, duplicates, shared publishing environments, wired variables. */
 function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$RefinementCtx) {
-  const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const issue = (path: PropertyKey[], message: string, params?: typeof CONCEALED) => ctx.addIssue({ code: "custom", path, message, params });
   const gated = !protectionRulesAvailable(repo);
   const gateReason = `is not available on a ${repo.visibility} repository of GitHub's ${repo.plan} plan (required reviewers and wait timers need a public repository or GitHub Enterprise); make the repository public, move to Enterprise, or remove it`;
 
@@ -295,7 +349,7 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     issue(
       ["trustedPublishing", i, key],
       `differs from the ${other.registry} package ${other.package} (${shown(tp)} here, ${shown(other)} there), which uses the same environment "${other.environment}": ` +
-        `entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers and waitMinutes; give this entry its own environment otherwise`,
+        `entries sharing an environment must spell it alike and publish to the same registry from the same workflow with identical deployFrom, reviewers, waitMinutes and stagedPublishing; give this entry its own environment otherwise`,
     );
   });
 
@@ -330,7 +384,8 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     packages.add(key);
   });
   uniqueBy(ctx, repo.rulesets, (rs) => rs.name, (i) => ["rulesets", i, "name"], "ruleset name", true);
-  uniqueBy(ctx, repo.secrets, (s) => s, (i) => ["secrets", i], "secret", true);
+  // Only a valid name is repeated: one that breaks the rule may be a pasted secret.
+  uniqueBy(ctx, repo.secrets, (s) => s, (i) => ["secrets", i], "secret", true, isActionsName);
 
   if (repo.visibility === "internal" && repo.plan !== "enterprise") {
     issue(["visibility"], `"internal" exists only on GitHub Enterprise (this repository's plan is ${repo.plan}): internal repositories belong to organisations of an enterprise account`);
@@ -339,6 +394,7 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     issue(["secrets"], `lists ${repo.secrets.length} secrets; GitHub stores at most ${LIMITS.repositorySecrets} secrets per repository`);
   }
   variableLimits(repo.variables, LIMITS.repositoryVariables, "repository", ["variables"], issue);
+  credentialRules(repo.variables, repo.notSecret, ["variables"], issue);
   const repositoryVariableBytes = Object.values(repo.variables).reduce((sum, value) => sum + Buffer.byteLength(value), 0);
   if (repositoryVariableBytes > LIMITS.repositoryVariableBytes) {
     issue(["variables"], `total ${repositoryVariableBytes} bytes; a workflow run receives repository and organisation variables only up to 256 KB together, the rest silently missing`);
@@ -350,6 +406,9 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     issue(["rulesets"], `rulesets on a ${repo.visibility} repository need GitHub Pro, Team or Enterprise (this repository's plan is free)`);
   }
   repo.trustedPublishing.forEach((tp, i) => {
+    if (tp.stagedPublishing && tp.registry !== "npm") {
+      issue(["trustedPublishing", i, "stagedPublishing"], `is only for npm: ${tp.registry === "pypi" ? "PyPI" : "NuGet"} has no separate approval step for trusted publishing (npm's staged publishing is the only one); give the environment reviewers instead`);
+    }
     if (tp.registry === "pypi" && tp.reusableWorkflow) {
       issue(["trustedPublishing", i, "reusableWorkflow"], "is not accepted by PyPI: a trusted publisher must be the top-level workflow file, not a reusable workflow");
     }
@@ -357,7 +416,7 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
   // Adopting a variable imports it: only one this repository (or environment) declares can be adopted.
   repo.adoptVariables.forEach((name, i) => {
     if (!Object.keys(repo.variables).some((v) => v.toUpperCase() === name.toUpperCase())) {
-      issue(["adoptVariables", i], `is not one of this repository's variables (declared: ${Object.keys(repo.variables).join(", ") || "none"}); list only variables you declare, to take them over`);
+      issue(["adoptVariables", i], `is not one of this repository's variables (declared: ${Object.keys(repo.variables).filter(isActionsName).join(", ") || "none"}); list only variables you declare, to take them over`);
     }
   });
   repo.retiredSecrets.forEach((name, i) => {
@@ -367,18 +426,19 @@ function repositoryRules(repo: z.output<typeof repositoryShape>, ctx: z.core.$Re
     const declared = [...Object.keys(env.variables), ...(env.access ? WIRED_VARIABLES : [])];
     env.adoptVariables.forEach((name, i) => {
       if (!declared.some((v) => v.toUpperCase() === name.toUpperCase())) {
-        issue(["environments", e, "adoptVariables", i], `is not a variable of this environment (configured${env.access ? " or wired" : ""}: ${declared.join(", ") || "none"})`);
+        issue(["environments", e, "adoptVariables", i], `is not a variable of this environment (configured${env.access ? " or wired" : ""}: ${declared.filter(isActionsName).join(", ") || "none"})`);
       } else if (!env.adopt) {
         issue(["environments", e, "adoptVariables", i], "adopts a variable of an environment this stack creates: set adopt: true on the environment as well (a new environment has no variables)");
       }
     });
   });
   repo.environments.forEach((env, e) => {
-    uniqueBy(ctx, env.secrets, (s) => s, (i) => ["environments", e, "secrets", i], "secret", true);
+    uniqueBy(ctx, env.secrets, (s) => s, (i) => ["environments", e, "secrets", i], "secret", true, isActionsName);
     if (env.secrets.length > LIMITS.environmentSecrets) {
       issue(["environments", e, "secrets"], `lists ${env.secrets.length} secrets; GitHub stores at most ${LIMITS.environmentSecrets} secrets per environment`);
     }
     variableLimits(env.variables, LIMITS.environmentVariables, "environment", ["environments", e, "variables"], issue, env.access ? WIRED_VARIABLES.length : 0);
+    credentialRules(env.variables, env.notSecret, ["environments", e, "variables"], issue);
     for (const name of Object.keys(env.variables)) {
       if (env.access && (WIRED_VARIABLES as readonly string[]).includes(name.toUpperCase())) {
         issue(["environments", e, "variables", name], `is set by release-infra from the environment's access (wired from the cloud components); remove it here`);
@@ -403,6 +463,7 @@ const repositoryShape = strict({
   rulesets: z.array(ruleset).default([]).describe("Branch and tag rulesets this stack owns."),
   secrets: z.array(actionsName("secret")).default([]).describe("Names of repository secrets (readable by every workflow on every branch; prefer environment secrets)."),
   variables: variables.default({}).describe("Repository variables (plain text, never secrets)."),
+  notSecret,
   adoptVariables: z
     .array(actionsName("variable"))
     .default([])

@@ -114,6 +114,8 @@ export const T = {
   organizationSecret: "github:index/actionsOrganizationSecret:ActionsOrganizationSecret",
   ruleset: "github:index/repositoryRuleset:RepositoryRuleset",
   deploymentPolicy: "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
+  /** release-infra's component for the registry side of trusted publishing (components/trustedPublishing.ts). */
+  trustedPublishing: "release-infra:github:TrustedPublishing",
 } as const;
 
 /**

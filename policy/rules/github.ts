@@ -128,12 +128,24 @@ function hasReviewers(environment: PolicyResource | undefined): boolean {
 const key = (repository: unknown, environment?: unknown) => `${String(repository).toLowerCase()}\u0000${environment === undefined ? "" : String(environment).toLowerCase()}`;
 
 /**
+ * Publishing environments whose registry holds every publish until a maintainer approves it: npm
+ * staged publishing (https://docs.npmjs.com/staged-publishing), which the config turns on.
+ */
+function approvedOnRegistry(resources: readonly PolicyResource[]): Set<string> {
+  return new Set(resources.filter((r) => r.type === T.trustedPublishing && r.props.stagedPublishing === true).map((r) => key(r.props.repository, r.props.environment)));
+}
+
+/**
  * Every deployment policy of an environment without required reviewers whose ref is not covered
  * by a ruleset of the same repository in the planned resources, as [deployment policy URN, message].
+ * In prod no tag ruleset covers a tag: the one that restricts creating tags lets repository admins
+ * create them (its bypass, or nobody could tag a release), so one admin could tag an unreviewed
+ * commit and deploy; only reviewers or a registry's own approval step cover tags there.
  */
-export function uncoveredDeployRefs(resources: readonly PolicyResource[]): [string, string][] {
+export function uncoveredDeployRefs(resources: readonly PolicyResource[], stage: Stage): [string, string][] {
   const environments = new Map(resources.filter((r) => r.type === T.environment).map((r) => [key(r.props.repository, r.props.environment), r]));
   const rulesets = resources.filter((r) => r.type === T.ruleset);
+  const approved = approvedOnRegistry(resources);
   const found: [string, string][] = [];
   for (const policy of resources.filter((r) => r.type === DEPLOYMENT_POLICY)) {
     const { repository, environment, branchPattern, tagPattern } = policy.props;
@@ -151,6 +163,13 @@ export function uncoveredDeployRefs(resources: readonly PolicyResource[]): [stri
         `${where} and deploys from branch ${branchPattern}, but no active branch ruleset of ${String(repository)} covers ${ref} with a pull request that needs an approving review: anyone with write access can push to ${branchPattern} and deploy. ` +
           `Add a ruleset with branches: [${branchPattern}] and requiredApprovals of 1 or more (a ~DEFAULT_BRANCH ruleset does not count: it follows the default-branch setting, which can change without this stack), or give the environment reviewers. ${unseen}`,
       ]);
+    } else if (typeof tagPattern === "string" && stage === "prod") {
+      if (approved.has(key(repository, environment))) continue;
+      found.push([
+        policy.urn,
+        `${where} and deploys from tags ${tagPattern} in prod: a tag ruleset that restricts creating refs/tags/${tagPattern} still lets repository admins create such tags (its bypass), so one admin can tag an unreviewed commit and deploy. ` +
+          `Give the environment reviewers, or, for npm trusted publishing, set stagedPublishing: true on its entries so that npm holds each version until a maintainer approves it.`,
+      ]);
     } else if (typeof tagPattern === "string") {
       const ref = `refs/tags/${tagPattern}`;
       if (sameRepository.some((rs) => includesRef(rs.props, "tag", ref) && restrictsTagCreation(rs.props))) continue;
@@ -167,12 +186,13 @@ export function uncoveredDeployRefs(resources: readonly PolicyResource[]): [stri
 function deployRefsPolicy(name: string, enforcementLevel: "mandatory" | "advisory", appliesIn: (stage: Stage) => boolean): StackValidationPolicy {
   return {
     name,
-    description: `Every branch an environment without required reviewers deploys from is covered by a ruleset that requires a reviewed pull request, and every tag pattern by one that restricts creating matching tags (${enforcementLevel} ${enforcementLevel === "mandatory" ? "in prod" : "outside prod"}).`,
+    description: `Every branch an environment without required reviewers deploys from is covered by a ruleset that requires a reviewed pull request, and every tag pattern by one that restricts creating matching tags; in prod, where such a ruleset's admin bypass does not count, a tag-deploying environment needs reviewers or npm staged publishing (${enforcementLevel} ${enforcementLevel === "mandatory" ? "in prod" : "outside prod"}).`,
     enforcementLevel,
     configSchema: stageConfigSchema,
     validateStack: (args, reportViolation) => {
-      if (!appliesIn(stageOfArgs(args))) return;
-      for (const [urn, message] of uncoveredDeployRefs(args.resources)) reportViolation(message, urn);
+      const stage = stageOfArgs(args);
+      if (!appliesIn(stage)) return;
+      for (const [urn, message] of uncoveredDeployRefs(args.resources, stage)) reportViolation(message, urn);
     },
   };
 }
