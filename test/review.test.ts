@@ -142,6 +142,31 @@ test("a logical name changed without an alias is a replacement of the same cloud
   assert.match(withAlias.stdout, /0 to replace/);
 });
 
+test("--diff counts no change at an ignoreChanges path of a resource in state, as the engine sends the old value there", () => {
+  const name = "repo-web-env-production-var-azure_tenant_id";
+  const base = variant("ignored-base", headPlan(), (doc) => {
+    const r = doc.resources.find((x) => x.name === name);
+    assert.ok(r);
+    r.inputs = { ...(r.inputs as Record<string, unknown>), value: "spelled-before" };
+  });
+  const changedOnly = plan(["--from", headPlan(), "--diff", base]);
+  assert.equal(changedOnly.code, 0, changedOnly.stderr);
+  assert.match(changedOnly.stdout, new RegExp(`~ update +\\S+ {2}${name}\\n +value: spelled-before →`));
+  const ignoring = variant("ignored-head", headPlan(), (doc) => {
+    const r = doc.resources.find((x) => x.name === name);
+    assert.ok(r);
+    r.ignoreChanges = ["value"];
+  });
+  const ignored = plan(["--from", ignoring, "--diff", variant("ignored-base-same-options", base, (doc) => {
+    const r = doc.resources.find((x) => x.name === name);
+    assert.ok(r);
+    r.ignoreChanges = ["value"];
+  })]);
+  assert.equal(ignored.code, 0, ignored.stderr);
+  assert.doesNotMatch(ignored.stdout, new RegExp(`${name}\\n +value:`));
+  assert.match(ignored.stdout, /0 to update, 0 to replace/);
+});
+
 test("the default plan of a prod stack fits on two screens before the tree, with team slugs and role names", () => {
   const run = orgProd();
   assert.equal(run.code, 0, run.stderr);

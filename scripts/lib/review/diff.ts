@@ -52,6 +52,14 @@ export interface PlanDiff {
 
 const cloud = (r: PlannedResource) => r.custom && r.type !== "pulumi:pulumi:Stack";
 
+/** Whether `path` is `ignored` or inside it (`tags` covers `tags.team`, `rules` covers `rules[0].x`). */
+const within = (path: string, ignored: string) => path === ignored || path.startsWith(`${ignored}.`) || path.startsWith(`${ignored}[`);
+
+/**
+ * The inputs that differ. For an object in state the engine sends its old value for every
+ * `ignoreChanges` path of the new registration (pulumi/pulumi pkg/resource/deploy
+ * step_generator.go, processIgnoreChanges), so those are no change at all.
+ */
 function compareInputs(base: PlannedResource, head: PlannedResource): InputChange[] {
   const before = flattenInputs(base.inputs);
   const after = flattenInputs(head.inputs);
@@ -59,7 +67,7 @@ function compareInputs(base: PlannedResource, head: PlannedResource): InputChang
   for (const path of [...new Set([...before.keys(), ...after.keys()])].sort()) {
     const b = before.get(path);
     const a = after.get(path);
-    if (b === a) continue;
+    if (b === a || head.ignoreChanges.some((ignored) => within(path, ignored))) continue;
     changes.push({ path, before: b, after: a, uncertain: b === UNKNOWN || a === UNKNOWN });
   }
   return changes;
