@@ -18,7 +18,7 @@ import { githubSettingsProblems } from "./components/githubSettingsCheck";
 import { environmentSubjects } from "./components/githubOidc";
 import { governanceName, RepositoryGovernance } from "./components/repositoryGovernance";
 import { PipelineStack, pipelineStackOutputs } from "./components/pipelineStack";
-import { checksTakeOver, takeOverProblems } from "./components/takeOver";
+import { checksTakeOver, PREVIEW_CHECKS_FAILED, takeOverProblems } from "./components/takeOver";
 import { renamedPartAliases } from "./components/locations";
 import { loadStackSet, pipelineStackBeside } from "./config/stackSet";
 
@@ -388,7 +388,7 @@ export const adopted = adoptedObjects(adoptions);
 export const managed = pulumi.all(takeOvers).apply((lists) => {
   const problems = lists.flat();
   // RunError: the message is the whole story, no stack trace.
-  if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
+  if (problems.length > 0) throw new pulumi.RunError([PREVIEW_CHECKS_FAILED, ...problems].join("\n"));
   return [...ownedObjects(config), ...ownedWithinEnvironments(config)].sort();
 });
 /** Each wired environment variable's value and where it comes from, per `owner/repo:environment`. */

@@ -44,6 +44,12 @@ function inState(resource: pulumi.CustomResource): pulumi.Output<boolean> {
 }
 
 /**
+ * The first line of the error that fails a preview on what its checks found (index.ts), so a
+ * drift run tells these findings (drift) from a preview that broke (scripts/drift-report.ts).
+ */
+export const PREVIEW_CHECKS_FAILED = "The preview's checks failed (one line per object, each with its fix):";
+
+/**
  * Whether a component runs its take-over lookups: only in a preview, and only when it was given the
  * stack's previous `managed` output. `pulumi up` previews first, and by the update the check has
  * passed, so the update makes none of these reads.

@@ -5,12 +5,14 @@
  *
  *   npm run drift-report -- --stack NAME < preview.json > report.md
  *
- * Exit codes: 0 no changes; 1 changes (drift); 2 input it cannot read or bad arguments (one line
- * on stderr). Secret values never reach the report: the CLI prints them as "[secret]", and the
+ * Exit codes: 0 no changes; 1 changes (drift), including a preview its checks failed; 2 input it
+ * cannot read, a preview that failed for another reason (a broken run, not drift), or bad
+ * arguments (one line on stderr). Secret values never reach the report: the CLI prints them as "[secret]", and the
  * secret signature objects of Pulumi's wire format are masked too.
  */
 import * as fs from "fs";
 import { z } from "zod";
+import { PREVIEW_CHECKS_FAILED } from "../components/takeOver";
 
 /** Pulumi's wire-format marker of a secret value: `{ [SECRET_SIG_KEY]: SECRET_SIG, value }`. */
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -238,9 +240,13 @@ function operationCounts(doc: PreviewDocument, steps: PreviewStep[]): Array<[str
  * secret added by hand, each with its fix.
  */
 function failedChecks(doc: PreviewDocument): string[] {
-  return (doc.diagnostics ?? [])
-    .filter((d) => d.severity === "error")
-    .flatMap((d) => (d.message ?? "").split("\n"))
+  const errors = (doc.diagnostics ?? []).filter((d) => d.severity === "error").map((d) => d.message ?? "");
+  const checks = errors.filter((m) => m.includes(PREVIEW_CHECKS_FAILED));
+  // Any other error (a login, the backend, a provider, the program) means the preview broke: the
+  // stack was not checked, which is no drift report's to judge. Its message stays in the run log.
+  if (errors.length > checks.length) throw new InputError("the preview failed for another reason than its checks (see its log): a broken run, not drift");
+  return checks
+    .flatMap((m) => m.slice(m.indexOf(PREVIEW_CHECKS_FAILED) + PREVIEW_CHECKS_FAILED.length).split("\n"))
     .map((line) => line.trim())
     .filter((line) => line !== "");
 }

@@ -172,3 +172,12 @@ test("the command exits 1 when the preview's checks failed", () => {
   assert.equal(run.status, 1, run.stderr);
   assert.match(run.stdout, /gh secret delete PYPI_API_TOKEN/);
 });
+
+test("a preview that failed for another reason than its checks is a broken run: exit 2, no report", () => {
+  const broken = JSON.parse(fixture("preview-hand-made.json")) as PreviewDocument;
+  broken.diagnostics = [{ severity: "error", message: "error: failed to load checkpoint: blob (key \".pulumi/stacks/release-infra/prod.json\") (code=Unknown): AuthorizationPermissionMismatch" }];
+  const run = runCommand(JSON.stringify(broken));
+  assert.equal(run.status, 2);
+  assert.equal(run.stdout, "");
+  assert.match(run.stderr, /^drift-report: the preview failed for another reason than its checks .*a broken run, not drift\n$/);
+});

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { CallOverride } from "../scripts/mocks";
+import { PREVIEW_CHECKS_FAILED } from "../components/takeOver";
 import { build } from "./harness";
 
 // The whole program (index.ts) as a real `pulumi preview` runs it, under the mock runtime: what
@@ -44,6 +45,7 @@ test("a preview that would create objects that exist already fails with one line
   // The same rejection may arrive more than once under the mocks.
   assert.deepEqual([...new Set(errors)], [
     [
+      PREVIEW_CHECKS_FAILED,
       `GitHub environment acme/shop:production exists already and this stack does not manage it: set release-infra:github.repositories[shop].environments[production].adopt: true and import it (${steps}), or rename it in the config`,
       `GitHub repository variable LOG_LEVEL of acme/shop exists already and this stack does not manage it: set release-infra:github.repositories[shop].adoptVariables: [LOG_LEVEL] and import it (${steps}), or rename it in the config`,
     ].join("\n"),

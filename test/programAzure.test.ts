@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { PREVIEW_CHECKS_FAILED } from "../components/takeOver";
 import { build } from "./harness";
 
 // The whole program as a real `pulumi preview` runs it, for the stack's own resource group (a file
@@ -27,7 +28,10 @@ test("a preview whose resource group exists already fails naming adoptResourceGr
     return [...new Set(errors)];
   };
   assert.deepEqual(await run(false, []), [
-    "Azure resource group acme-release-dev exists already and this stack does not manage it: set release-infra:azure.adoptResourceGroup: true and import it (npm run plan -- --stack dev --import-file dev-import.json, then pulumi import --file dev-import.json --stack dev --generate-code=false (docs/migration.md)), or rename it in the config",
+    [
+      PREVIEW_CHECKS_FAILED,
+      "Azure resource group acme-release-dev exists already and this stack does not manage it: set release-infra:azure.adoptResourceGroup: true and import it (npm run plan -- --stack dev --import-file dev-import.json, then pulumi import --file dev-import.json --stack dev --generate-code=false (docs/migration.md)), or rename it in the config",
+    ].join("\n"),
   ]);
   assert.deepEqual(await run(true, ["resource-group"]), []);
 });

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { CallOverride } from "../scripts/mocks";
+import { PREVIEW_CHECKS_FAILED } from "../components/takeOver";
 import { build } from "./harness";
 
 // The whole program (index.ts) as a real `pulumi preview` runs it: what only GitHub knows about a
@@ -34,6 +35,7 @@ test("a preview fails when GitHub says the repository's visibility or its owner'
   );
   assert.deepEqual([...new Set(errors)], [
     [
+      PREVIEW_CHECKS_FAILED,
       "release-infra:github.repositories[shop].visibility is private, but GitHub says acme/shop is public: it decides which protection rules are sent; set visibility: public",
       "release-infra:github.repositories[shop].plan is enterprise, but GitHub says the plan of acme is team: it decides which protection rules are sent; set plan: team",
     ].join("\n"),

@@ -477,18 +477,28 @@ test("drift: exit 7 is drift and keeps the preview JSON for the report", () => {
   assert.equal(result.file("preview.json"), '{"steps":[]}');
 });
 
-test("drift: any other exit code fails the job and claims no drift", () => {
+/** `npm run --silent drift-report -- ARGS` as the real script. */
+const driftReportNpm = `shift 4\ncd "${ROOT}" && exec node ${FAST_TS_NODE_ARGS.map((a) => `"${a}"`).join(" ")} scripts/drift-report.ts "$@"`;
+
+test("drift: any other exit code of a preview that did not fail on its checks fails the job and claims no drift", () => {
   for (const code of ["1", "3", "255"]) {
-    const result = runStep(stepNamed(workflow("drift.yml").jobs.detect, "detect").run ?? "", { pulumi: fakePulumi }, { FAKE_EXIT: code, FAKE_PREVIEW: "" });
+    const result = runStep(stepNamed(workflow("drift.yml").jobs.detect, "detect").run ?? "", { pulumi: fakePulumi, npm: driftReportNpm }, { FAKE_EXIT: code, FAKE_PREVIEW: "" });
     assert.equal(result.status, Number(code));
     assert.deepEqual(result.outputs, {});
   }
 });
 
+test("drift: a preview failed by its checks (objects made by hand) is drift, not a broken run", () => {
+  const preview = fs.readFileSync(path.join(__dirname, "fixtures", "preview-hand-made.json"), "utf8");
+  const result = runStep(stepNamed(workflow("drift.yml").jobs.detect, "detect").run ?? "", { pulumi: fakePulumi, npm: driftReportNpm }, { FAKE_EXIT: "255", FAKE_PREVIEW: preview });
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(result.outputs, { drift: "true" });
+  assert.equal(result.file("preview.json"), preview);
+});
+
 test("drift: the report step writes the report of a drifted preview and fails on one it cannot read", () => {
   const step = stepNamed(workflow("drift.yml").jobs.detect, "Write the drift report");
-  // `npm run --silent drift-report -- ARGS` runs the real script.
-  const npm = `shift 4\ncd "${ROOT}" && exec node ${FAST_TS_NODE_ARGS.map((a) => `"${a}"`).join(" ")} scripts/drift-report.ts "$@"`;
+  const npm = driftReportNpm;
   const withInput = (preview: string) => `cp "${path.join(__dirname, "fixtures", preview)}" preview.json\n${step.run}`;
   const drifted = runStep(withInput("preview-drift.json"), { npm }, {});
   assert.equal(drifted.status, 0);
