@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as github from "@pulumi/github";
 import type { EnvironmentConfig, RepositoryConfig, Stage } from "../config/load";
 import { protectionRulesAvailable } from "../config/schema";
-import type { Adoption } from "./adoption";
+import { keptWhenAdopted, type Adoption } from "./adoption";
 import type { GithubLookups } from "./githubLookups";
 import { aliasesFrom, childOf, type Location } from "./locations";
 
@@ -108,7 +108,22 @@ export class GithubEnvironment extends pulumi.ComponentResource {
         canAdminsBypass: !lockAdmins,
         deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
       },
-      { parent: this, ignoreChanges: ["repository", "environment"], ...was(ENVIRONMENT_TYPES.environment, "-environment") },
+      {
+        parent: this,
+        // An adopted environment keeps the protection the stack file does not state: dropping a live
+        // environment's reviewers, wait timer or admin lock is never a default.
+        ignoreChanges: [
+          "repository",
+          "environment",
+          ...keptWhenAdopted(args.adopt === true, {
+            reviewers,
+            preventSelfReview: hasReviewers ? args.preventSelfReview : undefined,
+            waitTimer: args.waitMinutes || undefined,
+            canAdminsBypass: lockAdmins ? false : undefined,
+          }),
+        ],
+        ...was(ENVIRONMENT_TYPES.environment, "-environment"),
+      },
     );
     this.repositoryEnvironment = environment;
     // The provider's import id: `<repository>:<environment>` (names cannot contain ':').

@@ -182,6 +182,29 @@ test("where the plan has no protection rules (private repository on Team) there 
   assert.equal(named(resources, ENV, "repo-shop-env-production-environment").plain.canAdminsBypass, true);
 });
 
+test("an adopted environment keeps the reviewers, wait timer and admin lock its stack file does not state; stated ones are sent", async () => {
+  const repo = repository({
+    environments: [environment("staging", { adopt: true }), environment("production", { adopt: true, reviewers: { teams: ["release-managers"], users: [] }, waitMinutes: 5 })],
+  });
+  const { resources } = await govern(args({ repository: repo, stage: "dev" }), "dev");
+  const staging = named(resources, ENV, "repo-shop-env-staging-environment");
+  assert.deepEqual([...staging.ignoreChanges].sort(), ["canAdminsBypass", "environment", "preventSelfReview", "repository", "reviewers", "waitTimer"]);
+  const production = named(resources, ENV, "repo-shop-env-production-environment");
+  assert.deepEqual([...production.ignoreChanges].sort(), ["canAdminsBypass", "environment", "repository"]);
+  assert.equal(production.plain.waitTimer, 5);
+  // A created environment gets the defaults: only the name is never sent again.
+  const created = await govern(args({ stage: "dev" }), "dev");
+  assert.deepEqual([...named(created.resources, ENV, "repo-shop-env-staging-environment").ignoreChanges].sort(), ["environment", "repository"]);
+});
+
+test("in prod an adopted environment's admin lock is sent: the policy requires it wherever protection rules exist", async () => {
+  const repo = repository({ environments: [environment("production", { adopt: true, reviewers: { teams: ["release-managers"], users: [] } })] });
+  const { resources } = await govern(args({ repository: repo }));
+  const production = named(resources, ENV, "repo-shop-env-production-environment");
+  assert.equal(production.plain.canAdminsBypass, false);
+  assert.deepEqual([...production.ignoreChanges].sort(), ["environment", "repository", "waitTimer"]);
+});
+
 /** Every place a secret value could leak into the plan: registered inputs as the plan prints them. */
 function planText(resources: Built[]): string {
   return JSON.stringify(resources.map((r) => r.plain));
