@@ -61,6 +61,35 @@ export interface CdnSiteArgs {
    * without it nothing is checked.
    */
   managedBefore?: pulumi.Input<string[]>;
+  /** false: the pipeline stack beside this one defines the custom roles (cdnCustomRoleArgs), so no deploy identity administers roles. */
+  definesCustomRoles?: boolean;
+}
+
+/**
+ * The custom roles of a bucket's site: what Cloud CDN's cache fill and the publishers' cache
+ * invalidation may do. Defined by the CDN stack itself, or, with a pipeline stack beside it, by
+ * the pipeline stack, so the CDN stack's writer needs no role administration (it could add any
+ * permission to the invalidation role, which its conditioned Project IAM Admin may grant).
+ */
+export function cdnCustomRoleArgs(project: string, bucket: string): { fill: projects.IAMCustomRoleArgs; invalidator: projects.IAMCustomRoleArgs } {
+  return {
+    fill: {
+      project,
+      roleId: cdnRoleId("cdnFill", bucket),
+      title: `Cloud CDN cache fill (${bucket})`.slice(0, 100),
+      description: "Read objects, never list them: what Cloud CDN's cache fill needs",
+      permissions: FILL_PERMISSIONS,
+      stage: "GA",
+    },
+    invalidator: {
+      project,
+      roleId: cdnRoleId("cdnInvalidator", bucket),
+      title: `CDN cache invalidation (${bucket})`.slice(0, 100),
+      description: "Invalidate the Cloud CDN cache of a URL map (gcloud compute url-maps invalidate-cdn-cache --async)",
+      permissions: INVALIDATION_PERMISSIONS,
+      stage: "GA",
+    },
+  };
 }
 
 /** A concrete request path that `pattern` (a URL-map path pattern) matches, for URL-map tests. */
@@ -181,21 +210,15 @@ export class CdnSite extends pulumi.ComponentResource {
     // objects. Public access prevention does not apply to it; domain-restricted sharing does
     // (docs/deploying.md says what to do).
     const projectNumber = organizations.getProjectOutput({ projectId: project }, { parent: this }).number;
-    const fillRole = new projects.IAMCustomRole(
-      `${name}-fill-role`,
-      {
-        project,
-        roleId: roleId("cdnFill"),
-        title: `Cloud CDN cache fill (${cdn.bucket})`.slice(0, 100),
-        description: "Read objects, never list them: what Cloud CDN's cache fill needs",
-        permissions: FILL_PERMISSIONS,
-        stage: "GA",
-      },
-      { parent: this },
-    );
+    const roles = cdnCustomRoleArgs(project, cdn.bucket);
+    const definesRoles = args.definesCustomRoles ?? true;
+    // The role's full name (`projects/P/roles/ID`), whoever defines it.
+    const customRole = (key: "fill" | "invalidator", suffix: string): pulumi.Output<string> =>
+      definesRoles ? new projects.IAMCustomRole(`${name}-${suffix}`, roles[key], { parent: this }).name : pulumi.output(`projects/${project}/roles/${roleId(key === "fill" ? "cdnFill" : "cdnInvalidator")}`);
+    const fillRole = customRole("fill", "fill-role");
     const fillRead = new storage.BucketIAMMember(
       `${name}-fill-read`,
-      { bucket: bucket.name, role: fillRole.name, member: pulumi.interpolate`serviceAccount:service-${projectNumber}@cloud-cdn-fill.iam.gserviceaccount.com` },
+      { bucket: bucket.name, role: fillRole, member: pulumi.interpolate`serviceAccount:service-${projectNumber}@cloud-cdn-fill.iam.gserviceaccount.com` },
       { parent: this },
     );
 
@@ -374,18 +397,7 @@ export class CdnSite extends pulumi.ComponentResource {
         : []),
     ]);
 
-    const invalidator = new projects.IAMCustomRole(
-      `${name}-invalidator-role`,
-      {
-        project,
-        roleId: roleId("cdnInvalidator"),
-        title: `CDN cache invalidation (${cdn.bucket})`.slice(0, 100),
-        description: "Invalidate the Cloud CDN cache of a URL map (gcloud compute url-maps invalidate-cdn-cache --async)",
-        permissions: INVALIDATION_PERMISSIONS,
-        stage: "GA",
-      },
-      { parent: this },
-    );
+    const invalidator = customRole("invalidator", "invalidator-role");
     // URL maps have no IAM policy of their own (no setIamPolicy in the urlMaps API, no URL-map IAM
     // resource in the provider), so the grant is on the project with an IAM condition on the
     // resource name: this URL map only (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name).
@@ -395,7 +407,7 @@ export class CdnSite extends pulumi.ComponentResource {
           `${name}-invalidator-${p.name}`,
           {
             project,
-            role: invalidator.name,
+            role: invalidator,
             member: member(p),
             condition: { title: "this URL map only", description: `Cache invalidation of ${mapName}`, expression: `resource.name == "projects/${project}/global/urlMaps/${mapName}"` },
           },

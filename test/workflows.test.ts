@@ -168,7 +168,7 @@ for (const file of FILES) {
 
   test(`${file}: every job that touches a stack takes it from the matrix and runs one at a time per stack`, () => {
     for (const [name, job] of stackJobs(file)) {
-      assert.match(environmentOf(job) ?? "", /^\$\{\{ matrix\.stack\.(environment|readEnvironment) \}\}$/, name);
+      assert.match(environmentOf(job) ?? "", /^\$\{\{ matrix\.stack\.(environment|readEnvironment|previewEnvironment) \}\}$/, name);
       assert.match(String(job.strategy?.matrix && typeof job.strategy.matrix === "object" ? job.strategy.matrix.stack : ""), /^\$\{\{ fromJSON\(needs\.\w+\.outputs\.\w+\) \}\}$/, name);
       assert.ok(typeof job.concurrency === "object", `${name}: no concurrency group`);
       assert.ok(job.concurrency.group.includes("${{ matrix.stack.name }}"), `${name}: the concurrency group ${job.concurrency.group} does not name the stack`);
