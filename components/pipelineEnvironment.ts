@@ -62,7 +62,7 @@ export class PipelineEnvironment extends pulumi.ComponentResource {
         { repository, environment: environment.environment, branchPattern: DEFAULT_BRANCH },
         { parent: this, dependsOn: [environment] },
       );
-      environmentName = pulumi.all([environment.environment, policy.id]).apply(([env]) => env);
+      environmentName = pulumi.all([environment.environment, policy.environment]).apply(([env]) => env);
     } else {
       environmentName = new GithubEnvironment(
         `${name}-environment`,

@@ -13,6 +13,8 @@ import { AZURE_BUILT_IN_ROLES } from "../components/roleCatalogue";
 import { SUBSCRIPTION_ID } from "../scripts/mocks";
 import { build, ofType, valueOf, type Built } from "./harness";
 import { FAST_TS_NODE_ARGS } from "../scripts/lib/fastTs";
+import type { PlanDocument } from "../scripts/lib/planStack";
+import { accessMap } from "../scripts/lib/review/accessMap";
 
 /** This suite's stack files: contoso's dev, staging and prod, and their pipeline stack. */
 const FIXTURES = path.join(__dirname, "fixtures", "pipeline");
@@ -561,13 +563,32 @@ test("a CDN stack without a pipeline GCP project, or pipeline settings for a sta
   });
 });
 
-test("the pipeline stack plans for its folder's stacks, and passes the policy pack", () => {
+type PipelinePlanJson = PlanDocument & { policy: { enforcement: string }[]; outputs: { pipeline: { rights: string[] } } };
+let pipelinePlanJson: PipelinePlanJson | undefined;
+/** The offline plan of the fixture's pipeline stack with the policy pack, run once for the tests below. */
+function pipelinePlan(): PipelinePlanJson {
+  if (pipelinePlanJson) return pipelinePlanJson;
   const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, path.join(__dirname, "..", "scripts", "plan.ts"), "--config", path.join(FIXTURES, "Pulumi.pipeline.yaml"), "--json", "--policy"], {
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
   });
   assert.equal(run.status, 0, run.stderr);
-  const doc = JSON.parse(run.stdout) as { resources: { type: string }[]; policy: { enforcement: string }[]; outputs: { pipeline: { rights: string[] } } };
+  return (pipelinePlanJson = JSON.parse(run.stdout) as PipelinePlanJson);
+}
+
+test("the pipeline stack's access map names every role and every object it grants on", () => {
+  const map = accessMap(pipelinePlan());
+  const grants = map.repositories.flatMap((r) => r.environments.flatMap((e) => e.identities.flatMap((i) => i.grants.map((g) => ({ environment: e.environment, ...g })))));
+  assert.ok(grants.length >= plan.grants.length);
+  for (const g of grants) {
+    assert.doesNotMatch(g.role, /[0-9a-f]{8}-[0-9a-f]{4}-/, `${g.environment}: ${g.role} on ${g.object}`);
+    assert.doesNotMatch(g.object, /^\/subscriptions\//, `${g.environment}: ${g.role} on ${g.object}`);
+  }
+  assert.deepEqual(map.unwiredIdentities.map((i) => i.name), []);
+});
+
+test("the pipeline stack plans for its folder's stacks, and passes the policy pack", () => {
+  const doc = pipelinePlan();
   assert.deepEqual(doc.policy.filter((v) => v.enforcement === "mandatory"), []);
   assert.equal(doc.resources.filter((r) => r.type === "azure-native:authorization:RoleAssignment").length, plan.grants.filter((g) => g.cloud === "azure").length);
   assert.equal(doc.outputs.pipeline.rights.length, plan.grants.length);

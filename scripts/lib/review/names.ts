@@ -39,6 +39,10 @@ export function describeAzureScope(scope: string): string {
   };
   const registry = after("registries");
   if (registry) return `registry ${registry}`;
+  const container = after("containers");
+  if (container && after("storageAccounts")) return `blob container ${container} of storage account ${after("storageAccounts")}`;
+  const key = after("keys");
+  if (key && after("vaults")) return `key ${key} of vault ${after("vaults")}`;
   const cluster = after("managedClusters");
   const namespace = after("namespaces");
   if (cluster && namespace) return `namespace ${namespace} of cluster ${cluster}`;
