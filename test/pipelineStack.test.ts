@@ -594,16 +594,17 @@ test("the pipeline stack plans for its folder's stacks, and passes the policy pa
   assert.equal(doc.outputs.pipeline.rights.length, plan.grants.length);
 });
 
-test("a deploy stack with a pipeline stack beside it defines no namespace deployer role; without one it does", () => {
+test("a deploy stack with a pipeline stack beside it defines no role (namespace deployer, CDN custom roles); without one it does", () => {
   const roleDefinitions = (file: string) => {
     const run = spawnSync(process.execPath, [...FAST_TS_NODE_ARGS, path.join(__dirname, "..", "scripts", "plan.ts"), "--config", file, "--json"], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
     assert.equal(run.status, 0, run.stderr);
-    return (JSON.parse(run.stdout) as { resources: { type: string }[] }).resources.filter((r) => r.type === "azure-native:authorization:RoleDefinition").length;
+    const types = (JSON.parse(run.stdout) as { resources: { type: string }[] }).resources.map((r) => r.type);
+    return { azure: types.filter((t) => t === "azure-native:authorization:RoleDefinition").length, gcp: types.filter((t) => t === "gcp:projects/iAMCustomRole:IAMCustomRole").length };
   };
-  assert.equal(roleDefinitions(path.join(FIXTURES, "Pulumi.dev.yaml")), 0);
+  assert.deepEqual(roleDefinitions(path.join(FIXTURES, "Pulumi.dev.yaml")), { azure: 0, gcp: 0 });
   const alone = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "alone-")), "Pulumi.dev.yaml");
   fs.copyFileSync(path.join(FIXTURES, "Pulumi.dev.yaml"), alone);
-  assert.equal(roleDefinitions(alone), 1);
+  assert.deepEqual(roleDefinitions(alone), { azure: 1, gcp: 2 });
 });
 
 test("the pipeline section stands alone: with a deploy section in the same file it is a config error", () => {
