@@ -425,6 +425,23 @@ function azureRoleTitle(role: AzureGrant["role"], owner: string, repository: str
 }
 
 /**
+ * The administrator's own setup commands: the data-plane roles Owner does not include (writing
+ * state; creating the stacks' keys and encrypting their data keys), then the pipeline stack's own
+ * backend, secrets provider and App keys.
+ */
+function administratorSetup(args: PipelineStackArgs): string[] {
+  const { backend, secretsProvider, githubApps } = args.pipeline;
+  const me = `"$(az ad signed-in-user show --query id -o tsv)"`;
+  return [
+    `az role assignment create --assignee ${me} --role "Storage Blob Data Contributor" --scope "$(az storage account show -n ${backend.storageAccount} -g ${backend.resourceGroup} --query id -o tsv)"`,
+    `az role assignment create --assignee ${me} --role "Key Vault Crypto Officer" --scope "$(az keyvault show -n ${secretsProvider.keyVault} -g ${secretsProvider.resourceGroup} --query id -o tsv)"`,
+    `pulumi login '${backendUrl(backend, backend.container)}'`,
+    `pulumi stack init ${args.stack} --secrets-provider='${secretsProviderUrl(secretsProvider, secretsProvider.key)}'`,
+    ...(["writer", "reader"] as const).map((app) => `pulumi config set --secret --path 'release-infra:secrets.${githubApps[app].privateKeySecret}' --stack ${args.stack} < ${app}.pem`),
+  ];
+}
+
+/**
  * The pipeline stack and what an administrator needs from it: each environment's identities,
  * every right, the GitHub Apps' permissions, each stack's backend URL and secrets provider, and
  * the commands that create each deploy stack and hand it the resource group created here.
@@ -452,6 +469,8 @@ export function pipelineStackOutputs(component: PipelineStack, args: PipelineSta
       writer: { appId: args.pipeline.githubApps.writer.appId, ...apps.writer },
       reader: { appId: args.pipeline.githubApps.reader.appId, ...apps.reader },
     },
+    // What the administrator runs once before the first `up` of this stack, with this organisation's names.
+    administrator: administratorSetup(args),
     backend: {
       url: backendUrl(args.pipeline.backend, args.pipeline.backend.container),
       secretsProvider: secretsProviderUrl(args.pipeline.secretsProvider, args.pipeline.secretsProvider.key),

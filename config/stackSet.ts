@@ -60,9 +60,6 @@ function deployOrder(stacks: { stack: string; config: StackConfig }[]): string[]
   return order;
 }
 
-/** The environment-name suffixes the pipeline adds to a stack name (components/pipelineGrants.ts). */
-const ENVIRONMENT_SUFFIXES = ["-read", "-preview"];
-
 /** What the pipeline section must provide for these deploy stacks, and where they would cross its trust boundary. */
 function pipelineProblems(pipelineFile: { stack: string; file: string }, p: NonNullable<StackConfig["pipeline"]>, deploy: readonly { stack: string; file: string; config: StackConfig }[]): string[] {
   const problems: string[] = [];
@@ -85,13 +82,17 @@ function pipelineProblems(pipelineFile: { stack: string; file: string }, p: NonN
   }
   const gcp = deploy.filter((d) => d.config.cdn).map((d) => d.file);
   if (gcp.length > 0 && !p.gcp) at("gcp", `is required: ${gcp.join(", ")} set(s) release-infra:cdn, whose pipeline identities are GCP service accounts in this project`);
-  const names = new Set(deploy.map((d) => d.stack.toLowerCase()));
-  for (const d of deploy) {
-    for (const suffix of ENVIRONMENT_SUFFIXES) {
-      const base = d.stack.toLowerCase().endsWith(suffix) ? d.stack.slice(0, -suffix.length) : undefined;
-      if (base !== undefined && names.has(base.toLowerCase())) {
-        problems.push(`${d.file}: the stack name gives its deploy environment the name pulumi-${d.stack}, which is an environment of stack ${base}; rename the stack`);
-      }
+  // GitHub compares environment names case-insensitively: no two stacks' environments may share one.
+  const owners = new Map<string, { file: string; stack: string }>();
+  const environmentsOf = (stack: string) => [environmentOf(stack, "write"), environmentOf(stack, "read"), previewEnvironmentOf(stack)];
+  for (const [stack, where, environments] of [
+    [pipelineFile.stack, file, [environmentOf(pipelineFile.stack, "read")]] as const,
+    ...deploy.map((d) => [d.stack, d.file, environmentsOf(d.stack)] as const),
+  ]) {
+    for (const environment of environments) {
+      const other = owners.get(environment.toLowerCase());
+      if (other) problems.push(`${where}: the stack name gives it the environment ${environment}, which is also an environment of stack ${other.stack} (${other.file}); rename the stack`);
+      else owners.set(environment.toLowerCase(), { file: where, stack });
     }
   }
 

@@ -536,6 +536,17 @@ test("a deploy stack's resource group that is a cluster's, the backend's, the va
   });
 });
 
+test("a stack whose environment name another stack's environments already use is a config error naming both", () => {
+  const dir = folderWith({});
+  fs.copyFileSync(path.join(dir, "Pulumi.staging.yaml"), path.join(dir, "Pulumi.Dev-Preview.yaml"));
+  fs.copyFileSync(path.join(dir, "Pulumi.staging.yaml"), path.join(dir, "Pulumi.pipeline-read.yaml"));
+  assert.throws(() => readStackSet(dir), (err: Error) => {
+    assert.match(err.message, /^Pulumi\.dev\.yaml: the stack name gives it the environment pulumi-dev-preview, which is also an environment of stack Dev-Preview \(Pulumi\.Dev-Preview\.yaml\); rename the stack$/m);
+    assert.match(err.message, /^Pulumi\.pipeline-read\.yaml: the stack name gives it the environment pulumi-pipeline-read, which is also an environment of stack pipeline \(Pulumi\.pipeline\.yaml\); rename the stack$/m);
+    return true;
+  });
+});
+
 test("a stack name whose pipeline environment's OIDC subject exceeds Google's 127 bytes is a config error", () => {
   const long = "d".repeat(60);
   const dir = folderWith({});
@@ -563,7 +574,10 @@ test("a CDN stack without a pipeline GCP project, or pipeline settings for a sta
   });
 });
 
-type PipelinePlanJson = PlanDocument & { policy: { enforcement: string }[]; outputs: { pipeline: { rights: string[] } } };
+type PipelinePlanJson = PlanDocument & {
+  policy: { enforcement: string }[];
+  outputs: { pipeline: { rights: string[]; administrator: string[]; backend: { stacks: Record<string, { setup: string }> } } };
+};
 let pipelinePlanJson: PipelinePlanJson | undefined;
 /** The offline plan of the fixture's pipeline stack with the policy pack, run once for the tests below. */
 function pipelinePlan(): PipelinePlanJson {
@@ -585,6 +599,18 @@ test("the pipeline stack's access map names every role and every object it grant
     assert.doesNotMatch(g.object, /^\/subscriptions\//, `${g.environment}: ${g.role} on ${g.object}`);
   }
   assert.deepEqual(map.unwiredIdentities.map((i) => i.name), []);
+});
+
+test("the pipeline stack prints every setup command with this organisation's names: the admin's data-plane roles, its own stack, each deploy stack's", () => {
+  const { outputs } = pipelinePlan();
+  const admin = outputs.pipeline.administrator.join("\n");
+  assert.match(admin, /--role "Storage Blob Data Contributor" --scope "\$\(az storage account show -n contosopulumistate -g contoso-pulumi-state --query id -o tsv\)"/);
+  assert.match(admin, /--role "Key Vault Crypto Officer" --scope "\$\(az keyvault show -n contoso-pulumi -g contoso-pulumi-state --query id -o tsv\)"/);
+  assert.match(admin, /^pulumi stack init pipeline --secrets-provider='azurekeyvault:\/\/contoso-pulumi\.vault\.azure\.net\/keys\/pulumi'$/m);
+  assert.equal(
+    outputs.pipeline.backend.stacks.prod.setup,
+    "pulumi login 'azblob://pulumi-state-prod?storage_account=contosopulumistate' && pulumi stack init prod --secrets-provider='azurekeyvault://contoso-pulumi.vault.azure.net/keys/pulumi-prod'",
+  );
 });
 
 test("the pipeline stack plans for its folder's stacks, and passes the policy pack", () => {
