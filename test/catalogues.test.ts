@@ -26,6 +26,7 @@ interface GcpCatalogue {
 const CATALOGUES = path.join(__dirname, "fixtures", "catalogues");
 const azure = JSON.parse(fs.readFileSync(path.join(CATALOGUES, "azure.json"), "utf8")) as AzureCatalogue;
 const gcp = JSON.parse(fs.readFileSync(path.join(CATALOGUES, "gcp.json"), "utf8")) as GcpCatalogue;
+const gcpServices = JSON.parse(fs.readFileSync(path.join(CATALOGUES, "gcp-services.json"), "utf8")) as { services: Record<string, string> };
 
 const FIXTURES = path.join(__dirname, "fixtures", "pipeline");
 const set = readStackSet(FIXTURES);
@@ -92,6 +93,11 @@ test("every GCP role the pipeline grants is published, listed in the catalogue, 
   }
   const published = new Set(Object.values(gcp.roles).flatMap((r) => r.includedPermissions));
   for (const permission of [...FILL_PERMISSIONS, ...INVALIDATION_PERMISSIONS]) assert.ok(published.has(permission), permission);
+});
+
+test("every GCP API the pipeline enables is a published Google API", () => {
+  assert.ok(plan.gcpServices.length > 0);
+  for (const { project, service } of plan.gcpServices) assert.ok(service in gcpServices.services, `${project}: ${service}`);
 });
 
 test("readers hold no Azure action that writes or acts, no data action but reads and decrypt, and no image pull", () => {
