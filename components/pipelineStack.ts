@@ -78,13 +78,17 @@ export function stackState(pipeline: PipelineSection, stack: string): { backendU
 interface EnvironmentPlan {
   /** The stack whose state and rights it holds (a deploy stack, or the pipeline stack itself). */
   stack: string;
+  /** The GitHub environment's name. */
   environment: string;
+  /** Deploys, main-only read-only checks, or pull-request previews. */
   kind: PipelineEnvironmentKind;
+  /** The stack's stage. */
   stage: DeployStack["config"]["stage"];
   /** Required reviewers, if any. */
   reviewers?: PipelineSection["reviewers"];
   /** The App whose key it holds: the writer only behind reviewers, for a stack that manages GitHub objects. */
   app: "writer" | "reader";
+  /** The stack's own state container, as `PULUMI_BACKEND_URL`. */
   backendUrl: string;
   /** Whether its identity gets a GCP service account (stacks with a CDN; the pipeline's reader with any). */
   gcp: boolean;
@@ -256,8 +260,7 @@ export class PipelineStack extends pulumi.ComponentResource {
               {
                 scope: pulumi.interpolate`/subscriptions/${subscriptionId}`,
                 roleDefinitionId: id,
-                // Role names are unique per tenant: the repository keeps two forks' roles apart.
-                roleName: `release-infra ${role.title} (${owner}/${repository.name})`,
+                roleName: customRoleName(key, owner, repository.name),
                 description: role.description,
                 roleType: "CustomRole",
                 permissions: [{ actions: [...role.actions], notActions: [...role.notActions], dataActions: [...role.dataActions], notDataActions: [] }],
@@ -412,16 +415,16 @@ export class PipelineStack extends pulumi.ComponentResource {
     this.environments = pulumi.all(environments).apply((entries) => Object.fromEntries(entries));
     this.rights = plan.grants.map((g) =>
       g.cloud === "azure"
-        ? `${g.environment}: ${azureRoleTitle(g.role, owner, repository.name)} on ${g.scope}${g.condition ? " (conditioned)" : ""}`
+        ? `${g.environment}: ${g.role in CUSTOM_ROLES ? customRoleName(g.role as CustomRoleKey, owner, repository.name) : g.role} on ${g.scope}${g.condition ? " (conditioned)" : ""}`
         : `${g.environment}: ${g.role} on projects/${g.project}${g.condition ? ` (only if ${g.condition.title})` : ""}`,
     );
     this.registerOutputs({ environments: this.environments, rights: this.rights, githubApps: githubAppPermissions(stacks, owner, pipeline) });
   }
 }
 
-/** A role as the rights list names it: the built-in role's name, or the custom role's name as Azure shows it. */
-function azureRoleTitle(role: AzureGrant["role"], owner: string, repository: string): string {
-  return role in CUSTOM_ROLES ? `release-infra ${CUSTOM_ROLES[role as CustomRoleKey].title} (${owner}/${repository})` : role;
+/** A custom role's name as Azure shows it. Role names are unique per tenant: the repository keeps two forks' roles apart. */
+function customRoleName(key: CustomRoleKey, owner: string, repository: string): string {
+  return `release-infra ${CUSTOM_ROLES[key].title} (${owner}/${repository})`;
 }
 
 /**
