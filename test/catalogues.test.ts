@@ -95,6 +95,10 @@ test("every GCP role the pipeline grants is published, listed in the catalogue, 
   for (const permission of [...FILL_PERMISSIONS, ...INVALIDATION_PERMISSIONS]) assert.ok(published.has(permission), permission);
 });
 
+test("every GCP role of the program's catalogue is a published predefined role", () => {
+  for (const role of Object.keys(GCP_ROLES)) assert.ok(gcp.roles[role], role);
+});
+
 test("every GCP API the pipeline enables is a published Google API", () => {
   assert.ok(plan.gcpServices.length > 0);
   for (const { project, service } of plan.gcpServices) assert.ok(service in gcpServices.services, `${project}: ${service}`);
