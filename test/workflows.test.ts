@@ -794,3 +794,9 @@ test("review-comment: on the next push it edits its own comment of the stack, no
   ]);
   assert.deepEqual(calls, [{ method: "updateComment", args: { owner: "acme", repo: "release-infra", comment_id: 2, body: "<!-- release-infra-review stack=prod -->\n## new" } }]);
 });
+
+test("preview: every job that runs a pull request's code against a stack does so in its reviewed preview environment, never the main-only read one", () => {
+  const jobs = stackJobs("preview.yml");
+  assert.ok(jobs.length > 0);
+  for (const [name, job] of jobs) assert.equal(environmentOf(job), "${{ matrix.stack.previewEnvironment }}", name);
+});
