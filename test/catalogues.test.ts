@@ -146,14 +146,38 @@ test("each CDN stack's identities can do what its stack needs on GCP: readers ge
   }
 });
 
+/** Whether an environment's identity may perform `action` (a data action when `data`) on `scope` or below. */
+const holds = (environment: string, scope: string, action: string, data: boolean) =>
+  azureGrants
+    .filter((g) => g.environment === environment && (scope === g.scope || scope.startsWith(`${g.scope}/`)))
+    .some((g) => {
+      const p = azurePermissions(g.role);
+      return data ? allows(p.dataActions, [], action) : allows(p.actions, p.notActions, action);
+    });
+
+test("each stack's writer can create what its config names on Azure, and its readers cannot", () => {
+  for (const stack of set.stacks) {
+    const azureConfig = stack.config.azure;
+    if (!azureConfig) continue;
+    const group = `/resourceGroups/${azureConfig.resourceGroup}`;
+    const registry = `${group}/providers/Microsoft.ContainerRegistry/registries/${azureConfig.registry?.name ?? "none"}`;
+    assert.ok(holds(`pulumi-${stack.stack}`, registry, "Microsoft.ContainerRegistry/registries/write", false), `pulumi-${stack.stack} creates its registry`);
+    assert.ok(holds(`pulumi-${stack.stack}`, group, "Microsoft.Authorization/roleAssignments/write", false), `pulumi-${stack.stack} assigns its registry roles`);
+    for (const cluster of azureConfig.clusters.filter((c) => c.namespaces.length > 0)) {
+      const scope = `/resourceGroups/${cluster.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${cluster.name}`;
+      assert.ok(holds(`pulumi-${stack.stack}`, scope, "Microsoft.ContainerService/managedClusters/namespaces/write", true), `pulumi-${stack.stack} creates namespaces on ${cluster.name}`);
+      for (const ns of cluster.namespaces) {
+        assert.ok(holds(`pulumi-${stack.stack}`, `${scope}/namespaces/${ns.name}`, "Microsoft.ContainerService/managedClusters/resourcequotas/write", true), `pulumi-${stack.stack} sets the quota of ${ns.name}`);
+      }
+    }
+    for (const reader of [`pulumi-${stack.stack}-read`, `pulumi-${stack.stack}-preview`]) {
+      assert.ok(!holds(reader, registry, "Microsoft.ContainerRegistry/registries/write", false), `${reader} writes the registry`);
+      assert.ok(!holds(reader, group, "Microsoft.Authorization/roleAssignments/write", false), `${reader} assigns roles`);
+    }
+  }
+});
+
 test("each stack's Azure identities can write (writer) or read (reader) its state, decrypt its key, and read its namespaces", () => {
-  const holds = (environment: string, scope: string, action: string, data: boolean) =>
-    azureGrants
-      .filter((g) => g.environment === environment && (scope === g.scope || scope.startsWith(`${g.scope}/`)))
-      .some((g) => {
-        const p = azurePermissions(g.role);
-        return data ? allows(p.dataActions, [], action) : allows(p.actions, p.notActions, action);
-      });
   for (const state of plan.stackState) {
     const container = azureGrants.find((g) => g.stack === state.stack && g.scope.endsWith(`/containers/${state.container}`))?.scope ?? assert.fail(state.container);
     const key = azureGrants.find((g) => g.stack === state.stack && g.scope.endsWith(`/keys/${state.key}`))?.scope ?? assert.fail(state.key);
