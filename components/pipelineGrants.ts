@@ -49,7 +49,7 @@ export const CUSTOM_ROLES = {
    * `pulumi stack init` or `change-secrets-provider`, which the administrator runs). The keeper calls
    * the key's decrypt operation with RSA-OAEP-256 and no key read (google/go-cloud
    * secrets/azurekeyvault/akv.go). So neither writers nor readers need encrypt, and no one in CI
-   * needs Key Vault Crypto User (which also carries keys/update, backup and delete-adjacent rights).
+   * needs Key Vault Crypto User (which also carries keys/update, backup, sign, wrap and encrypt).
    */
   "secrets-decrypter": {
     title: "Pulumi secrets key decrypter",
