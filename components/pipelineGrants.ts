@@ -45,8 +45,8 @@ export const CUSTOM_ROLES = {
    * The one key operation Pulumi's azurekeyvault secrets provider performs for an existing stack:
    * the stack file's `encryptedkey` (the data key) is decrypted with the vault key, and every secret
    * is then encrypted and decrypted locally with the data key (pulumi/pulumi pkg/secrets/cloud
-   * manager.go: keeper.Decrypt on load, keeper.Encrypt only when a new data key is made, by
-   * `pulumi stack init` or `change-secrets-provider`, which the administrator runs). The keeper calls
+   * manager.go: NewCloudSecretsManager calls keeper.Decrypt; keeper.Encrypt only in
+   * GenerateNewDataKey, for `pulumi stack init` or `change-secrets-provider`, which the administrator runs). The keeper calls
    * the key's decrypt operation with RSA-OAEP-256 and no key read (google/go-cloud
    * secrets/azurekeyvault/akv.go). So neither writers nor readers need encrypt, and no one in CI
    * needs Key Vault Crypto User (which also carries keys/update, backup, sign, wrap and encrypt).
