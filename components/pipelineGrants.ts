@@ -29,16 +29,17 @@ export type AzureRoleName = AzureBuiltInRole;
  */
 export const CUSTOM_ROLES = {
   /**
-   * Reader without `Microsoft.ContainerRegistry/registries/pull/read`: Reader's `*\/read` includes it,
-   * and in a registry's legacy permission mode (role assignments, not ABAC) that pulls every image
+   * Reader without the two registry operations that pull images: Reader's `*\/read` includes
+   * `registries/pull/read`, which in a registry's legacy permission mode (role assignments, not
+   * ABAC) pulls every image, and `registries/quarantine/read`, which pulls quarantined ones
    * (https://learn.microsoft.com/azure/container-registry/container-registry-roles). A preview and
    * a drift check read registries' settings, never their images.
    */
   reader: {
     title: "Reader without image pull",
-    description: "Read every resource (*/read) except pulling images from a container registry.",
+    description: "Read every resource (*/read) except pulling images, quarantined ones included, from a container registry.",
     actions: ["*/read"],
-    notActions: ["Microsoft.ContainerRegistry/registries/pull/read"],
+    notActions: ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/quarantine/read"],
     dataActions: [],
   },
   /**

@@ -113,7 +113,9 @@ test("readers hold no Azure action that writes or acts, no data action but reads
     const p = azurePermissions(g.role);
     for (const action of p.actions) assert.ok(readOnly.test(action) || allowedActions.has(action), `${g.environment}: ${g.role} allows ${action}`);
     for (const action of p.dataActions) assert.ok(readOnly.test(action) || action === "Microsoft.KeyVault/vaults/keys/decrypt/action", `${g.environment}: ${g.role} allows data ${action}`);
-    assert.ok(!allows(p.actions, p.notActions, "Microsoft.ContainerRegistry/registries/pull/read"), `${g.environment}: ${g.role} pulls images`);
+    for (const pull of ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/quarantine/read"]) {
+      assert.ok(!allows(p.actions, p.notActions, pull), `${g.environment}: ${g.role} allows ${pull}`);
+    }
   }
 });
 

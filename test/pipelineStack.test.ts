@@ -249,7 +249,7 @@ test("the namespace roles hold only namespace, quota, limit range and network po
 });
 
 test("the reader role is Reader without image pull, and the decrypter may only decrypt: never encrypt, update, back up or delete a key", () => {
-  assert.deepEqual(CUSTOM_ROLES.reader, { ...CUSTOM_ROLES.reader, actions: ["*/read"], notActions: ["Microsoft.ContainerRegistry/registries/pull/read"], dataActions: [] });
+  assert.deepEqual(CUSTOM_ROLES.reader, { ...CUSTOM_ROLES.reader, actions: ["*/read"], notActions: ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/quarantine/read"], dataActions: [] });
   assert.deepEqual(CUSTOM_ROLES["secrets-decrypter"], { ...CUSTOM_ROLES["secrets-decrypter"], actions: [], notActions: [], dataActions: ["Microsoft.KeyVault/vaults/keys/decrypt/action"] });
   assert.ok(!plan.grants.some((g) => g.role === "Reader"), "no pipeline identity holds the built-in Reader (registries/pull/read in the legacy mode)");
 });
