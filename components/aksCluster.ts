@@ -5,6 +5,7 @@ import { Provider } from "@pulumi/kubernetes/provider";
 import type { ClusterConfig } from "../config/load";
 import { deterministicGuid, grantRole } from "./roleAssignment";
 import { namespaceExists, type KubeAccess } from "./kubeApi";
+import { AZURE_BUILT_IN_ROLES } from "./roleCatalogue";
 
 /**
  * Built-in Azure roles for deploying to AKS with Azure RBAC for Kubernetes
@@ -13,15 +14,10 @@ import { namespaceExists, type KubeAccess } from "./kubeApi";
  */
 export const AKS_ROLES = {
   /** "Azure Kubernetes Service Cluster User Role": fetch the user kubeconfig, nothing inside the cluster. */
-  clusterUser: "4abbcc35-e782-43d8-92c5-2d3f1bd2253f",
+  clusterUser: AZURE_BUILT_IN_ROLES["Azure Kubernetes Service Cluster User Role"].id,
   /** "Azure Kubernetes Service RBAC Writer": read/write most objects in its scope, no Roles/RoleBindings. */
-  rbacWriter: "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb",
+  rbacWriter: AZURE_BUILT_IN_ROLES["Azure Kubernetes Service RBAC Writer"].id,
 } as const;
-/** The roles' names as Azure lists them, for reviewers of the plan. */
-export const AKS_ROLE_NAMES: Record<keyof typeof AKS_ROLES, string> = {
-  clusterUser: "Azure Kubernetes Service Cluster User Role",
-  rbacWriter: "Azure Kubernetes Service RBAC Writer",
-};
 
 const K8S = "Microsoft.ContainerService/managedClusters";
 

@@ -62,6 +62,35 @@ export interface CdnSiteArgs {
    * without it nothing is checked.
    */
   managedBefore?: pulumi.Input<string[]>;
+  /** false: the pipeline stack beside this one defines the custom roles (cdnCustomRoleArgs), so no deploy identity administers roles. */
+  definesCustomRoles?: boolean;
+}
+
+/**
+ * The custom roles of a bucket's site: what Cloud CDN's cache fill and the publishers' cache
+ * invalidation may do. Defined by the CDN stack itself, or, with a pipeline stack beside it, by
+ * the pipeline stack, so the CDN stack's writer needs no role administration (it could add any
+ * permission to the invalidation role, which its conditioned Project IAM Admin may grant).
+ */
+export function cdnCustomRoleArgs(project: string, bucket: string): { fill: projects.IAMCustomRoleArgs; invalidator: projects.IAMCustomRoleArgs } {
+  return {
+    fill: {
+      project,
+      roleId: cdnRoleId("cdnFill", bucket),
+      title: `Cloud CDN cache fill (${bucket})`.slice(0, 100),
+      description: "Read objects, never list them: what Cloud CDN's cache fill needs",
+      permissions: FILL_PERMISSIONS,
+      stage: "GA",
+    },
+    invalidator: {
+      project,
+      roleId: cdnRoleId("cdnInvalidator", bucket),
+      title: `CDN cache invalidation (${bucket})`.slice(0, 100),
+      description: "Invalidate the Cloud CDN cache of a URL map (gcloud compute url-maps invalidate-cdn-cache --async)",
+      permissions: INVALIDATION_PERMISSIONS,
+      stage: "GA",
+    },
+  };
 }
 
 /** A concrete request path that `pattern` (a URL-map path pattern) matches, for URL-map tests. */
@@ -124,25 +153,18 @@ export class CdnSite extends pulumi.ComponentResource {
     const prod = args.stage === "prod";
     // Compute names derive from the bucket name: globally unique, so sites never collide in a project.
     const resourceName = (suffix: string) => gcpName(`${cdn.bucket}-${suffix}`, 63);
-    const roleId = (prefix: string) => cdnRoleId(prefix, cdn.bucket);
 
     // Private bucket access: Cloud CDN fills its cache as the project's Cloud CDN service agent
     // (https://cloud.google.com/cdn/docs/configure-private-bucket-access), which may only get
     // objects. Public access prevention does not apply to it; domain-restricted sharing does
     // (docs/deploying.md says what to do).
     const projectNumber = organizations.getProjectOutput({ projectId: project }, { parent: this }).number;
-    const fillRole = new projects.IAMCustomRole(
-      `${name}-fill-role`,
-      {
-        project,
-        roleId: roleId("cdnFill"),
-        title: `Cloud CDN cache fill (${cdn.bucket})`.slice(0, 100),
-        description: "Read objects, never list them: what Cloud CDN's cache fill needs",
-        permissions: FILL_PERMISSIONS,
-        stage: "GA",
-      },
-      { parent: this },
-    );
+    const roles = cdnCustomRoleArgs(project, cdn.bucket);
+    const definesRoles = args.definesCustomRoles ?? true;
+    // The role's full name (`projects/P/roles/ID`), whoever defines it.
+    const customRole = (key: "fill" | "invalidator", suffix: string): pulumi.Output<string> =>
+      definesRoles ? new projects.IAMCustomRole(`${name}-${suffix}`, roles[key], { parent: this }).name : pulumi.output(`projects/${project}/roles/${cdnRoleId(key === "fill" ? "cdnFill" : "cdnInvalidator", cdn.bucket)}`);
+    const fillRole = customRole("fill", "fill-role");
     // An adopted bucket exists before the update: its fill grant is made first, by name, and the
     // bucket turns private only after it, so the CDN never loses read access. A new bucket comes first.
     const createBucket = (dependsOn: pulumi.Resource[]) =>
@@ -215,7 +237,7 @@ export class CdnSite extends pulumi.ComponentResource {
     );
     const fillRead = new storage.BucketIAMMember(
       `${name}-fill-read`,
-      { bucket: bucketRef, role: fillRole.name, member: pulumi.interpolate`serviceAccount:service-${projectNumber}@cloud-cdn-fill.iam.gserviceaccount.com` },
+      { bucket: bucketRef, role: fillRole, member: pulumi.interpolate`serviceAccount:service-${projectNumber}@cloud-cdn-fill.iam.gserviceaccount.com` },
       { parent: this, dependsOn: [agentKey] },
     );
     const bucket = created ?? createBucket([fillRead]);
@@ -422,18 +444,7 @@ export class CdnSite extends pulumi.ComponentResource {
         : []),
     ]);
 
-    const invalidator = new projects.IAMCustomRole(
-      `${name}-invalidator-role`,
-      {
-        project,
-        roleId: roleId("cdnInvalidator"),
-        title: `CDN cache invalidation (${cdn.bucket})`.slice(0, 100),
-        description: "Invalidate the Cloud CDN cache of a URL map (gcloud compute url-maps invalidate-cdn-cache --async)",
-        permissions: INVALIDATION_PERMISSIONS,
-        stage: "GA",
-      },
-      { parent: this },
-    );
+    const invalidator = customRole("invalidator", "invalidator-role");
     // URL maps have no IAM policy of their own (no setIamPolicy in the urlMaps API, no URL-map IAM
     // resource in the provider), so the grant is on the project with an IAM condition on the
     // resource name: this URL map only (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name).
@@ -443,7 +454,7 @@ export class CdnSite extends pulumi.ComponentResource {
           `${name}-invalidator-${p.name}`,
           {
             project,
-            role: invalidator.name,
+            role: invalidator,
             member: member(p),
             condition: { title: "this URL map only", description: `Cache invalidation of ${mapName}`, expression: `resource.name == "projects/${project}/global/urlMaps/${mapName}"` },
           },

@@ -7,6 +7,7 @@ import { keptWhenAdopted, type Adoption } from "./adoption";
 import { armGet, armList, PUBLIC_ARM_ENDPOINT } from "./arm";
 import { grantRole, roleAssignmentName, type RoleGrant } from "./roleAssignment";
 import { checksTakeOver, takeOverProblems, type TakeOverProbe } from "./takeOver";
+import { AZURE_BUILT_IN_ROLES } from "./roleCatalogue";
 
 /**
  * Built-in role definition ids: AVM `builtInRoleNames` (Azure/bicep-registry-modules,
@@ -14,15 +15,15 @@ import { checksTakeOver, takeOverProblems, type TakeOverProbe } from "./takeOver
  * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers.
  */
 export const REGISTRY_ROLES = {
-  acrpull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-  acrpush: "8311e382-0749-4cb8-b61a-304f252e45ec",
+  acrpull: AZURE_BUILT_IN_ROLES.AcrPull.id,
+  acrpush: AZURE_BUILT_IN_ROLES.AcrPush.id,
   /**
    * "Container Registry Data Importer and Data Reader": triggers `az acr import` into the registry it is
    * granted on. Its importImage/action accepts any source (another ACR, Docker Hub, any registry with
    * credentials) and `--force` alike, so it may overwrite any unlocked tag: granted on the promotion
    * target only, never on a source.
    */
-  importer: "577a9874-89fd-4f24-9dbd-b5034d0ad23a",
+  importer: AZURE_BUILT_IN_ROLES["Container Registry Data Importer and Data Reader"].id,
   /**
    * "Reader" on a promotion source: `az acr import --registry <source id>` resolves the source by its
    * resource id (Microsoft.ContainerRegistry/registries/read) and pulls from it; Reader's `*\/read` covers
@@ -31,16 +32,9 @@ export const REGISTRY_ROLES = {
    * MicrosoftDocs/azure-docs articles/container-registry/container-registry-import-images.md) before it
    * switched to the importer role, which would also let the identity import into the source.
    */
-  reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+  reader: AZURE_BUILT_IN_ROLES.Reader.id,
 } as const;
 type Role = keyof typeof REGISTRY_ROLES;
-/** The roles' names as Azure lists them, for reviewers of the plan. */
-export const REGISTRY_ROLE_NAMES: Record<Role, string> = {
-  acrpull: "AcrPull",
-  acrpush: "AcrPush",
-  importer: "Container Registry Data Importer and Data Reader",
-  reader: "Reader",
-};
 
 /**
  * The first stable ARM API version whose registry GET returns `roleAssignmentMode` (2025-04-01 has

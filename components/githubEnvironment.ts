@@ -26,8 +26,8 @@ export interface GithubEnvironmentArgs {
   preventSelfReview: boolean;
   /** Minutes a deployment waits before it proceeds. */
   waitMinutes?: number;
-  /** Branch and tag name patterns allowed to deploy; nothing else can. */
-  deployFrom: EnvironmentConfig["deployFrom"];
+  /** Branch and tag name patterns allowed to deploy, nothing else can; or "any ref" (no deployment policy: pull-request runs, whose ref is `refs/pull/<n>/merge`), for an environment its reviewers guard. */
+  deployFrom: EnvironmentConfig["deployFrom"] | "any ref";
   /** prod environments cannot be bypassed by repository admins. */
   stage: Stage;
   /** The stack's shared lookups of team and user ids and of which teams can access the repository. */
@@ -106,7 +106,7 @@ export class GithubEnvironment extends pulumi.ComponentResource {
         preventSelfReview: hasReviewers ? args.preventSelfReview : undefined,
         waitTimer: args.waitMinutes ? args.waitMinutes : undefined,
         canAdminsBypass: !lockAdmins,
-        deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+        deploymentBranchPolicy: args.deployFrom === "any ref" ? undefined : { protectedBranches: false, customBranchPolicies: true },
       },
       {
         parent: this,
@@ -144,8 +144,9 @@ export class GithubEnvironment extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [environment], ignoreChanges: ["repository", "environment"], ...was(ENVIRONMENT_TYPES.policy, `-${kind}-${pattern}`) },
       );
-    for (const p of args.deployFrom.branches) this.deploymentPolicies.set(`branch:${p}`, policy("branch", p));
-    for (const p of args.deployFrom.tags) this.deploymentPolicies.set(`tag:${p}`, policy("tag", p));
+    const deployFrom = args.deployFrom === "any ref" ? { branches: [], tags: [] } : args.deployFrom;
+    for (const p of deployFrom.branches) this.deploymentPolicies.set(`branch:${p}`, policy("branch", p));
+    for (const p of deployFrom.tags) this.deploymentPolicies.set(`tag:${p}`, policy("tag", p));
     const policies = [...this.deploymentPolicies.values()];
 
     this.environment = pulumi.all([environmentName, ...policies.map((p) => p.environment)]).apply(([env]) => env);

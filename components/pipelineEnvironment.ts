@@ -4,20 +4,23 @@ import * as github from "@pulumi/github";
 import type { PipelineSection, Stage } from "../config/load";
 import { GithubEnvironment } from "./githubEnvironment";
 
+/** What a pipeline environment is for: `pulumi up`, the default branch's read-only checks, or pull-request previews. */
+export type PipelineEnvironmentKind = "deploy" | "read" | "preview";
+
 export interface PipelineEnvironmentArgs {
   /** The owner of the repository (github:owner), for messages. */
   owner: string;
   /** The repository holding this program and its workflows. */
   repository: PipelineSection["repository"];
-  /** `pulumi-<stack>` (deploys) or `pulumi-<stack>-read` (previews and drift checks). */
+  /** `pulumi-<stack>`, `pulumi-<stack>-read` or `pulumi-<stack>-preview`. */
   environment: string;
-  /** write: deployable from main only, with the pipeline's reviewers in prod; read: any ref, no reviewers. */
-  access: "write" | "read";
-  /** The deploy stack's stage: prod environments get the reviewers and no admin bypass. */
+  /** deploy and read: usable from main only; preview: from any ref (pull-request runs), behind its reviewers. */
+  kind: PipelineEnvironmentKind;
+  /** The deploy stack's stage; an environment with reviewers gets prod's protection (no admin bypass) whatever the stage. */
   stage: Stage;
-  /** Required reviewers of prod deploys. */
-  reviewers: PipelineSection["reviewers"];
-  /** Reviewers may not approve their own prod deployments. */
+  /** Required reviewers; none: no approval. */
+  reviewers?: PipelineSection["reviewers"];
+  /** Reviewers may not approve a run they triggered. */
   preventSelfReview: boolean;
   /** Variables the workflows read (`vars.NAME`), by name. */
   variables: Record<string, pulumi.Input<string>>;
@@ -27,13 +30,16 @@ export interface PipelineEnvironmentArgs {
   lookups: GithubLookups;
 }
 
+/** The branch the pipeline's deploys and read-only checks run from. */
+export const DEFAULT_BRANCH = "main";
+
 /**
- * One GitHub environment a workflow job runs in, with what the job reads from it. A deploy
- * environment is restricted to `main` (custom deployment policies) and, in prod, needs an approval
- * that admins cannot bypass. A read environment has no deployment policy, so every ref may use it:
- * pull-request runs (whose ref is `refs/pull/<n>/merge`) and branches with `/` in their names, which
- * a `*` pattern would not match (GitHub matches patterns with fnmatch, `*` not crossing `/`). Its
- * identity can only read, so no ref gains more than a preview.
+ * One GitHub environment a workflow job runs in, with what the job reads from it. Deploy and read
+ * environments are restricted to `main` (custom deployment policies): a pushed branch cannot use
+ * them, so unreviewed code never holds their identities or keys. With reviewers (prod, a stack that
+ * manages GitHub objects, every preview) an approval is needed and admins cannot bypass it. A preview
+ * environment has no deployment policy, since a pull-request run's ref is `refs/pull/<n>/merge`:
+ * its reviewers approve running that pull request's code with read rights.
  */
 export class PipelineEnvironment extends pulumi.ComponentResource {
   /** The environment name; resolves once the environment, its policies, variables and secrets exist. */
@@ -42,23 +48,37 @@ export class PipelineEnvironment extends pulumi.ComponentResource {
   constructor(name: string, args: PipelineEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("release-infra:pipeline:Environment", name, {}, opts);
     const repository = args.repository.name;
-    const environmentName =
-      args.access === "write"
-        ? new GithubEnvironment(
-            `${name}-environment`,
-            {
-              owner: args.owner,
-              repository: args.repository,
-              environment: args.environment,
-              reviewers: args.stage === "prod" ? args.reviewers : undefined,
-              preventSelfReview: args.preventSelfReview,
-              deployFrom: { branches: ["main"], tags: [] },
-              stage: args.stage,
-              lookups: args.lookups,
-            },
-            { parent: this },
-          ).environment
-        : new github.RepositoryEnvironment(`${name}-environment`, { repository, environment: args.environment }, { parent: this }).environment;
+    const reviewed = (args.reviewers?.teams.length ?? 0) + (args.reviewers?.users.length ?? 0) > 0;
+    let environmentName: pulumi.Output<string>;
+    if (args.kind === "read") {
+      // Registered as before (a plain environment), so existing read environments are updated in place.
+      const environment = new github.RepositoryEnvironment(
+        `${name}-environment`,
+        { repository, environment: args.environment, deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true } },
+        { parent: this },
+      );
+      const policy = new github.RepositoryEnvironmentDeploymentPolicy(
+        `${name}-branch-${DEFAULT_BRANCH}`,
+        { repository, environment: environment.environment, branchPattern: DEFAULT_BRANCH },
+        { parent: this, dependsOn: [environment] },
+      );
+      environmentName = pulumi.all([environment.environment, policy.environment]).apply(([env]) => env);
+    } else {
+      environmentName = new GithubEnvironment(
+        `${name}-environment`,
+        {
+          owner: args.owner,
+          repository: args.repository,
+          environment: args.environment,
+          reviewers: reviewed ? args.reviewers : undefined,
+          preventSelfReview: args.preventSelfReview,
+          deployFrom: args.kind === "preview" ? "any ref" : { branches: [DEFAULT_BRANCH], tags: [] },
+          stage: reviewed ? "prod" : args.stage,
+          lookups: args.lookups,
+        },
+        { parent: this },
+      ).environment;
+    }
 
     const variables = Object.entries(args.variables).map(
       ([variableName, value]) =>

@@ -9,7 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./errors";
 import { isOfflinePlan, parseStackConfig, type PipelineSection, type Stage, type StackConfig } from "./load";
 import { crossStackProblems } from "./ownership";
-import { protectionRulesAvailable, STAGES } from "./schema";
+import { protectionRulesAvailable, STAGES, trustedSubjectForms } from "./schema";
+import { environmentSubject } from "../components/githubOidc";
+import { environmentOf, previewEnvironmentOf } from "../components/pipelineGrants";
 import { readStackFile, stackFiles } from "./stackFile";
 import type { StageConfig } from "../policy/policies";
 
@@ -68,25 +70,89 @@ export function policyConfigOf(config: Pick<StackConfig, "stage" | "pipeline">):
   return { stage: config.stage, pipelineStack: config.pipeline !== undefined };
 }
 
-/** What the pipeline section must provide for these deploy stacks. */
-function pipelineProblems(file: string, p: PipelineSection, deploy: readonly { stack: string; file: string; config: StackConfig }[]): string[] {
+/** What the pipeline section must provide for these deploy stacks, and where they would cross its trust boundary. */
+function pipelineProblems(pipelineFile: { stack: string; file: string }, p: NonNullable<StackConfig["pipeline"]>, deploy: readonly { stack: string; file: string; config: StackConfig }[]): string[] {
   const problems: string[] = [];
+  const file = pipelineFile.file;
   const at = (key: string, message: string) => problems.push(`${file}: ${PIPELINE_KEY}.${key}: ${message}`);
-  const prod = deploy.filter((d) => d.config.stage === "prod").map((d) => d.file);
-  if (prod.length > 0 && !protectionRulesAvailable(p.repository)) {
+  if (deploy.length > 0 && !protectionRulesAvailable(p.repository)) {
     at(
       "repository",
-      `${prod.join(", ")} deploy(s) through an environment that must require a reviewer, which a ${p.repository.visibility} repository of GitHub's ${p.repository.plan} plan cannot (required reviewers need a public repository or GitHub Enterprise); make the repository public or move to Enterprise`,
+      `every deploy stack (${deploy.map((d) => d.file).join(", ")}) has a pulumi-<stack>-preview environment that must require a reviewer (it runs a pull request's code with read rights), which a ${p.repository.visibility} repository of GitHub's ${p.repository.plan} plan cannot (required reviewers need a public repository or GitHub Enterprise); make the repository public or move to Enterprise`,
     );
-  } else if (prod.length > 0 && p.reviewers.teams.length + p.reviewers.users.length === 0) {
-    at("reviewers", `must name at least one team or user: ${prod.join(", ")} deploy(s) only after one of them approves`);
+  } else {
+    const count = (r: PipelineSection["reviewers"] | undefined) => (r ? r.teams.length + r.users.length : 0);
+    const guarded = deploy.filter((d) => d.config.stage === "prod" || d.config.github).map((d) => d.file);
+    if (guarded.length > 0 && count(p.reviewers) === 0) {
+      at("reviewers", `must name at least one team or user: ${guarded.join(", ")} deploy(s) only after one of them approves (prod, or the stack manages GitHub objects)`);
+    }
+    if (deploy.length > 0 && count(p.previewReviewers ?? p.reviewers) === 0) {
+      at(p.previewReviewers ? "previewReviewers" : "reviewers", "must name at least one team or user: a pull request's preview runs its code with a stack's read rights only after one of them approves");
+    }
   }
   const gcp = deploy.filter((d) => d.config.cdn).map((d) => d.file);
   if (gcp.length > 0 && !p.gcp) at("gcp", `is required: ${gcp.join(", ")} set(s) release-infra:cdn, whose pipeline identities are GCP service accounts in this project`);
-  const names = new Set(deploy.map((d) => d.stack.toLowerCase()));
+  // GitHub compares environment names case-insensitively: no two stacks' environments may share one.
+  const owners = new Map<string, { file: string; stack: string }>();
+  const environmentsOf = (stack: string) => [environmentOf(stack, "write"), environmentOf(stack, "read"), previewEnvironmentOf(stack)];
+  for (const [stack, where, environments] of [
+    [pipelineFile.stack, file, [environmentOf(pipelineFile.stack, "read")]] as const,
+    ...deploy.map((d) => [d.stack, d.file, environmentsOf(d.stack)] as const),
+  ]) {
+    for (const environment of environments) {
+      const other = owners.get(environment.toLowerCase());
+      if (other) problems.push(`${where}: the stack name gives it the environment ${environment}, which is also an environment of stack ${other.stack} (${other.file}); rename the stack`);
+      else owners.set(environment.toLowerCase(), { file: where, stack });
+    }
+  }
+
+  // The writer App may not be installed on this repository: its environments and rulesets are the pipeline stack's.
   for (const d of deploy) {
-    if (d.stack.toLowerCase().endsWith("-read") && names.has(d.stack.toLowerCase().slice(0, -"-read".length))) {
-      problems.push(`${d.file}: the stack name gives its deploy environment the name pulumi-${d.stack}, which is the read environment of stack ${d.stack.slice(0, -"-read".length)}; rename the stack`);
+    (d.config.github?.repositories ?? []).forEach((r, i) => {
+      const owner = d.config.github?.owner ?? p.owner;
+      if (owner.toLowerCase() === p.owner.toLowerCase() && r.name.toLowerCase() === p.repository.name.toLowerCase()) {
+        problems.push(
+          `${d.file}: release-infra:github.repositories[${i}].name: ${r.name} is this repository (${file}: ${PIPELINE_KEY}.repository.name), whose pulumi-* environments and rulesets the pipeline stack manages; a deploy stack governing it would install the writer App here, and its key could remove prod's reviewers. Manage this repository in the pipeline section (rulesets) only`,
+        );
+      }
+    });
+  }
+
+  // The pipeline's identities live in its own project: a CDN writer's Service Account Admin (which no IAM condition can narrow) must not reach them.
+  for (const d of deploy) {
+    if (p.gcp && d.config.cdn && d.config.cdn.project === p.gcp.project) {
+      problems.push(`${d.file}: gcp:project: ${d.config.cdn.project} is also ${file}: ${PIPELINE_KEY}.gcp.project; the pipeline's service accounts need a project of their own, where no CDN stack's writer administers service accounts`);
+    }
+  }
+
+  // A deploy stack's writer gets Contributor on its group: never on a group holding a cluster, the state, the keys or the pipeline identities.
+  const protectedGroups: { group: string; key: string }[] = [
+    { group: p.azure.resourceGroup, key: `${file}: ${PIPELINE_KEY}.azure.resourceGroup` },
+    { group: p.backend.resourceGroup, key: `${file}: ${PIPELINE_KEY}.backend.resourceGroup` },
+    { group: p.secretsProvider.resourceGroup, key: `${file}: ${PIPELINE_KEY}.secretsProvider.resourceGroup` },
+    ...deploy.flatMap((d) => (d.config.azure?.clusters ?? []).map((c, i) => ({ group: c.resourceGroup, key: `${d.file}: release-infra:azure.clusters[${i}].resourceGroup` }))),
+  ];
+  for (const d of deploy) {
+    const group = d.config.azure?.resourceGroup;
+    if (!group) continue;
+    for (const other of protectedGroups.filter((g) => g.group.toLowerCase() === group.toLowerCase())) {
+      problems.push(`${d.file}: release-infra:azure.resourceGroup: ${group} is also ${other.key}; the stack's writer gets Contributor on its group, which there would reach that group's secrets (cluster admin credentials, storage keys); give the stack a group of its own`);
+    }
+  }
+
+  // Google's workload identity federation takes at most 127 bytes of google.subject.
+  const gcpEnvironments = [
+    ...deploy.filter((d) => d.config.cdn).flatMap((d) => [environmentOf(d.stack, "write"), environmentOf(d.stack, "read"), previewEnvironmentOf(d.stack)].map((environment) => ({ file: d.file, environment }))),
+    ...(p.gcp && gcp.length > 0 ? [{ file, environment: environmentOf(pipelineFile.stack, "read") }] : []),
+  ];
+  for (const { file: where, environment } of gcpEnvironments) {
+    for (const form of trustedSubjectForms(p.repository, p.ownerId)) {
+      const subject = environmentSubject(form, { owner: p.owner, repository: p.repository.name, environment, ownerId: p.ownerId, repositoryId: p.repository.id });
+      if (Buffer.byteLength(subject) > 127) {
+        problems.push(
+          `${where}: the stack name makes the ${form} OIDC subject "${subject}" of its pipeline environment ${Buffer.byteLength(subject)} bytes, longer than the 127 bytes Google's workload identity federation accepts as google.subject; use a shorter stack name`,
+        );
+      }
     }
   }
   return problems;
@@ -124,7 +190,7 @@ export function readStackSet(dir: string): StackSet {
     }
   }
   if (problems.length === 0) problems.push(...crossStackProblems([...deploy, ...pipelines]));
-  if (pipeline?.config.pipeline) problems.push(...pipelineProblems(pipeline.file, pipeline.config.pipeline, deploy));
+  if (pipeline?.config.pipeline) problems.push(...pipelineProblems(pipeline, pipeline.config.pipeline, deploy));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const order = deployOrder(deploy);

@@ -3,7 +3,7 @@
  * from the committed stack files (config/stackSet.ts), as the JSON the setup jobs turn into
  * `fromJSON` matrices, and each stack's policy-pack config. `npm run -s stacks -- --help`.
  */
-import { environmentOf } from "../components/pipelineGrants";
+import { environmentOf, previewEnvironmentOf } from "../components/pipelineGrants";
 import { ConfigError } from "../config/errors";
 import { DEFAULT_DRIFT, policyConfigOf, readStackSet, type DeployStack, type StackSet } from "../config/stackSet";
 import { STAGES } from "../config/schema";
@@ -39,6 +39,8 @@ export interface StackEntry {
   gcp: boolean;
   environment: string;
   readEnvironment: string;
+  /** Pull-request previews: the reader's rights behind a reviewer (the read environment is main only). */
+  previewEnvironment: string;
 }
 
 export function entryOf(s: DeployStack): StackEntry {
@@ -51,6 +53,7 @@ export function entryOf(s: DeployStack): StackEntry {
     gcp: s.config.cdn !== undefined,
     environment: environmentOf(s.stack, "write"),
     readEnvironment: environmentOf(s.stack, "read"),
+    previewEnvironment: previewEnvironmentOf(s.stack),
   };
 }
 

@@ -816,9 +816,13 @@ test("only the pipeline stack may grant on a resource group, and never on a subs
   assert.equal(pipelineViolations(p.roleAssignmentResourceScope, ROLE_ASSIGNMENT, { ...onGroup, scope: "/subscriptions/s" }, true).length, 1);
 });
 
-test("only the pipeline stack's read environments may accept any ref", () => {
-  const read = { repository: "release-infra", environment: "pulumi-dev-read" };
-  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, read, false).length, 1);
-  assert.deepEqual(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, read, true), []);
-  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, { ...read, environment: "pulumi-dev" }, true).length, 1);
+test("only the pipeline stack's preview environments may accept any ref, and only behind reviewers admins cannot bypass", () => {
+  const preview = { repository: "release-infra", environment: "pulumi-dev-preview", reviewers: [{ teams: [1] }], canAdminsBypass: false };
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, preview, false).length, 1);
+  assert.deepEqual(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, preview, true), []);
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, { ...preview, canAdminsBypass: true }, true).length, 1);
+  assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, { ...preview, reviewers: [] }, true).length, 1);
+  for (const environment of ["pulumi-dev-read", "pulumi-dev"]) {
+    assert.equal(pipelineViolations(p.environmentCustomBranchPolicy, ENVIRONMENT, { ...preview, environment }, true).length, 1, environment);
+  }
 });

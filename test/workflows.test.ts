@@ -168,7 +168,7 @@ for (const file of FILES) {
 
   test(`${file}: every job that touches a stack takes it from the matrix and runs one at a time per stack`, () => {
     for (const [name, job] of stackJobs(file)) {
-      assert.match(environmentOf(job) ?? "", /^\$\{\{ matrix\.stack\.(environment|readEnvironment) \}\}$/, name);
+      assert.match(environmentOf(job) ?? "", /^\$\{\{ matrix\.stack\.(environment|readEnvironment|previewEnvironment) \}\}$/, name);
       assert.match(String(job.strategy?.matrix && typeof job.strategy.matrix === "object" ? job.strategy.matrix.stack : ""), /^\$\{\{ fromJSON\(needs\.\w+\.outputs\.\w+\) \}\}$/, name);
       assert.ok(typeof job.concurrency === "object", `${name}: no concurrency group`);
       assert.ok(job.concurrency.group.includes("${{ matrix.stack.name }}"), `${name}: the concurrency group ${job.concurrency.group} does not name the stack`);
@@ -935,4 +935,10 @@ test("no job runs install scripts: every npm ci is --ignore-scripts (nothing the
     }
   }
   assert.ok(checked >= 10);
+});
+
+test("preview: every job that runs a pull request's code against a stack does so in its reviewed preview environment, never the main-only read one", () => {
+  const jobs = stackJobs("preview.yml");
+  assert.ok(jobs.length > 0);
+  for (const [name, job] of jobs) assert.equal(environmentOf(job), "${{ matrix.stack.previewEnvironment }}", name);
 });

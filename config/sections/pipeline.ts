@@ -30,7 +30,7 @@ export const pipeline = strict({
     id: z.number().int().positive().optional().describe("Its numeric id (gh api repos/OWNER/REPO --jq .id): with ownerId, the pipeline identities also trust GitHub's immutable OIDC subject."),
     visibility: z.enum(["public", "private", "internal"]).describe("Its visibility; with plan it decides whether required reviewers exist."),
     plan: z.enum(["free", "pro", "team", "enterprise"]).describe("GitHub plan of github:owner."),
-  }).describe("The repository whose workflows deploy the stacks; its pulumi-<stack> and pulumi-<stack>-read environments are created here."),
+  }).describe("The repository whose workflows deploy the stacks; its pulumi-<stack>, pulumi-<stack>-read and pulumi-<stack>-preview environments are created here."),
   ownerId: z.number().int().positive().optional().describe("Numeric id of github:owner (gh api users/OWNER --jq .id), for GitHub's immutable OIDC subjects."),
   azure: strict({
     resourceGroup: resourceGroupName.describe("Resource group created by this stack for the pipeline identities (in azure-native:location)."),
@@ -45,22 +45,27 @@ export const pipeline = strict({
   backend: strict({
     storageAccount: storageAccountName.describe("Storage account of the state (azblob:// backend); not managed by any stack."),
     resourceGroup: resourceGroupName.describe("Its resource group."),
-    container: containerName.describe("Blob container holding the state."),
-  }).describe("The self-managed state backend: writers get Storage Blob Data Contributor on the container, readers Storage Blob Data Reader."),
+    container: containerName.describe("Blob container of the pipeline stack's own state; each deploy stack's state gets a container of its own, <container>-<stack>, created by the pipeline stack."),
+  }).describe("The self-managed state backend: per deploy stack a container, on which its writer gets Storage Blob Data Contributor and its readers Storage Blob Data Reader; the pipeline stack's container is reachable only by its own drift reader."),
   secretsProvider: strict({
     keyVault: keyVaultName.describe("Key Vault (Azure RBAC permission model) holding the secrets key; not managed by any stack."),
     resourceGroup: resourceGroupName.describe("Its resource group."),
-    key: keyName.describe("RSA key of the azurekeyvault:// secrets provider."),
-  }).describe("The secrets provider of every stack: Key Vault Crypto User on the key (encrypt for writers, decrypt for everyone)."),
-  reviewers: reviewers.describe("Required reviewers of the pulumi-<stack> environment of every prod stack (a public repository, or GitHub Enterprise)."),
+    key: keyName.describe("RSA key of the pipeline stack's azurekeyvault:// secrets provider; each deploy stack gets a key of its own, <key>-<stack>, created by the pipeline stack."),
+  }).describe("The secrets provider: per stack a key, which only that stack's identities may decrypt with (a custom role with the decrypt data action only)."),
+  reviewers: reviewers.describe(
+    "Required reviewers of the pulumi-<stack> environment of every prod stack and of every stack that manages GitHub objects (its key can change any environment and ruleset of the repositories it governs); needs a public repository or GitHub Enterprise.",
+  ),
+  previewReviewers: reviewers
+    .optional()
+    .describe("Required reviewers of the pulumi-<stack>-preview environments: one approves running a pull request's code with a stack's read rights. Default: reviewers."),
   preventSelfReview: z.boolean().default(true).describe("Reviewers may not approve a prod deployment they triggered."),
   rulesets: z
     .array(ruleset)
     .default([])
     .describe("Rulesets of this repository (same keys as a repository's rulesets): merging to main deploys the dev and staging stacks, so main needs a pull request with an approval and the tests."),
   githubApps: strict({
-    writer: githubApp.describe("Used by pulumi-<stack> environments: write on the repositories the stacks govern."),
-    reader: githubApp.describe("Used by pulumi-<stack>-read environments (pull-request previews, drift): read only."),
+    writer: githubApp.describe("Used only by pulumi-<stack> environments of stacks that manage GitHub objects, which require reviewers: write on the repositories the stacks govern; never installed on this repository."),
+    reader: githubApp.describe("Used by every other environment (read, preview, and deploy environments of stacks that manage no GitHub objects): read only; also installed on this repository for the pipeline stack's drift check."),
   }).describe("The GitHub Apps whose tokens the GitHub provider uses; the stack outputs the permissions each needs."),
   stacks: z
     .record(

@@ -1,5 +1,7 @@
 /** Azure: registries, role assignments, federated credentials. */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+// The program's one role catalogue: a file with no imports, so the pack still loads on its own dependencies.
+import { AZURE_BUILT_IN_ROLES, type AzureBuiltInRole } from "../../components/roleCatalogue";
 import { field, globToRegExp, inPipelineStack, onTypes, oneOf, stageConfigSchema, stageOfArgs, strings, T, GITHUB_ISSUER } from "./common";
 
 export const registryNoSharedCredentials: ResourceValidationPolicy = {
@@ -81,21 +83,20 @@ export const federatedCredentialGithubEnvironment: ResourceValidationPolicy = {
 // writes only to registries it creates.
 
 const REGISTRY_SCOPE = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerRegistry\/registries\/([^/]+)$/i;
+/** Role id -> name, for the built-in roles listed (ids from the program's role catalogue). */
+const rolesById = (names: readonly AzureBuiltInRole[]): Record<string, string> => Object.fromEntries(names.map((name) => [AZURE_BUILT_IN_ROLES[name].id, name]));
 /** Built-in roles (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers) that pull images. */
-const PULL_ROLES: Record<string, string> = {
-  "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
-  "b93aa761-3e63-49ed-ac28-beffa264f7ac": "Container Registry Repository Reader",
-};
+const PULL_ROLES = rolesById(["AcrPull", "Container Registry Repository Reader"]);
 /** Built-in roles that push, import, retag or delete images in a registry. */
-const WRITE_ROLES: Record<string, string> = {
-  "8311e382-0749-4cb8-b61a-304f252e45ec": "AcrPush",
-  "c2f4ef07-c644-48eb-af81-4b1b4947fb11": "AcrDelete",
-  "577a9874-89fd-4f24-9dbd-b5034d0ad23a": "Container Registry Data Importer and Data Reader",
-  "2a1e307c-b015-4ebd-883e-5b7698a07328": "Container Registry Repository Writer",
-  "2efddaa5-3f1f-4df3-97df-af3f13818f4c": "Container Registry Repository Contributor",
-  "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
-  "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
-};
+const WRITE_ROLES = rolesById([
+  "AcrPush",
+  "AcrDelete",
+  "Container Registry Data Importer and Data Reader",
+  "Container Registry Repository Writer",
+  "Container Registry Repository Contributor",
+  "Contributor",
+  "Owner",
+]);
 
 interface RegistryGrant {
   urn: string;
@@ -166,8 +167,8 @@ export const nonProdWritesOnlyOwnRegistry: StackValidationPolicy = {
 // Promotion sources pushed from unprotected branches.
 
 /** The Reader role a promoting identity gets on an `importFrom` source (components/containerRegistry.ts). */
-const PROMOTION_SOURCE_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
-const PUSH_ROLE = "8311e382-0749-4cb8-b61a-304f252e45ec";
+const PROMOTION_SOURCE_ROLE = AZURE_BUILT_IN_ROLES.Reader.id;
+const PUSH_ROLE = AZURE_BUILT_IN_ROLES.AcrPush.id;
 
 /** Whether an active branch ruleset with a pull-request rule (at least one approval) covers every branch `deployPattern` admits. */
 function protectedBy(rulesets: readonly PolicyResource[], repository: string, deployPattern: string): boolean {

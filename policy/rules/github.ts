@@ -7,12 +7,13 @@ const DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:Re
 export const environmentCustomBranchPolicy: ResourceValidationPolicy = {
   name: "github-environment-custom-branch-policy",
   description:
-    "Every environment restricts deployments to named branches and tags (custom branch policies), not to 'protected branches'; only the pipeline stack's read environments (pulumi-<stack>-read, read-only identities) accept any ref.",
+    "Every environment restricts deployments to named branches and tags (custom branch policies), not to 'protected branches'; only the pipeline stack's preview environments (pulumi-<stack>-preview: read-only identities, pull-request refs) accept any ref, and only with required reviewers that admins cannot bypass.",
   enforcementLevel: "mandatory",
   configSchema: stageConfigSchema,
   validateResource: onTypes(oneOf(T.environment), (props, args, reportViolation) => {
     const policy = props.deploymentBranchPolicy;
-    if (policy === undefined && inPipelineStack(args) && typeof props.environment === "string" && /^pulumi-.+-read$/.test(props.environment)) return;
+    const reviewed = Array.isArray(props.reviewers) && props.reviewers.length > 0 && props.canAdminsBypass === false;
+    if (policy === undefined && reviewed && inPipelineStack(args) && typeof props.environment === "string" && /^pulumi-.+-preview$/.test(props.environment)) return;
     if (field(policy, "customBranchPolicies") !== true || field(policy, "protectedBranches") !== false) {
       reportViolation(
         `deploymentBranchPolicy is ${JSON.stringify(policy)}: without custom branch policies any branch (or any protected branch) can deploy. Set { customBranchPolicies: true, protectedBranches: false } and name the branches and tags.`,

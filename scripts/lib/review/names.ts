@@ -1,18 +1,10 @@
 /**
  * Names for what the plan shows as ids: Azure role definition GUIDs, ruleset bypass actors, ARM
- * resource ids. Role names come from the constants the components assign from, so the table
- * cannot drift from what the program grants.
+ * resource ids. Role names come from the role catalogue the components assign from
+ * (components/roleCatalogue.ts), so the table cannot drift from what the program grants.
  */
-import { AKS_ROLE_NAMES, AKS_ROLES } from "../../../components/aksCluster";
-import { REGISTRY_ROLE_NAMES, REGISTRY_ROLES } from "../../../components/containerRegistry";
 import { REPOSITORY_ADMIN_ROLE_ID } from "../../../components/repositoryGovernance";
-
-function namesById<K extends string>(ids: Readonly<Record<K, string>>, names: Readonly<Record<K, string>>): [string, string][] {
-  return (Object.keys(ids) as K[]).map((key) => [ids[key].toLowerCase(), names[key]]);
-}
-
-/** Built-in Azure role definition GUID (lower case) -> role name. */
-export const AZURE_ROLE_NAMES: ReadonlyMap<string, string> = new Map([...namesById(REGISTRY_ROLES, REGISTRY_ROLE_NAMES), ...namesById(AKS_ROLES, AKS_ROLE_NAMES)]);
+import { AZURE_ROLE_NAMES } from "../../../components/roleCatalogue";
 
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
@@ -47,6 +39,10 @@ export function describeAzureScope(scope: string): string {
   };
   const registry = after("registries");
   if (registry) return `registry ${registry}`;
+  const container = after("containers");
+  if (container && after("storageAccounts")) return `blob container ${container} of storage account ${after("storageAccounts")}`;
+  const key = after("keys");
+  if (key && after("vaults")) return `key ${key} of vault ${after("vaults")}`;
   const cluster = after("managedClusters");
   const namespace = after("namespaces");
   if (cluster && namespace) return `namespace ${namespace} of cluster ${cluster}`;
