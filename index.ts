@@ -44,7 +44,7 @@ const takeOvers: pulumi.Output<string[]>[] = [];
 
 // Pulumi.pipeline.yaml (release-infra:pipeline) holds no deploy section: it creates what the
 // workflows run as, for the deploy stacks beside it, and nothing below applies to it.
-const pipelineArgs = config.pipeline && { stack: pulumi.getStack(), owner: config.pipeline.owner, pipeline: config.pipeline, location: config.pipeline.location, tags, stacks: loadStackSet().stacks, secrets: config.secrets, managedBefore };
+const pipelineArgs = config.pipeline && { stack: pulumi.getStack(), owner: config.pipeline.owner, pipeline: config.pipeline, location: config.pipeline.location, tags, stacks: loadStackSet().stacks, managedBefore };
 const pipelineStack = pipelineArgs && new PipelineStack("pipeline", pipelineArgs);
 /** The pipeline stack's environments, rights, GitHub App permissions and backend setup; null in a deploy stack. */
 export const pipeline = pipelineArgs && pipelineStack ? pipelineStackOutputs(pipelineStack, pipelineArgs) : null;

@@ -24,8 +24,6 @@ export interface PipelineEnvironmentArgs {
   preventSelfReview: boolean;
   /** Variables the workflows read (`vars.NAME`), by name. */
   variables: Record<string, pulumi.Input<string>>;
-  /** Secrets of the environment, by name (the GitHub App's private key). */
-  secrets: Record<string, pulumi.Input<string>>;
   /** The stack's shared lookups of reviewer ids and team access (GithubLookups). */
   lookups: GithubLookups;
 }
@@ -40,9 +38,13 @@ export const DEFAULT_BRANCH = "main";
  * manages GitHub objects, every preview) an approval is needed and admins cannot bypass it. A preview
  * environment has no deployment policy, since a pull-request run's ref is `refs/pull/<n>/merge`:
  * its reviewers approve running that pull request's code with read rights.
+ *
+ * It creates no secret: the GitHub App key `GH_APP_PRIVATE_KEY` is set by the administrator
+ * (pipelineStack.ts administratorSetup), since every secret in the pipeline stack's config would be
+ * decrypted by its unreviewed drift reader.
  */
 export class PipelineEnvironment extends pulumi.ComponentResource {
-  /** The environment name; resolves once the environment, its policies, variables and secrets exist. */
+  /** The environment name; resolves once the environment, its policies and variables exist. */
   public readonly environment: pulumi.Output<string>;
 
   constructor(name: string, args: PipelineEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -84,12 +86,7 @@ export class PipelineEnvironment extends pulumi.ComponentResource {
       ([variableName, value]) =>
         new github.ActionsEnvironmentVariable(`${name}-var-${variableName}`, { repository, environment: environmentName, variableName, value }, { parent: this }),
     );
-    const secrets = Object.entries(args.secrets).map(
-      ([secretName, value]) =>
-        new github.ActionsEnvironmentSecret(`${name}-secret-${secretName}`, { repository, environment: environmentName, secretName, value }, { parent: this }),
-    );
-
-    this.environment = pulumi.all([environmentName, ...variables.map((v) => v.id), ...secrets.map((s) => s.id)]).apply(([env]) => env);
+    this.environment = pulumi.all([environmentName, ...variables.map((v) => v.id)]).apply(([env]) => env);
     this.registerOutputs({ environment: this.environment });
   }
 }

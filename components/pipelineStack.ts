@@ -50,8 +50,6 @@ export interface PipelineStackArgs {
   tags: Record<string, string>;
   /** The deploy stacks beside the pipeline stack, in deploy order. */
   stacks: DeployStack[];
-  /** Secret values by name (release-infra:secrets): the GitHub Apps' private keys. */
-  secrets: Record<string, pulumi.Output<string>>;
   /** The stack's `managed` output of its last update, for the take-over check of the deploy stacks' groups (components/takeOver.ts). */
   managedBefore?: pulumi.Input<string[]>;
 }
@@ -399,7 +397,6 @@ export class PipelineStack extends pulumi.ComponentResource {
           reviewers: env.reviewers,
           preventSelfReview: pipeline.preventSelfReview,
           variables,
-          secrets: { GH_APP_PRIVATE_KEY: args.secrets[apps[env.app].privateKeySecret] },
           lookups,
         },
         { parent: this },
@@ -429,18 +426,23 @@ function customRoleName(key: CustomRoleKey, owner: string, repository: string): 
 
 /**
  * The administrator's own setup commands: the data-plane roles Owner does not include (writing
- * state; creating the stacks' keys and encrypting their data keys), then the pipeline stack's own
- * backend, secrets provider and App keys.
+ * state; encrypting each stack's data key at `pulumi stack init`), the pipeline stack's own backend
+ * and secrets provider, then each environment's App key. The keys are never in any stack's config:
+ * Pulumi decrypts every secret config value when it loads a stack, and `pulumi-<pipeline>-read`
+ * loads the pipeline stack unreviewed. So they go straight into GitHub, the writer's only where
+ * pipelineEnvironments gives the writer App.
  */
 function administratorSetup(args: PipelineStackArgs): string[] {
-  const { backend, secretsProvider, githubApps } = args.pipeline;
+  const { backend, secretsProvider, repository } = args.pipeline;
   const me = `"$(az ad signed-in-user show --query id -o tsv)"`;
   return [
     `az role assignment create --assignee ${me} --role "Storage Blob Data Contributor" --scope "$(az storage account show -n ${backend.storageAccount} -g ${backend.resourceGroup} --query id -o tsv)"`,
     `az role assignment create --assignee ${me} --role "Key Vault Crypto Officer" --scope "$(az keyvault show -n ${secretsProvider.keyVault} -g ${secretsProvider.resourceGroup} --query id -o tsv)"`,
     `pulumi login '${backendUrl(backend, backend.container)}'`,
     `pulumi stack init ${args.stack} --secrets-provider='${secretsProviderUrl(secretsProvider, secretsProvider.key)}'`,
-    ...(["writer", "reader"] as const).map((app) => `pulumi config set --secret --path 'release-infra:secrets.${githubApps[app].privateKeySecret}' --stack ${args.stack} < ${app}.pem`),
+    ...pipelineEnvironments(args.stack, args.pipeline, args.stacks).map(
+      (env) => `gh secret set GH_APP_PRIVATE_KEY --env ${env.environment} --repo ${args.owner}/${repository.name} < ${env.app}.pem`,
+    ),
   ];
 }
 

@@ -72,6 +72,11 @@ function crossFieldRules(raw: Record<string, unknown>, ctx: z.core.$RefinementCt
     for (const key of ["release-infra:azure", "release-infra:cdn", "release-infra:github"] as const) {
       if (raw[key] !== undefined) issue([key], "cannot be set in the pipeline stack (release-infra:pipeline): put it in a deploy stack's Pulumi.<stack>.yaml");
     }
+    // Pulumi decrypts every secret config value when it loads a stack, and the pipeline stack's drift reader loads it unreviewed.
+    const secrets = raw["release-infra:secrets"];
+    if (typeof secrets === "object" && secrets !== null && Object.keys(secrets).length > 0) {
+      issue(["release-infra:secrets"], "cannot be set in the pipeline stack (release-infra:pipeline): its drift reader decrypts every secret of this stack; the GitHub App keys go on each pulumi-* environment with gh secret set (the stack's pipeline.administrator output)");
+    }
   }
   if (raw["release-infra:github"] !== undefined && !owner) {
     issue(["github:owner"], "is required when release-infra:github is set (the organisation or user that owns the repositories)");

@@ -821,16 +821,32 @@ test("adoptVariables, retiredSecrets and a secret key that break the name rule a
   );
 });
 
-test("a GitHub App's privateKeySecret that breaks the name rule is never printed", () => {
+test("the pipeline stack holds no secret: release-infra:secrets there is a config error pointing to gh secret set, never printing the value", () => {
   const lines = problemsHiding(
     {
       "github:owner": "acme",
       "release-infra:stage": "prod",
-      "release-infra:pipeline": { githubApps: { writer: { privateKeySecret: "PEM = hunter2-hunter2" } } },
+      "release-infra:pipeline": { githubApps: { writer: { appId: 1 }, reader: { appId: 2 } } },
+      "release-infra:secrets": { PIPELINE_WRITER_APP_KEY: "-----BEGIN RSA PRIVATE KEY-----hunter2", PIPELINE_READER_APP_KEY: { secure: "v1:hunter2" } },
     },
     "hunter2",
   );
-  assert.ok(lines.some((l) => l.includes("release-infra:pipeline.githubApps.writer.privateKeySecret: secret names must be letters")), lines.join("\n"));
+  assert.ok(
+    lines.includes(
+      "Pulumi.prod.yaml: release-infra:secrets: cannot be set in the pipeline stack (release-infra:pipeline): its drift reader decrypts every secret of this stack; the GitHub App keys go on each pulumi-* environment with gh secret set (the stack's pipeline.administrator output)",
+    ),
+    lines.join("\n"),
+  );
+  assert.ok(!lines.some((l) => l.includes("pulumi config set --secret")), lines.join("\n"));
+});
+
+test("a GitHub App's private key named in the pipeline section is an unknown key: the keys are not in any stack", () => {
+  const lines = problems({
+    "github:owner": "acme",
+    "release-infra:stage": "prod",
+    "release-infra:pipeline": { githubApps: { writer: { appId: 1, privateKeySecret: "PIPELINE_WRITER_APP_KEY" }, reader: { appId: 2 } } },
+  });
+  assert.ok(lines.some((l) => l.startsWith("Pulumi.prod.yaml: release-infra:pipeline.githubApps.writer.privateKeySecret: ")), lines.join("\n"));
 });
 
 test("credentials kept as plain-text variables are refused by their names, pointing to secrets", () => {

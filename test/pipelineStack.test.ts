@@ -310,7 +310,6 @@ function buildPipeline() {
         location: "westeurope",
         tags: { team: "platform" },
         stacks: set.stacks,
-        secrets: { PIPELINE_WRITER_APP_KEY: pulumi.secret("w"), PIPELINE_READER_APP_KEY: pulumi.secret("r") },
       }),
     { stack: "pipeline", repositories: { "release-infra": { id: pipeline.repository.id, teams: pipeline.reviewers.teams } } },
   );
@@ -463,8 +462,6 @@ test("the workflows' variables are set on each environment, GCP ones only for st
   const azure = ["AZURE_CLIENT_ID", "AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID", "GH_APP_ID", "PULUMI_BACKEND_URL"];
   assert.deepEqual(of("pulumi-staging"), azure);
   assert.deepEqual(of("pulumi-prod-read"), [...azure, "GCP_SERVICE_ACCOUNT", "GCP_WORKLOAD_IDENTITY_PROVIDER"].sort());
-  const secrets = byType(resources, "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret");
-  assert.deepEqual(secrets.filter((s) => s.plain.environment === "pulumi-dev").map((s) => `${s.plain.secretName} ${s.plain.value}`), ["GH_APP_PRIVATE_KEY [secret]"]);
 });
 
 test("each stack's environments log in to its own state container, which the pipeline stack creates with its own key", async () => {
@@ -631,6 +628,41 @@ test("the pipeline stack prints every setup command with this organisation's nam
   );
 });
 
+test("the pipeline stack's plan holds no secret value and no environment secret: its drift reader could decrypt any", async () => {
+  const doc = pipelinePlan();
+  assert.deepEqual(doc.resources.filter((r) => /Secret$/.test(r.type)).map((r) => r.urn), []);
+  assert.doesNotMatch(JSON.stringify({ resources: doc.resources, outputs: doc.outputs }), /\[secret\]/);
+  const { resources } = await built();
+  assert.deepEqual(byType(resources, "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"), []);
+});
+
+test("the administrator's commands set GH_APP_PRIVATE_KEY on every pulumi-* environment by hand, the writer key only where the writer App belongs", async () => {
+  const commands = pipelinePlan().outputs.pipeline.administrator.filter((c) => c.startsWith("gh secret set"));
+  const keys = commands.map((c) => {
+    const [, environment, app] = /^gh secret set GH_APP_PRIVATE_KEY --env (\S+) --repo contoso\/release-infra < (writer|reader)\.pem$/.exec(c) ?? assert.fail(c);
+    return `${environment} ${app}`;
+  });
+  assert.deepEqual(keys.sort(), [
+    "pulumi-dev writer",
+    "pulumi-dev-preview reader",
+    "pulumi-dev-read reader",
+    "pulumi-pipeline-read reader",
+    "pulumi-prod writer",
+    "pulumi-prod-preview reader",
+    "pulumi-prod-read reader",
+    "pulumi-staging writer",
+    "pulumi-staging-preview reader",
+    "pulumi-staging-read reader",
+  ]);
+  // Each key is the one of the App whose id the environment's GH_APP_ID names.
+  const { resources } = await built();
+  const appOf = new Map([[String(pipeline.githubApps.writer.appId), "writer"], [String(pipeline.githubApps.reader.appId), "reader"]]);
+  const appIds = byType(resources, "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+    .filter((v) => v.plain.variableName === "GH_APP_ID")
+    .map((v) => `${v.plain.environment} ${appOf.get(String(v.plain.value))}`);
+  assert.deepEqual(keys.sort(), appIds.sort());
+});
+
 test("the pipeline stack plans for its folder's stacks, and passes the policy pack", () => {
   const doc = pipelinePlan();
   assert.deepEqual(doc.policy.filter((v) => v.enforcement === "mandatory"), []);
@@ -674,7 +706,6 @@ async function groupTakeOver(existing: string[], options: { adopt?: string; inSt
         location: "westeurope",
         tags: { team: "platform" },
         stacks: set.stacks,
-        secrets: { PIPELINE_WRITER_APP_KEY: pulumi.secret("w"), PIPELINE_READER_APP_KEY: pulumi.secret("r") },
         managedBefore: [],
       }),
     {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { cron } from "./azure";
-import { actionsName, pattern, resourceGroupName, strict } from "./common";
+import { pattern, resourceGroupName, strict } from "./common";
 import { repositoryName, reviewers, ruleset } from "./github";
 
 /**
@@ -20,8 +20,7 @@ const keyName = pattern(/^[A-Za-z0-9-]{1,127}$/, "must be a Key Vault key name: 
 export const stackName = pattern(/^[A-Za-z0-9_.-]{1,100}$/, "must be a stack name: letters, digits, '_', '.' or '-'");
 
 const githubApp = strict({
-  appId: z.number().int().positive().describe("The App's numeric id (its settings page, About)."),
-  privateKeySecret: actionsName("secret").describe("Name under release-infra:secrets of the App's private key (PEM); set with pulumi config set --secret --path."),
+  appId: z.number().int().positive().describe("The App's numeric id (its settings page, About); its private key is never in this stack (the administrator sets GH_APP_PRIVATE_KEY on each environment with gh secret set)."),
 });
 
 export const pipeline = strict({
