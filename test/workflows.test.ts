@@ -754,6 +754,15 @@ test("no workflow runs on pull_request_target", () => {
   for (const file of FILES) assert.ok(!("pull_request_target" in workflow(file).on), file);
 });
 
+// workflow_run runs main's workflow file, but its `branches` filter matches the triggering run's
+// head branch by name: a fork's branch called main passes it (docs.github.com, "Events that
+// trigger workflows", workflow_run: "the branch ... the triggering workflow ran on").
+test("no job in a pulumi-* environment runs on workflow_run (a fork's branch named main passes its branch filter)", () => {
+  const triggered = FILES.filter((file) => "workflow_run" in workflow(file).on);
+  assert.ok(triggered.includes("review-comment.yml"), "the check sees workflow_run triggers");
+  for (const file of triggered) assert.deepEqual(stackJobs(file).map(([name, job]) => `${name}: ${environmentOf(job)}`), [], file);
+});
+
 test("no job that runs a fork's pull-request code holds pull-requests: write, any other write, an environment or secrets", () => {
   let checked = 0;
   for (const file of FILES.filter((f) => Object.keys(workflow(f).on).some((e) => PULL_REQUEST_EVENTS.includes(e)))) {
