@@ -37,7 +37,8 @@ export const DEFAULT_BRANCH = "main";
  * them, so unreviewed code never holds their identities or keys. With reviewers (prod, a stack that
  * manages GitHub objects, every preview) an approval is needed and admins cannot bypass it. A preview
  * environment has no deployment policy, since a pull-request run's ref is `refs/pull/<n>/merge`:
- * its reviewers approve running that pull request's code with read rights.
+ * any ref may ask for it (a pushed branch's own workflow too), so its reviewers' approval of the
+ * run, after checking its event and workflow file, is the only gate to its read rights.
  *
  * It creates no secret: the GitHub App key `GH_APP_PRIVATE_KEY` is set by the administrator
  * (pipelineStack.ts administratorSetup), since every secret in the pipeline stack's config would be
