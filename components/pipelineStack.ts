@@ -8,7 +8,7 @@ import { ownershipKey } from "../config/ownership";
 import { trustedSubjectForms } from "../config/schema";
 import type { DeployStack } from "../config/stackSet";
 import type { Adoption } from "./adoption";
-import { resourceGroupExists } from "./arm";
+import { PUBLIC_ARM_ENDPOINT, resourceGroupExists } from "./arm";
 import { namespaceDeployerRoleArgs } from "./aksCluster";
 import { AzureCiIdentity } from "./azureCiIdentity";
 import { GcpCiIdentity } from "./gcpCiIdentity";
@@ -37,6 +37,8 @@ export interface PipelineStackArgs {
   secrets: Record<string, pulumi.Output<string>>;
   /** The stack's `managed` output of its last update, for the take-over check of the deploy stacks' groups (components/takeOver.ts). */
   managedBefore?: pulumi.Input<string[]>;
+  /** Azure Resource Manager endpoint of the take-over check's reads (default: the public cloud's; see armEndpoint in ./arm). */
+  armEndpoint?: pulumi.Input<string>;
 }
 
 /** `azblob://<container>?storage_account=<account>`: the backend URL the workflows log in to. */
@@ -123,7 +125,7 @@ export class PipelineStack extends pulumi.ComponentResource {
         what: `Azure resource group ${rg.name} (of stack ${rg.stack})`,
         adoptKey: `release-infra:pipeline.stacks.${rg.stack}.adoptResourceGroup: true`,
         adopted,
-        exists: pulumi.all([id, token]).apply(([groupId, bearer]) => resourceGroupExists(groupId, bearer)),
+        exists: pulumi.all([args.armEndpoint ?? PUBLIC_ARM_ENDPOINT, id, token]).apply(([endpoint, groupId, bearer]) => resourceGroupExists(endpoint, groupId, bearer)),
         resource,
       });
     }
