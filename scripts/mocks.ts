@@ -3,7 +3,7 @@ import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import type { Alias } from "@pulumi/pulumi/proto/alias_pb";
 import type { RegisterResourceRequest, RegisterResourceResponse } from "@pulumi/pulumi/proto/resource_pb";
 import { PUBLIC_ARM_ENDPOINT } from "../components/arm";
-import { ARM_GET, computedOutputs, fakeAnswers, placeholderNumber, type FakeWorld, type Label, type Placeholder } from "./lib/fakeCloud";
+import { ARM_GET, armRequest, armResponse, computedOutputs, fakeAnswers, placeholderNumber, type FakeWorld, type Label, type Placeholder } from "./lib/fakeCloud";
 
 /**
  * Pulumi's mock runtime, set up the way the offline plan and the tests need it: data sources
@@ -138,13 +138,10 @@ function mockArm(session: MockSession, calls: Record<string, Placeholder>, label
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (url.origin !== PUBLIC_ARM_ENDPOINT) return realFetch(input, init);
-    const filter = url.searchParams.get("$filter");
-    const inputs = { path: decodeURIComponent(url.pathname), apiVersion: url.searchParams.get("api-version") ?? "", ...(filter === null ? {} : { filter }) };
+    const inputs = armRequest(url);
     session.invokes.push({ token: ARM_GET, inputs });
-    const body = calls[ARM_GET](inputs, label);
-    const code = typeof body.error === "object" && body.error !== null && "code" in body.error ? String(body.error.code) : undefined;
-    const status = code === undefined ? 200 : /NotFound$/.test(code) ? 404 : 400;
-    return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    const { status, body } = armResponse(calls[ARM_GET](inputs, label));
+    return new Response(body, { status, headers: { "content-type": "application/json" } });
   };
 }
 

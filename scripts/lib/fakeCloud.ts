@@ -277,3 +277,15 @@ export function fakeAnswers(world: FakeWorld): Record<string, Placeholder> {
     [ARM_GET]: armPlaceholder(world.creates ?? {}),
   };
 }
+
+/** An ARM_GET answer as ARM sends it: `{ error: { code } }` is an error (a code ending in NotFound: 404). */
+export function armResponse(body: Record<string, unknown>): { status: number; body: string } {
+  const code = typeof body.error === "object" && body.error !== null && "code" in body.error ? String(body.error.code) : undefined;
+  return { status: code === undefined ? 200 : /NotFound$/.test(code) ? 404 : 400, body: JSON.stringify(body) };
+}
+
+/** An ARM request URL as the inputs of its ARM_GET answer: `{ path, apiVersion }` and a list's `filter`. */
+export function armRequest(url: URL): Record<string, string> {
+  const filter = url.searchParams.get("$filter");
+  return { path: decodeURIComponent(url.pathname), apiVersion: url.searchParams.get("api-version") ?? "", ...(filter === null ? {} : { filter }) };
+}

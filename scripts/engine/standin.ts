@@ -1,0 +1,79 @@
+/**
+ * A stand-in resource provider plugin (no cloud is reachable here), served with
+ * @pulumi/pulumi/provider: `standin.ts <package> <version> <engine address>`. It answers check,
+ * diff, create, read, update, delete and invoke from the fake cloud the offline plan's mocks use
+ * (scripts/lib/fakeCloud.ts), and its diff replaces where scripts/lib/review/replacement.ts says a
+ * change forces a replacement. Installed by scripts/engine/run.ts under the name and version the
+ * SDK in node_modules requests.
+ */
+import { main, type Provider } from "@pulumi/pulumi/provider";
+import { computedOutputs, fakeAnswers, placeholderNumber } from "../lib/fakeCloud";
+import { replacementReasons } from "../lib/review/replacement";
+import { readWorld, recordObject, WORLD_ENV } from "./world";
+
+const [pkg, version, ...rest] = process.argv.slice(2);
+const worldDir = process.env[WORLD_ENV];
+if (!pkg || !version || !worldDir) {
+  console.error(`usage: ${WORLD_ENV}=DIR standin.ts <package> <version> <engine address>`);
+  process.exit(2);
+}
+
+/** `urn:pulumi:stack::project::parent$type::name` -> type and name. */
+function parseUrn(urn: string): { type: string; name: string } {
+  const parts = urn.split("::");
+  return { type: (parts[2] ?? "").split("$").pop() ?? "", name: parts.slice(3).join("::") };
+}
+
+/** Paths (dotted, [i] for list items) where `a` and `b` differ, as replacement rules name inputs. */
+function changedPaths(a: unknown, b: unknown, at = ""): string[] {
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isObject(a) && isObject(b)) {
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((k) => changedPaths(a[k], b[k], at ? `${at}.${k}` : k));
+  }
+  return [at];
+}
+
+const label = (_what: string, ...parts: string[]) => placeholderNumber(...parts);
+
+const provider: Provider = {
+  version,
+  async check(_urn, _olds, news) {
+    return { inputs: news };
+  },
+  async diff(_id, urn, olds, news) {
+    const { type } = parseUrn(urn);
+    const changed = changedPaths(olds, news).filter((p) => p !== "");
+    const { reasons } = replacementReasons({ type, replaceOnChanges: [] }, changed);
+    const replaces = [...new Set(reasons.flatMap((r) => r.path.split(", ")).map((p) => p.split(/[.[]/)[0]))];
+    return { changes: changed.length > 0, replaces };
+  },
+  async create(urn, inputs) {
+    const { type, name } = parseUrn(urn);
+    const computed = computedOutputs(type, name, inputs);
+    recordObject(worldDir, type, inputs, true);
+    return { id: typeof computed.id === "string" ? computed.id : `${name}-id`, outs: { ...inputs, ...computed } };
+  },
+  async read(id, _urn, props) {
+    // A refresh keeps the state; an import (no state yet) finds the object with nothing known about it.
+    return { id, props: props ?? {}, inputs: props ?? {} };
+  },
+  async update(_id, urn, _olds, news) {
+    const { type, name } = parseUrn(urn);
+    recordObject(worldDir, type, news, true);
+    return { outs: { ...news, ...computedOutputs(type, name, news) } };
+  },
+  async delete(_id, urn, props) {
+    recordObject(worldDir, parseUrn(urn).type, props, false);
+  },
+  async invoke(token, inputs) {
+    const answer = fakeAnswers(readWorld(worldDir))[token];
+    if (!answer) throw new Error(`the stand-in ${pkg} provider has no fake answer for ${token}; add one to scripts/lib/fakeCloud.ts`);
+    return { outputs: answer(inputs, label) };
+  },
+};
+
+main(provider, rest).catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
