@@ -195,7 +195,11 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   public readonly takeOverProblems: pulumi.Output<string[]>;
 
   constructor(name: string, args: ContainerRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("release-infra:azure:ContainerRegistry", name, args, opts);
+    // Recorded inputs are the desired state: the last update's `managed` list changes with every first
+    // update and the ARM endpoint with the cloud's address, so a component holding them would show an
+    // update in the preview right after `up` (found by the engine runs, docs/engine.md).
+    const { managedBefore: _managedBefore, armEndpoint: _armEndpoint, ...inputs } = args;
+    super("release-infra:azure:ContainerRegistry", name, inputs, opts);
     const cfg = args.registry;
     const subscriptionId = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
     const rgName = cfg.existing && cfg.resourceGroup ? cfg.resourceGroup : args.resourceGroupName;

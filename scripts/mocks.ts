@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import type { Alias } from "@pulumi/pulumi/proto/alias_pb";
 import type { RegisterResourceRequest, RegisterResourceResponse } from "@pulumi/pulumi/proto/resource_pb";
-import { PUBLIC_ARM_ENDPOINT } from "../components/arm";
+import { ARM_ENDPOINTS, PUBLIC_ARM_ENDPOINT } from "../components/arm";
 import { ARM_GET, armRequest, armResponse, computedOutputs, fakeAnswers, placeholderNumber, type FakeWorld, type Label, type Placeholder } from "./lib/fakeCloud";
 
 /**
@@ -133,11 +133,13 @@ function recordRequest(req: RegisterResourceRequest, urn: string): RecordedResou
 
 const realFetch = globalThis.fetch;
 
-/** Answers the program's ARM requests from `calls[ARM_GET]`; every other request goes out as usual. */
+/** Answers the program's ARM requests (any Azure cloud's) from `calls[ARM_GET]`; every other request goes out as usual. */
 function mockArm(session: MockSession, calls: Record<string, Placeholder>, label: Label): typeof fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.origin !== PUBLIC_ARM_ENDPOINT) return realFetch(input, init);
+    // A metadata host (azure-native:metadataHost) names the public cloud's ARM, whose reads are answered here.
+    if (url.pathname === "/metadata/endpoints") return new Response(JSON.stringify({ resourceManager: PUBLIC_ARM_ENDPOINT }), { status: 200 });
+    if (!Object.values<string>(ARM_ENDPOINTS).includes(url.origin)) return realFetch(input, init);
     const inputs = armRequest(url);
     session.invokes.push({ token: ARM_GET, inputs });
     const { status, body } = armResponse(calls[ARM_GET](inputs, label));

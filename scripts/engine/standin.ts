@@ -42,8 +42,11 @@ const provider: Provider = {
     return { inputs: news };
   },
   async diff(_id, urn, olds, news) {
-    const { type } = parseUrn(urn);
-    const changed = changedPaths(olds, news).filter((p) => p !== "");
+    const { type, name } = parseUrn(urn);
+    // The engine sends the old outputs: what the cloud computed is no input that went away.
+    const computed = new Set(Object.keys(computedOutputs(type, name, olds)).filter((k) => !(k in news)));
+    const oldInputs = Object.fromEntries(Object.entries(olds).filter(([k]) => !computed.has(k)));
+    const changed = changedPaths(oldInputs, news).filter((p) => p !== "");
     const { reasons } = replacementReasons({ type, replaceOnChanges: [] }, changed);
     const replaces = [...new Set(reasons.flatMap((r) => r.path.split(", ")).map((p) => p.split(/[.[]/)[0]))];
     return { changes: changed.length > 0, replaces };
