@@ -18,6 +18,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import type { AddressInfo } from "net";
+import { parseDocument } from "yaml";
 import { ARM_GET, armRequest, armResponse, fakeAnswers } from "../lib/fakeCloud";
 import { engineUrn } from "../lib/importFile";
 import { repositoryFiles } from "../lib/repositoryFiles";
@@ -29,8 +30,10 @@ import { namespaceExists, readWorld, writeWorld, WORLD_ENV } from "./world";
 const ROOT = path.resolve(__dirname, "..", "..");
 const STACK_FILE = /^Pulumi\.(.+)\.ya?ml$/;
 const PASSPHRASE = "release-infra engine test";
-/** Placeholder numbers and names are fakes; the plan would label them, the engine must see the same. */
+/** What the plan shows for a value known only after apply. */
 const PLAN_UNKNOWN = "[unknown]";
+/** Marks a plan value that was a placeholder label as a whole: the number it stands for, as a number or its text. */
+const PLACEHOLDER = "\u0000placeholder:";
 
 /** A check's outcome; `expected` marks a known failure another issue fixes (reported, not counted). */
 interface Outcome {
@@ -187,6 +190,10 @@ function normaliseState(value: unknown): unknown {
 /** Where `state` differs from `planned`; "[unknown]" in the plan (known only after apply) matches anything. */
 function differences(planned: unknown, state: unknown, at: string): string[] {
   if (planned === PLAN_UNKNOWN) return [];
+  if (typeof planned === "string" && planned.startsWith(PLACEHOLDER)) {
+    const number = planned.slice(PLACEHOLDER.length);
+    return String(state) === number && (typeof state === "number" || typeof state === "string") ? [] : [`${at}: plan ${number}, engine ${JSON.stringify(state)}`];
+  }
   if (typeof planned === "string" && typeof state === "string" && planned.includes(PLAN_UNKNOWN)) {
     const pattern = new RegExp(`^${planned.split(PLAN_UNKNOWN).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("[\\s\\S]*")}$`);
     return pattern.test(state) ? [] : [`${at}: plan ${JSON.stringify(planned)}, engine ${JSON.stringify(state)}`];
@@ -198,6 +205,33 @@ function differences(planned: unknown, state: unknown, at: string): string[] {
     return [...new Set([...Object.keys(p), ...Object.keys(s)])].sort().flatMap((k) => differences(p[k], s[k], at ? `${at}.${k}` : k));
   }
   return JSON.stringify(planned) === JSON.stringify(state) ? [] : [`${at}: plan ${JSON.stringify(planned)}, engine ${JSON.stringify(state)}`];
+}
+
+/** A plan value with its placeholder labels ("<id of team x>") back to the numbers the fake cloud answered. */
+function unlabel(plan: PlanDocument, value: unknown): unknown {
+  const labels = Object.entries(plan.placeholders ?? {});
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") {
+      // The plan shows a placeholder number and its text alike: either matches.
+      const whole = labels.find(([, label]) => label === v);
+      if (whole) return `${PLACEHOLDER}${whole[0]}`;
+      return labels.reduce((text, [number, label]) => text.split(label).join(number), v);
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value);
+}
+
+/** A plan value without what the plan cannot know ("[unknown]", "[secret]"): what the fake cloud holds of an adopted object. */
+function knownPart(value: unknown): unknown {
+  if (typeof value === "string") return value.includes(PLAN_UNKNOWN) || value === "[secret]" ? undefined : value;
+  if (Array.isArray(value)) return value.map(knownPart).filter((v) => v !== undefined);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => (knownPart(v) === undefined ? [] : [[k, knownPart(v)]])));
+  }
+  return value;
 }
 
 interface StateResource {
@@ -219,17 +253,6 @@ interface StateResource {
 function compare(plan: PlanDocument, exported: { deployment: { resources?: StateResource[] } }, stack: string): string[] {
   const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
   const planned = new Map(plan.resources.map((r) => [r.type === "pulumi:pulumi:Stack" ? r.urn : engineUrn(r, byUrn, stack, plan.project), r]));
-  const labels = Object.entries(plan.placeholders ?? {});
-  const unlabel = (value: unknown): unknown => {
-    if (typeof value === "string") {
-      const whole = labels.find(([, label]) => label === value);
-      if (whole) return Number(whole[0]);
-      return labels.reduce((text, [number, label]) => text.split(label).join(number), value);
-    }
-    if (Array.isArray(value)) return value.map(unlabel);
-    if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unlabel(v)]));
-    return value;
-  };
   const kept = (exported.deployment.resources ?? []).filter((r) => !r.external && !(r.type.startsWith("pulumi:providers:") && /::default(_[0-9_]+)?$/.test(r.urn)));
   const state = new Map(kept.map((r) => [r.urn, r]));
   const problems: string[] = [];
@@ -244,10 +267,92 @@ function compare(plan: PlanDocument, exported: { deployment: { resources?: State
       delete inputs.version;
       delete inputs.__internal;
     }
-    problems.push(...differences(unlabel(p.inputs), inputs, "").map((d) => `${urn}: ${d}`));
+    problems.push(...differences(unlabel(plan, p.inputs), inputs, "").map((d) => `${urn}: ${d}`));
   }
   return problems;
 }
+
+
+// ---------------------------------------------------------------------------------------------
+// Edits of a stack file that must neither replace nor delete anything, and what a preview does
+
+/** A step of `pulumi preview --json`; `custom` of its old or new state tells a cloud object from a component. */
+interface PreviewStep {
+  op: string;
+  urn: string;
+  oldState?: { custom?: boolean };
+  newState?: { custom?: boolean };
+}
+
+/** A step that replaces or deletes an object in a cloud (deleting a component deletes nothing). */
+const destroys = (step: PreviewStep) => DESTRUCTIVE.has(step.op) && (step.oldState?.custom ?? step.newState?.custom ?? true);
+
+function previewSteps(r: Run): PreviewStep[] {
+  const start = r.stdout.indexOf("{");
+  const parsed = JSON.parse(r.stdout.slice(start)) as { steps?: PreviewStep[] };
+  return parsed.steps ?? [];
+}
+
+const DESTRUCTIVE = new Set(["delete", "replace", "create-replacement", "delete-replaced"]);
+
+type Yaml = ReturnType<typeof parseDocument>;
+type Edit = { what: string; expected: string; apply: (doc: Yaml) => boolean };
+
+const isMap = (v: unknown): v is { get: (k: string) => unknown; set: (k: string, v: unknown) => void; delete: (k: string) => boolean; toJSON: () => unknown } =>
+  typeof v === "object" && v !== null && "get" in v && "set" in v;
+const isSeq = (v: unknown): v is { items: unknown[] } => typeof v === "object" && v !== null && "items" in v && Array.isArray((v as { items: unknown }).items);
+
+/** The repositories of `release-infra:github` in the YAML document. */
+function repositories(doc: Yaml): unknown[] {
+  const repos = doc.getIn(["config", "release-infra:github", "repositories"]);
+  return isSeq(repos) ? repos.items : [];
+}
+
+const EDITS: Edit[] = [
+  {
+    what: "an environment's name changes case",
+    expected: "issue 24 adds the aliases that keep every resource of an environment when its name changes case",
+    apply: (doc) => {
+      for (const repo of repositories(doc)) {
+        const environments = isMap(repo) ? repo.get("environments") : undefined;
+        const first = isSeq(environments) ? environments.items[0] : undefined;
+        const name = isMap(first) ? first.get("name") : undefined;
+        if (isMap(first) && typeof name === "string" && name !== "") {
+          const swapped = name[0] === name[0].toUpperCase() ? name[0].toLowerCase() : name[0].toUpperCase();
+          first.set("name", swapped + name.slice(1));
+          return true;
+        }
+      }
+      return false;
+    },
+  },
+  {
+    what: "a trusted-publishing environment moves to environments",
+    expected: "issue 24 keeps the URNs of an environment that moves between sections",
+    apply: (doc) => {
+      for (const repo of repositories(doc)) {
+        const publishing = isMap(repo) ? repo.get("trustedPublishing") : undefined;
+        if (!isMap(repo) || !isSeq(publishing) || publishing.items.length === 0) continue;
+        const entry = publishing.items[0];
+        if (!isMap(entry)) continue;
+        const environment = entry.get("environment");
+        // Entries sharing the environment go with it (their publishing component goes: no cloud object);
+        // the environment keeps its protection rules.
+        publishing.items = publishing.items.filter((e) => !(isMap(e) && e.get("environment") === environment));
+        if (publishing.items.length === 0) repo.delete("trustedPublishing");
+        const moved = doc.createNode({
+          name: environment,
+          ...Object.fromEntries((["deployFrom", "reviewers", "waitMinutes", "adopt"] as const).flatMap((k) => (entry.get(k) === undefined ? [] : [[k, (entry.get(k) as { toJSON?: () => unknown })?.toJSON?.() ?? entry.get(k)]]))),
+        });
+        const environments = repo.get("environments");
+        if (isSeq(environments)) environments.items.push(moved);
+        else repo.set("environments", doc.createNode([moved]));
+        return true;
+      }
+      return false;
+    },
+  },
+];
 
 // ---------------------------------------------------------------------------------------------
 // One folder of stack files: a copy of the repository whose root stack files are the folder's
@@ -331,15 +436,17 @@ async function runStack(c: Case, work: string, stack: string, env: NodeJS.Proces
   fs.writeFileSync(policyConfig, stacksRun.stdout);
   const policy = ["--policy-pack", path.join(work, "policy"), "--policy-pack-config", policyConfig];
 
-  const initialised = await check("pulumi stack init, config set --secret --path", async () => {
-    const init = await cli(["stack", "init", "--secrets-provider", "passphrase"]);
+  /** `pulumi stack init` and every secret the stack uses, in the backend of `extra`. */
+  const initialise = async (extra: NodeJS.ProcessEnv = {}): Promise<string | undefined> => {
+    const init = await cli(["stack", "init", "--secrets-provider", "passphrase"], extra);
     if (init.code !== 0) return tail(init);
     for (const secret of secretNames(plan)) {
-      const set = await cli(["config", "set", "--secret", "--path", `release-infra:secrets.${secret}`, `engine-test-value-of-${secret}`]);
+      const set = await cli(["config", "set", "--secret", "--path", `release-infra:secrets.${secret}`, `engine-test-value-of-${secret}`], extra);
       if (set.code !== 0) return tail(set);
     }
     return undefined;
-  });
+  };
+  const initialised = await check("pulumi stack init, config set --secret --path", () => initialise());
   if (!initialised) return;
   const previewed = await check("pulumi preview --policy-pack policy", async () => {
     const r = await cli(["preview", ...policy, "--diff"]);
@@ -356,12 +463,89 @@ async function runStack(c: Case, work: string, stack: string, env: NodeJS.Proces
     if (process.env.RELEASE_INFRA_ENGINE_KEEP) fs.writeFileSync(path.join(dirs.scratch, `expect-no-changes-${stack}.txt`), `${r.stdout}\n${r.stderr}`);
     return r.code === 0 ? undefined : tail(r, 40);
   });
+  for (const edit of EDITS) {
+    const original = fs.readFileSync(file, "utf8");
+    const doc = parseDocument(original);
+    if (!edit.apply(doc)) continue;
+    fs.writeFileSync(file, doc.toString());
+    await check(
+      `${edit.what}: the preview replaces and deletes nothing`,
+      async () => {
+        const r = await cli(["preview", "--json"]);
+        if (r.code !== 0) return tail(r, 40);
+        const destructive = previewSteps(r).filter(destroys);
+        return destructive.length === 0 ? undefined : destructive.map((step) => `${step.op} ${step.urn}`).join("\n");
+      },
+      edit.expected,
+    ).finally(() => fs.writeFileSync(file, original));
+  }
   await check("pulumi stack export matches the offline plan (URNs, types, inputs)", async () => {
     const r = await cli(["stack", "export"]);
     if (r.code !== 0) return tail(r);
     const problems = compare(plan, JSON.parse(r.stdout), stack);
     return problems.length === 0 ? undefined : `${problems.length} difference(s):\n${problems.slice(0, 30).join("\n")}`;
   });
+
+  if (!plan.resources.some((r) => r.importId !== undefined)) return;
+  await check("adoption: npm run plan -- --import-file, pulumi import --file into a fresh stack, then a preview creates nothing it imported", async () => {
+    const importFile = path.join(dirs.scratch, `${stack}-import.json`);
+    const written = await run(process.execPath, [...FAST_TS_NODE_ARGS, path.join(work, "scripts", "plan.ts"), "--stack", stack, "--import-file", importFile], { cwd: work, env: process.env });
+    if (written.code !== 0) return tail(written);
+    const fresh = { PULUMI_BACKEND_URL: `file://${path.join(dirs.scratch, `state-import-${stack}`)}`, [WORLD_ENV]: path.join(dirs.scratch, `world-import-${stack}`) };
+    fs.mkdirSync(path.join(dirs.scratch, `state-import-${stack}`), { recursive: true });
+    // The adopted objects exist, as the stack file declares them: what the stand-ins' read finds.
+    const entries = (JSON.parse(fs.readFileSync(importFile, "utf8")) as { resources: { type: string; logicalName: string; id?: string }[] }).resources;
+    const found: Record<string, unknown> = {};
+    for (const entry of entries) {
+      const planned = plan.resources.find((r) => r.type === entry.type && r.name === entry.logicalName && r.importId !== undefined);
+      if (planned && entry.id !== undefined) found[entry.id] = knownPart(unlabel(plan, planned.inputs));
+    }
+    writeWorld(fresh[WORLD_ENV], { ...world, kubeServer: env.RELEASE_INFRA_KUBE_SERVER ?? "" }, found);
+    currentWorld = fresh[WORLD_ENV];
+    try {
+      const failed = await initialise(fresh);
+      if (failed) return failed;
+      const imported = await cli(["import", "--file", importFile, "--yes", "--generate-code=false"], fresh);
+      if (imported.code !== 0) return tail(imported, 40);
+      const preview = await cli(["preview", "--json"], fresh);
+      if (preview.code !== 0) return tail(preview, 40);
+      const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
+      const adopted = new Set(plan.resources.filter((r) => r.importId !== undefined).map((r) => engineUrn(r, byUrn, stack, plan.project)));
+      const again = previewSteps(preview).filter((step) => adopted.has(step.urn) && (step.op === "create" || destroys(step)));
+      return again.length === 0 ? undefined : again.map((step) => `${step.op} ${step.urn}`).join("\n");
+    } finally {
+      currentWorld = stackEnv[WORLD_ENV];
+    }
+  });
+}
+
+
+/** An invalid stack file stops `pulumi preview` with the offline plan's lines: one per problem, naming the file, key and rule. */
+async function invalidStackFile(work: string, env: NodeJS.ProcessEnv, pulumi: string, state: string): Promise<void> {
+  const name = "invalid stack file (test/fixtures/stacks/Pulumi.invalid.yaml): pulumi preview stops with one line per problem";
+  const file = path.join(work, "Pulumi.invalid.yaml");
+  fs.copyFileSync(path.join(ROOT, "test", "fixtures", "stacks", "Pulumi.invalid.yaml"), file);
+  try {
+    const offline = await run(process.execPath, [...FAST_TS_NODE_ARGS, path.join(work, "scripts", "plan.ts"), "--stack", "invalid"], { cwd: work, env: process.env });
+    const lines = offline.stderr.trim().split("\n").filter(Boolean);
+    const stackEnv = { ...env, PULUMI_BACKEND_URL: `file://${state}` };
+    const cli = (args: string[]) => run(pulumi, [...args, "--stack", "invalid", "--non-interactive"], { cwd: work, env: stackEnv });
+    const init = await cli(["stack", "init", "--secrets-provider", "passphrase"]);
+    const preview = init.code === 0 ? await cli(["preview"]) : init;
+    const output = `${preview.stdout}\n${preview.stderr}`;
+    const missing = lines.filter((line) => !output.includes(line));
+    const problem =
+      offline.code !== 2 || lines.length === 0
+        ? `the offline plan exited ${offline.code} with ${lines.length} line(s)`
+        : preview.code === 0
+          ? "pulumi preview passed"
+          : missing.length > 0
+            ? `the engine's output lacks:\n${missing.join("\n")}\n--- its output:\n${tail(preview, 20)}`
+            : undefined;
+    report({ name, ok: problem === undefined, detail: problem });
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -394,6 +578,7 @@ async function main(): Promise<void> {
       };
       try {
         for (const stack of c.stacks) await runStack(c, work, stack, env, pulumi, { state: path.join(scratch, "state"), scratch });
+        if (c.label === "root") await invalidStackFile(work, env, pulumi, path.join(scratch, "state"));
       } finally {
         servers.close();
       }

@@ -6,10 +6,12 @@
  * change forces a replacement. Installed by scripts/engine/run.ts under the name and version the
  * SDK in node_modules requests.
  */
+import { ReadRequest } from "@pulumi/pulumi/proto/provider_pb";
 import { main, type Provider } from "@pulumi/pulumi/provider";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { computedOutputs, fakeAnswers, placeholderNumber } from "../lib/fakeCloud";
 import { replacementReasons } from "../lib/review/replacement";
-import { readWorld, recordObject, WORLD_ENV } from "./world";
+import { adoptedObject, readWorld, recordObject, WORLD_ENV } from "./world";
 
 const [pkg, version, ...rest] = process.argv.slice(2);
 const worldDir = process.env[WORLD_ENV];
@@ -17,6 +19,15 @@ if (!pkg || !version || !worldDir) {
   console.error(`usage: ${WORLD_ENV}=DIR standin.ts <package> <version> <engine address>`);
   process.exit(2);
 }
+
+// The SDK's provider server reads a Read request's properties unconditionally (provider/server.js,
+// `req.getProperties().toJavaScript()`), but the Read of `pulumi import` sends none: an import
+// failed with "Cannot read properties of undefined (reading 'toJavaScript')". Absent properties
+// are read as empty ones, which is what the request means.
+const readProperties = ReadRequest.prototype.getProperties;
+ReadRequest.prototype.getProperties = function (this: ReadRequest) {
+  return readProperties.call(this) ?? new Struct();
+};
 
 /** `urn:pulumi:stack::project::parent$type::name` -> type and name. */
 function parseUrn(urn: string): { type: string; name: string } {
@@ -57,9 +68,13 @@ const provider: Provider = {
     recordObject(worldDir, type, inputs, true);
     return { id: typeof computed.id === "string" ? computed.id : `${name}-id`, outs: { ...inputs, ...computed } };
   },
-  async read(id, _urn, props) {
-    // A refresh keeps the state; an import (no state yet) finds the object with nothing known about it.
-    return { id, props: props ?? {}, inputs: props ?? {} };
+  async read(id, urn, props) {
+    // A refresh keeps the state; an import (no state yet) finds the adopted object as the stack file declares it.
+    if (props && Object.keys(props).length > 0) return { id, props, inputs: props };
+    const { type, name } = parseUrn(urn);
+    const found = adoptedObject(worldDir, id);
+    if (!found) throw new Error(`${type} ${id} does not exist in the fake cloud`);
+    return { id, props: { ...found, ...computedOutputs(type, name, found) }, inputs: found };
   },
   async update(_id, urn, _olds, news) {
     const { type, name } = parseUrn(urn);

@@ -29,9 +29,17 @@ const TRACKED: Record<string, (inputs: Record<string, unknown>) => unknown> = {
 const kindOf = (type: string) => type.split(":").pop()?.toLowerCase() ?? type;
 const objectFile = (dir: string, kind: string, name: string) => path.join(dir, "objects", `${kind}-${name.toLowerCase()}`);
 
-export function writeWorld(dir: string, world: WorldFile): void {
+/** Writes the world; `adopted`: what a read finds of each object that exists before the stack (by import id). */
+export function writeWorld(dir: string, world: WorldFile, adopted: Record<string, unknown> = {}): void {
   fs.mkdirSync(path.join(dir, "objects"), { recursive: true });
   fs.writeFileSync(path.join(dir, "world.json"), JSON.stringify(world, null, 2));
+  fs.writeFileSync(path.join(dir, "adopted.json"), JSON.stringify(adopted, null, 2));
+}
+
+/** What a read finds of the object with import id `id` that existed before the stack; undefined if none. */
+export function adoptedObject(dir: string, id: string): Record<string, unknown> | undefined {
+  const adopted = JSON.parse(fs.readFileSync(path.join(dir, "adopted.json"), "utf8")) as Record<string, Record<string, unknown>>;
+  return adopted[id];
 }
 
 /** Records that a stand-in created (present) or deleted an object of `type`. */
