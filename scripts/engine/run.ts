@@ -548,6 +548,42 @@ async function invalidStackFile(work: string, env: NodeJS.ProcessEnv, pulumi: st
   }
 }
 
+/**
+ * A mandatory policy violation (test/fixtures/stacks/Pulumi.privileged.yaml: a privileged namespace
+ * in prod) fails `pulumi preview --policy-pack policy` with exit code 1 (docs/policy.md), naming
+ * the policies the offline plan's --policy names.
+ */
+async function mandatoryViolation(work: string, env: NodeJS.ProcessEnv, pulumi: string, state: string): Promise<void> {
+  const name = "mandatory policy violation (test/fixtures/stacks/Pulumi.privileged.yaml): pulumi preview --policy-pack policy exits 1";
+  const file = path.join(work, "Pulumi.privileged.yaml");
+  fs.copyFileSync(path.join(ROOT, "test", "fixtures", "stacks", "Pulumi.privileged.yaml"), file);
+  try {
+    const offline = await run(process.execPath, [...FAST_TS_NODE_ARGS, path.join(work, "scripts", "plan.ts"), "--stack", "privileged", "--policy", "--json"], { cwd: work, env: process.env });
+    const findings = (JSON.parse(offline.stdout) as PlanDocument).policy ?? [];
+    const mandatory = [...new Set(findings.filter((v) => v.enforcement === "mandatory").map((v) => v.policy))];
+    const stackEnv = { ...env, PULUMI_BACKEND_URL: `file://${state}`, [WORLD_ENV]: path.join(path.dirname(state), "world-privileged") };
+    const { config } = validateStackFile(file, "privileged", "Pulumi.privileged.yaml");
+    writeWorld(stackEnv[WORLD_ENV], { ...offlineWorld(file, config), kubeServer: env.RELEASE_INFRA_KUBE_SERVER ?? "" });
+    currentWorld = stackEnv[WORLD_ENV];
+    const cli = (args: string[]) => run(pulumi, [...args, "--stack", "privileged", "--non-interactive"], { cwd: work, env: stackEnv });
+    const init = await cli(["stack", "init", "--secrets-provider", "passphrase"]);
+    const preview = init.code === 0 ? await cli(["preview", "--policy-pack", path.join(work, "policy")]) : init;
+    const output = `${preview.stdout}\n${preview.stderr}`;
+    const missing = mandatory.filter((policy) => !output.includes(policy));
+    const problem =
+      offline.code !== 5 || mandatory.length === 0
+        ? `the offline plan exited ${offline.code} with ${mandatory.length} mandatory polic(ies)`
+        : preview.code !== 1
+          ? `pulumi preview exited ${preview.code}:\n${tail(preview, 20)}`
+          : missing.length > 0
+            ? `the engine's output names none of ${missing.join(", ")}:\n${tail(preview, 20)}`
+            : undefined;
+    report({ name, ok: problem === undefined, detail: problem });
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const bin = buildEngine();
@@ -578,7 +614,10 @@ async function main(): Promise<void> {
       };
       try {
         for (const stack of c.stacks) await runStack(c, work, stack, env, pulumi, { state: path.join(scratch, "state"), scratch });
-        if (c.label === "root") await invalidStackFile(work, env, pulumi, path.join(scratch, "state"));
+        if (c.label === "root") {
+          await invalidStackFile(work, env, pulumi, path.join(scratch, "state"));
+          await mandatoryViolation(work, env, pulumi, path.join(scratch, "state"));
+        }
       } finally {
         servers.close();
       }
