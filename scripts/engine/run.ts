@@ -23,6 +23,7 @@ import { ARM_GET, armRequest, armResponse, fakeAnswers } from "../lib/fakeCloud"
 import { engineUrn } from "../lib/importFile";
 import { repositoryFiles } from "../lib/repositoryFiles";
 import { offlineWorld, type PlanDocument } from "../lib/planStack";
+import { plainValue, type WireValue } from "../mocks";
 import { validateStackFile } from "../lib/stackFile";
 import { FAST_TS_NODE_ARGS } from "../lib/fastTs";
 import { namespaceExists, readWorld, writeWorld, WORLD_ENV } from "./world";
@@ -171,22 +172,6 @@ async function loopbackServers(dir: string): Promise<{ armHost: string; kubeServ
 // ---------------------------------------------------------------------------------------------
 // Comparing the engine's state with the offline plan
 
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
-
-/** A state value as the plan shows it: secrets "[secret]", resource references their URN, keys sorted. */
-function normaliseState(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(normaliseState);
-  if (value !== null && typeof value === "object") {
-    const record = value as Record<string, unknown>;
-    if (record[SIG_KEY] === SECRET_SIG) return "[secret]";
-    if (record[SIG_KEY] === RESOURCE_SIG) return record.urn;
-    return Object.fromEntries(Object.keys(record).sort().map((k) => [k, normaliseState(record[k])]));
-  }
-  return value;
-}
-
 /** Where `state` differs from `planned`; "[unknown]" in the plan (known only after apply) matches anything. */
 function differences(planned: unknown, state: unknown, at: string): string[] {
   if (planned === PLAN_UNKNOWN) return [];
@@ -238,7 +223,7 @@ interface StateResource {
   urn: string;
   type: string;
   external?: boolean;
-  inputs?: Record<string, unknown>;
+  inputs?: Record<string, WireValue>;
 }
 
 /**
@@ -262,7 +247,7 @@ function compare(plan: PlanDocument, exported: { deployment: { resources?: State
     const s = state.get(urn);
     if (!s) continue;
     if (s.type !== p.type) problems.push(`${urn}: type ${p.type} in the plan, ${s.type} in the state`);
-    const inputs = normaliseState(s.inputs ?? {}) as Record<string, unknown>;
+    const inputs = plainValue(s.inputs ?? {}) as Record<string, unknown>;
     if (s.type.startsWith("pulumi:providers:")) {
       delete inputs.version;
       delete inputs.__internal;
