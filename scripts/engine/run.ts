@@ -576,7 +576,8 @@ async function main(): Promise<void> {
   const version = execFileSync(pulumi, ["version"], { encoding: "utf8" }).trim();
   process.stdout.write(
     `pulumi CLI ${version} (built from github.com/pulumi/pulumi/pkg/v3 by scripts/engine/build.sh), with release-infra's own Node.js language host ` +
-      `(scripts/engine/langhost: the Go module proxy serves no pulumi-language-nodejs that fits this CLI, docs/engine.md) and stand-in provider plugins\n`,
+      `(scripts/engine/langhost: the Go module proxy answers 403 Forbidden for pulumi-language-nodejs at every version, and the host in sdk/v3 v3.68.0 cannot serve this CLI; docs/engine.md), ` +
+      `Pulumi's own analyzer host and @pulumi/pulumi program and policy-pack runners, and stand-in provider plugins (no cloud)\n`,
   );
   const policyNodeModules = policyModules();
   for (const c of cases(process.argv.slice(2))) {
