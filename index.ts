@@ -5,7 +5,7 @@ import { isOfflinePlan, loadStackConfig, type AccessConfig, type EnvironmentConf
 import { ownedObjects, ownedWithinEnvironments, ownershipKey } from "./config/ownership";
 import { trustedSubjectForms, type WIRED_VARIABLES } from "./config/schema";
 import { adoptedObjects, keptWhenAdopted, type Adoption } from "./components/adoption";
-import { resourceGroupExists } from "./components/arm";
+import { armEndpoint, resourceGroupExists } from "./components/arm";
 import { AksCluster, type Deployer } from "./components/aksCluster";
 import { AzureCiIdentity } from "./components/azureCiIdentity";
 import { CdnSite } from "./components/cdnSite";
@@ -44,7 +44,10 @@ const takeOvers: pulumi.Output<string[]>[] = [];
 
 // Pulumi.pipeline.yaml (release-infra:pipeline) holds no deploy section: it creates what the
 // workflows run as, for the deploy stacks beside it, and nothing below applies to it.
-const pipelineArgs = config.pipeline && { stack: pulumi.getStack(), owner: config.pipeline.owner, pipeline: config.pipeline, location: config.pipeline.location, tags, stacks: loadStackSet().stacks, managedBefore };
+/** ARM of the provider's cloud, for the program's own reads (components/arm.ts); asked only by stacks that use Azure. */
+let cloudArm: pulumi.Output<string> | undefined;
+const armEndpointOfCloud = () => (cloudArm ??= pulumi.output(armEndpoint(config.azureCloud)));
+const pipelineArgs = config.pipeline && { stack: pulumi.getStack(), armEndpoint: armEndpointOfCloud(), owner: config.pipeline.owner, pipeline: config.pipeline, location: config.pipeline.location, tags, stacks: loadStackSet().stacks, managedBefore };
 const pipelineStack = pipelineArgs && new PipelineStack("pipeline", pipelineArgs);
 /** The pipeline stack's environments, rights, GitHub App permissions and backend setup; null in a deploy stack. */
 export const pipeline = pipelineArgs && pipelineStack ? pipelineStackOutputs(pipelineStack, pipelineArgs) : null;
@@ -145,7 +148,7 @@ if (config.azure) {
             what: `Azure resource group ${azure.resourceGroup}`,
             adoptKey: "release-infra:azure.adoptResourceGroup: true",
             adopted: azure.adoptResourceGroup,
-            exists: pulumi.all([groupId, authorization.getClientTokenOutput().token]).apply(([id, token]) => resourceGroupExists(id, token)),
+            exists: pulumi.all([armEndpointOfCloud(), groupId, authorization.getClientTokenOutput().token]).apply(([endpoint, id, token]) => resourceGroupExists(endpoint, id, token)),
             resource: group,
           },
         ],
@@ -215,6 +218,7 @@ if (config.azure) {
   const registry =
     azure.registry &&
     new ContainerRegistry("registry", {
+      armEndpoint: armEndpointOfCloud(),
       registry: azure.registry,
       resourceGroupName,
       location: azure.location,

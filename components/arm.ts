@@ -4,6 +4,45 @@
  */
 
 export const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
+
+/**
+ * ARM's endpoint per value of azure-native's `environment` setting ("public, usgovernment, and
+ * china. Defaults to public", @pulumi/azure-native provider.d.ts and config/vars.d.ts); the
+ * endpoints are Azure's own (azure-sdk clouds' resource_manager endpoints).
+ */
+export const ARM_ENDPOINTS = {
+  public: PUBLIC_ARM_ENDPOINT,
+  usgovernment: "https://management.usgovcloudapi.net",
+  china: "https://management.chinacloudapi.cn",
+} as const;
+export type AzureEnvironment = keyof typeof ARM_ENDPOINTS;
+
+/** The Azure cloud the azure-native provider talks to: its `environment` and `metadataHost` settings. */
+export interface AzureCloud {
+  environment?: AzureEnvironment;
+  /** Host (and port) of an Azure metadata service; the provider's `metadataHost`, or ARM_METADATA_HOSTNAME. */
+  metadataHost?: string;
+}
+
+/** Metadata endpoints version the azure-native provider's SDK (hashicorp/go-azure-sdk, environments.FromEndpoint) reads. */
+const METADATA_API_VERSION = "2022-09-01";
+
+/**
+ * The ARM endpoint of `cloud`, as azure-native resolves it: a metadata host, when set, wins over
+ * `environment` ("Not used when metadataHost is specified or when ARM_METADATA_HOSTNAME is set",
+ * provider.d.ts), and names ARM in its `resourceManager` entry.
+ */
+export async function armEndpoint(cloud: AzureCloud): Promise<string> {
+  if (!cloud.metadataHost) return ARM_ENDPOINTS[cloud.environment ?? "public"];
+  const url = `https://${cloud.metadataHost}/metadata/endpoints?api-version=${METADATA_API_VERSION}`;
+  const response = await fetch(url);
+  const body: unknown = response.ok ? await response.json() : undefined;
+  const resourceManager = typeof body === "object" && body !== null && "resourceManager" in body ? body.resourceManager : undefined;
+  if (typeof resourceManager !== "string" || resourceManager === "") {
+    throw new Error(`the Azure metadata host ${cloud.metadataHost} named no resourceManager endpoint (GET ${url} answered HTTP ${response.status})`);
+  }
+  return resourceManager.replace(/\/+$/, "");
+}
 /** Resource Groups - Get (https://learn.microsoft.com/rest/api/resources/resource-groups/get). */
 const RESOURCE_GROUP_API_VERSION = "2021-04-01";
 
@@ -40,6 +79,6 @@ export async function armList(endpoint: string, path: string, apiVersion: string
 }
 
 /** Whether the resource group with this id exists (azure-native refuses to create one that does). */
-export async function resourceGroupExists(groupId: string, token: string): Promise<boolean> {
-  return (await armGet(PUBLIC_ARM_ENDPOINT, groupId, RESOURCE_GROUP_API_VERSION, token)) !== undefined;
+export async function resourceGroupExists(endpoint: string, groupId: string, token: string): Promise<boolean> {
+  return (await armGet(endpoint, groupId, RESOURCE_GROUP_API_VERSION, token)) !== undefined;
 }

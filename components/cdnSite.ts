@@ -148,7 +148,10 @@ export class CdnSite extends pulumi.ComponentResource {
   public readonly takeOverProblems: pulumi.Output<string[]>;
 
   constructor(name: string, args: CdnSiteArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("release-infra:gcp:CdnSite", name, args, opts);
+    // Not the last update's `managed` list: it changes with the first update, and as a recorded input
+    // it showed an update in the preview right after `up` (found by the engine runs, docs/engine.md).
+    const { managedBefore: _managedBefore, ...inputs } = args;
+    super("release-infra:gcp:CdnSite", name, inputs, opts);
     const { cdn, project, labels } = args;
     const prod = args.stage === "prod";
     // Compute names derive from the bucket name: globally unique, so sites never collide in a project.

@@ -147,8 +147,8 @@ export interface ContainerRegistryArgs {
   kubeletPrincipals: RegistryPrincipal[];
   /** CI identities and their access. */
   ciPrincipals: CiRegistryPrincipal[];
-  /** Azure Resource Manager endpoint the role-assignment mode is read from (default: the public cloud's). */
-  armEndpoint?: string;
+  /** Azure Resource Manager endpoint the role-assignment mode is read from (default: the public cloud's; see armEndpoint in ./arm). */
+  armEndpoint?: pulumi.Input<string>;
   /**
    * The stack's `managed` output of its last update: a registry this stack would create that exists
    * already, is not adopted and is not the stack's own fails the preview (its create would fail
@@ -205,7 +205,11 @@ export class ContainerRegistry extends pulumi.ComponentResource {
   public readonly takeOverProblems: pulumi.Output<string[]>;
 
   constructor(name: string, args: ContainerRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("release-infra:azure:ContainerRegistry", name, args, opts);
+    // Recorded inputs are the desired state: the last update's `managed` list changes with every first
+    // update and the ARM endpoint with the cloud's address, so a component holding them would show an
+    // update in the preview right after `up` (found by the engine runs, docs/engine.md).
+    const { managedBefore: _managedBefore, armEndpoint: _armEndpoint, ...inputs } = args;
+    super("release-infra:azure:ContainerRegistry", name, inputs, opts);
     const cfg = args.registry;
     const subscriptionId = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
     // An existing or adopted registry lives where it is; one this stack creates, in the stack's group.
@@ -217,17 +221,17 @@ export class ContainerRegistry extends pulumi.ComponentResource {
 
     // Every grant's scope resolves only after ARM confirmed the registry's role-assignment mode.
     const token = authorization.getClientTokenOutput({}, { parent: this }).token;
-    const armEndpoint = args.armEndpoint ?? PUBLIC_ARM_ENDPOINT;
+    const armEndpoint = pulumi.output(args.armEndpoint ?? PUBLIC_ARM_ENDPOINT);
     // One read per registry id: a preview's take-over check and mode check ask about the same registry.
     const modes = new Map<string, Promise<RegistryMode>>();
-    const modeOf = (id: string, bearer: string) => {
-      const known = modes.get(id) ?? readRegistryMode(armEndpoint, id, bearer);
+    const modeOf = (endpoint: string, id: string, bearer: string) => {
+      const known = modes.get(id) ?? readRegistryMode(endpoint, id, bearer);
       modes.set(id, known);
       return known;
     };
     const inLegacyMode = (scope: pulumi.Input<string>, registryName: string, resourceGroup: pulumi.Input<string>, mayBeAbsent: boolean) =>
-      pulumi.all([scope, resourceGroup, token]).apply(([id, group, bearer]) =>
-        pulumi.output(modeOf(id, bearer)).apply((state) => {
+      pulumi.all([scope, resourceGroup, token, armEndpoint]).apply(([id, group, bearer, endpoint]) =>
+        pulumi.output(modeOf(endpoint, id, bearer)).apply((state) => {
           if (!state.found && !mayBeAbsent) throw new Error(`registry ${registryName} (resource group ${group}) does not exist`);
           if (state.found && state.mode === "AbacRepositoryPermissions") throw new Error(abacModeMessage(registryName, group));
           return id;
@@ -259,7 +263,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
           what: `container registry ${cfg.name}`,
           adoptKey: "release-infra:azure.registry.adopt: true",
           adopted: cfg.adopt,
-          exists: pulumi.all([targetScope, token]).apply(async ([id, bearer]) => (await modeOf(id, bearer)).found),
+          exists: pulumi.all([targetScope, token, armEndpoint]).apply(async ([id, bearer, endpoint]) => (await modeOf(endpoint, id, bearer)).found),
           resource: registry,
         });
       }
@@ -311,8 +315,8 @@ export class ContainerRegistry extends pulumi.ComponentResource {
       if (checksTakeOver(args.managedBefore) && kubelet.takeOver) {
         const adopted = kubelet.adoptAssignment;
         const existing = pulumi
-          .all([targetScope, kubelet.principalId, token])
-          .apply(async ([scope, principalId, bearer]) => registryRoleAssignments(armEndpoint, scope, principalId, REGISTRY_ROLES.acrpull, bearer));
+          .all([targetScope, kubelet.principalId, token, armEndpoint])
+          .apply(async ([scope, principalId, bearer, endpoint]) => registryRoleAssignments(endpoint, scope, principalId, REGISTRY_ROLES.acrpull, bearer));
         probes.push({
           key: kubelet.takeOver.key,
           what: `AcrPull of the kubelet of cluster ${kubelet.name} on container registry ${cfg.name}`,

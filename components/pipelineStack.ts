@@ -10,7 +10,7 @@ import { ownershipKey } from "../config/ownership";
 import { trustedSubjectForms } from "../config/schema";
 import type { DeployStack } from "../config/stackSet";
 import type { Adoption } from "./adoption";
-import { resourceGroupExists } from "./arm";
+import { PUBLIC_ARM_ENDPOINT, resourceGroupExists } from "./arm";
 import { namespaceDeployerRoleArgs } from "./aksCluster";
 import { AzureCiIdentity } from "./azureCiIdentity";
 import { cdnCustomRoleArgs } from "./cdnSite";
@@ -52,6 +52,8 @@ export interface PipelineStackArgs {
   stacks: DeployStack[];
   /** The stack's `managed` output of its last update, for the take-over check of the deploy stacks' groups (components/takeOver.ts). */
   managedBefore?: pulumi.Input<string[]>;
+  /** Azure Resource Manager endpoint of the take-over check's reads (default: the public cloud's; see armEndpoint in ./arm). */
+  armEndpoint?: pulumi.Input<string>;
 }
 
 /** `azblob://<container>?storage_account=<account>`: a backend URL the workflows log in to. */
@@ -205,7 +207,7 @@ export class PipelineStack extends pulumi.ComponentResource {
         what: `Azure resource group ${rg.name} (of stack ${rg.stack})`,
         adoptKey: `release-infra:pipeline.stacks.${rg.stack}.adoptResourceGroup: true`,
         adopted,
-        exists: pulumi.all([id, token]).apply(([groupId, bearer]) => resourceGroupExists(groupId, bearer)),
+        exists: pulumi.all([args.armEndpoint ?? PUBLIC_ARM_ENDPOINT, id, token]).apply(([endpoint, groupId, bearer]) => resourceGroupExists(endpoint, groupId, bearer)),
         resource,
       });
     }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { closest, ConfigError, formatIssues, namedKeyPath } from "./errors";
 import { STAGES, stackConfigSchema, trustedSubjectForms } from "./schema";
 import { isActionsName } from "./sections/common";
+import type { AzureCloud } from "../components/arm";
 
 type Parsed = z.output<typeof stackConfigSchema>;
 
@@ -36,6 +37,8 @@ export interface StackConfig {
   pipeline?: PipelineSection & { owner: string; location: string };
   /** Secret values by name, always Pulumi secrets. */
   secrets: Record<string, pulumi.Output<string>>;
+  /** The Azure cloud of azure-native:environment and azure-native:metadataHost (or ARM_METADATA_HOSTNAME, as the provider reads it). */
+  azureCloud: AzureCloud;
 }
 
 /** Where config values come from: the Pulumi engine (decrypted) or a stack file read by the offline plan. */
@@ -165,6 +168,10 @@ export function parseStackConfig(values: Record<string, unknown>, options: Parse
       github: github && { ...github, owner: parsed["github:owner"] ?? "" },
       pipeline: pipeline && { ...pipeline, owner: parsed["github:owner"] ?? "", location: parsed["azure-native:location"] ?? "" },
       secrets,
+      azureCloud: {
+        environment: parsed["azure-native:environment"],
+        metadataHost: parsed["azure-native:metadataHost"] ?? (process.env.ARM_METADATA_HOSTNAME || undefined),
+      },
     },
     warnings,
   };

@@ -16,7 +16,7 @@ import { pipeline } from "./sections/pipeline";
 export { GITHUB_ACTIONS_APP_ID, protectionRulesAvailable, sharedEnvironmentConflict, trustedSubjectForms, WIRED_VARIABLES } from "./sections/github";
 
 /** Keys of another namespace (provider settings) the program reads; all others are the providers' own. */
-export const PROVIDER_KEYS = ["azure-native:location", "gcp:project", "github:owner"] as const;
+export const PROVIDER_KEYS = ["azure-native:location", "azure-native:environment", "azure-native:metadataHost", "gcp:project", "github:owner"] as const;
 
 export const STAGES = ["dev", "staging", "prod"] as const;
 
@@ -26,6 +26,15 @@ const secureValue = strict({ secure: z.string().min(1).describe("Ciphertext writ
 export const stackConfigSchema = z
   .object({
     "azure-native:location": z.string().min(1).optional().describe("Azure region of everything this stack creates in Azure, e.g. westeurope."),
+    "azure-native:environment": z
+      .enum(["public", "usgovernment", "china"])
+      .optional()
+      .describe("Azure cloud: public (default), usgovernment or china. The program's own ARM reads go to the same cloud as the provider's."),
+    "azure-native:metadataHost": z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Host of an Azure metadata service naming the cloud's endpoints; wins over azure-native:environment, as in the provider (also ARM_METADATA_HOSTNAME)."),
     "gcp:project": pattern(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a GCP project id: 6-30 lowercase letters, digits or '-'")
       .optional()
       .describe("GCP project of the CDN bucket, load balancer and publishing identities."),

@@ -5,33 +5,19 @@
  *
  *   npm run test:fork
  */
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { repositoryFiles } from "./lib/repositoryFiles";
 
 const ROOT = path.resolve(__dirname, "..");
 const FORK_STACKS = path.join(ROOT, "test", "fixtures", "fork");
 const STACK_FILE = /^Pulumi\..+\.ya?ml$/;
 
-/** The repository's files: git's list when it is a clone, else everything but dependencies. */
-function repositoryFiles(): string[] {
-  try {
-    return execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
-  } catch {
-    const walk = (dir: string): string[] =>
-      fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
-        const rel = path.join(dir, entry.name);
-        if (entry.name === "node_modules" || entry.name === ".git") return [];
-        return entry.isDirectory() ? walk(rel) : [rel];
-      });
-    return walk("");
-  }
-}
-
 const fork = fs.mkdtempSync(path.join(os.tmpdir(), "release-infra-fork-"));
 try {
-  for (const file of repositoryFiles()) {
+  for (const file of repositoryFiles(ROOT)) {
     if (!fs.existsSync(path.join(ROOT, file))) continue;
     // The fork's own stack files replace ours.
     if (!file.includes(path.sep) && STACK_FILE.test(file)) continue;

@@ -6,7 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { checkResources, type Violation } from "../../policy/check";
 import type { StageConfig } from "../../policy/policies";
+import type { StackConfig } from "../../config/load";
 import { installMocks, plainValue, type RecordedResource, type WireValue } from "../mocks";
+import type { FakeWorld } from "./fakeCloud";
 import { githubApiCalls, type GithubApiCalls } from "./githubApiCalls";
 import { policyConfigOf, readStackSet } from "../../config/stackSet";
 import { validateStackFile } from "./stackFile";
@@ -91,15 +93,10 @@ const withoutVersionAliases: pulumi.ResourceTransformation = ({ type, props, opt
 };
 
 /**
- * Runs the program under mocks for one stack file and returns the plan document. Once per
- * process: the Pulumi runtime is process-global. Throws ConfigError for an invalid stack file.
+ * The world a stack's offline plan assumes (the engine runs' stand-ins assume it too): repositories
+ * with the configured ids and reviewer teams, and nothing the stack declares exists yet.
  */
-export async function planStack(file: string, stack: string, display: string, policy = false): Promise<PlanDocument> {
-  const { values, config: stackConfig, warnings: configWarnings } = validateStackFile(file, stack, display);
-  process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
-  process.env.RELEASE_INFRA_CONFIG_FILE = display;
-  // The pipeline stack reads the deploy stack files beside its own.
-  process.env.RELEASE_INFRA_CONFIG_DIR = path.dirname(path.resolve(file));
+export function offlineWorld(file: string, stackConfig: StackConfig): Required<Pick<FakeWorld, "repositories" | "creates">> {
   // Offline the config stands: repositories have the configured ids, and reviewer teams have access.
   const repositories = Object.fromEntries(
     [
@@ -119,6 +116,20 @@ export async function planStack(file: string, stack: string, display: string, po
         ? [stackConfig.pipeline.azure.resourceGroup, ...readStackSet(path.dirname(path.resolve(file))).stacks.flatMap((s) => (s.config.azure ? [s.config.azure.resourceGroup] : []))]
         : [],
   };
+  return { repositories, creates };
+}
+
+/**
+ * Runs the program under mocks for one stack file and returns the plan document. Once per
+ * process: the Pulumi runtime is process-global. Throws ConfigError for an invalid stack file.
+ */
+export async function planStack(file: string, stack: string, display: string, policy = false): Promise<PlanDocument> {
+  const { values, config: stackConfig, warnings: configWarnings } = validateStackFile(file, stack, display);
+  process.env.RELEASE_INFRA_OFFLINE_PLAN = "1";
+  process.env.RELEASE_INFRA_CONFIG_FILE = display;
+  // The pipeline stack reads the deploy stack files beside its own.
+  process.env.RELEASE_INFRA_CONFIG_DIR = path.dirname(path.resolve(file));
+  const { repositories, creates } = offlineWorld(file, stackConfig);
   const session = installMocks({ stack, preview: true, repositories, creates });
   const { config, secretKeys } = engineConfig(values);
   pulumi.runtime.setAllConfig(config, secretKeys);
