@@ -142,6 +142,8 @@ export class TrustedPublishing extends pulumi.ComponentResource {
         ...registrySide(owner, repository, entry),
       })),
     );
-    this.registerOutputs({ publishers: this.publishers });
+    // The policy pack's stack analysis reads a component's outputs, not its inputs (found by the
+    // engine runs, docs/engine.md): the facts github-deploy-refs-protected reads are outputs too.
+    this.registerOutputs({ publishers: this.publishers, repository, environment: shared.environment, registry: shared.registry, stagedPublishing: shared.stagedPublishing });
   }
 }
